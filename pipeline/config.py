@@ -1,0 +1,114 @@
+"""One settings class, read from the environment (and ``.env``).
+
+With none of ``BROKER_URL``, ``REDIS_URL``, ``DATABASE_URL`` or ``YT_API_KEYS`` set, ytcollect runs
+embedded: an in-process broker and worker, an in-process Redis stand-in, SQLite and the bundled
+YouTube API emulator. Setting them switches the same code to the real services.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+REAL_YOUTUBE_API_URL = "https://youtube.googleapis.com"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # --- services -----------------------------------------------------------------------------
+    broker_url: str | None = Field(default=None, description="amqp://user:pass@host:5672/vhost")
+    redis_url: str | None = Field(default=None, description="redis://host:6379/0")
+    database_url: str | None = Field(
+        default=None, description="postgresql://…, postgresql+psycopg://… or sqlite:///path"
+    )
+    yt_api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="comma-separated YouTube Data API keys"
+    )
+    youtube_api_url: str | None = Field(
+        default=None, description="API host root; the real API unless set (the emulator when embedded)"
+    )
+    embedded_dir: str = Field(default=".ytcollect", description="where the embedded mode keeps SQLite")
+
+    # --- quota ----------------------------------------------------------------------------------
+    quota_daily_units_per_key: int = Field(default=10_000, ge=1)
+    quota_daily_budget: int | None = Field(
+        default=None, ge=0, description="cap on units per key per Pacific day spent by ytcollect"
+    )
+    quota_interactive_reserve: int = Field(
+        default=1_000, ge=0, description="units per key kept for interactive runs; system runs stop short of it"
+    )
+
+    # --- resolution and freshness ---------------------------------------------------------------
+    metadata_freshness_hours: float = Field(default=24.0, ge=0)
+    resolution_cache_days: float = Field(default=7.0, ge=0)
+    default_search_budget: int = Field(
+        default=0, ge=0, description="search.list calls a run may make unless its options say otherwise"
+    )
+
+    # --- input bounds ---------------------------------------------------------------------------
+    max_input_length: int = Field(default=2_048, ge=1)
+    max_inputs_per_run: int = Field(default=100_000, ge=1)
+
+    # --- retries and HTTP -----------------------------------------------------------------------
+    http_timeout_seconds: float = Field(default=15.0, gt=0)
+    client_max_attempts: int = Field(default=4, ge=1, description="tries per API call, transient errors only")
+    client_backoff_base_seconds: float = Field(default=0.25, ge=0)
+    client_backoff_max_seconds: float = Field(default=4.0, ge=0)
+    actor_max_retries: int = Field(default=5, ge=0)
+    actor_min_backoff_ms: int = Field(default=1_000, ge=0)
+    actor_max_backoff_ms: int = Field(default=60_000, ge=0)
+    actor_time_limit_ms: int = Field(default=300_000, ge=1_000)
+    resolve_batch_size: int = Field(default=50, ge=1, le=50)
+    metadata_batch_size: int = Field(default=50, ge=1, le=50)
+
+    # --- events ---------------------------------------------------------------------------------
+    run_finished_queue: str = "run_finished"
+
+    # --- schedules ------------------------------------------------------------------------------
+    refresh_interval_hours: float = Field(default=24.0, gt=0)
+    refresh_cron: str = "17 * * * *"
+    reresolve_cron: str = "37 3 * * *"
+    reconcile_cron: str = "* * * * *"
+    purge_cron: str = "7 4 * * *"
+    reconcile_stuck_after_seconds: int = Field(default=600, ge=1)
+    api_call_retention_days: int = Field(default=90, ge=1)
+    snapshot_retention_days: int = Field(default=365, ge=1)
+    channel_data_max_age_days: int = Field(
+        default=30, ge=1, description="YouTube policy: stored channel data is refreshed or deleted within 30 days"
+    )
+
+    # --- observability --------------------------------------------------------------------------
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9191
+    log_level: str = "INFO"
+
+    @field_validator("yt_api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def embedded(self) -> bool:
+        """True when no external service is configured: the one-process demo mode."""
+        return not (self.broker_url or self.redis_url or self.database_url or self.yt_api_keys)
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL in SQLAlchemy's dialect form (psycopg 3 for PostgreSQL)."""
+        url = self.database_url or f"sqlite:///{self.embedded_dir}/ytcollect.db"
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

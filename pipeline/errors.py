@@ -1,0 +1,21 @@
+"""The project's one root exception and the errors every layer shares.
+
+Vendor exceptions (googleapiclient, redis, SQLAlchemy) are translated into these at the boundary
+with ``raise ... from``; none of them may carry an API key in its message.
+"""
+
+
+class YtCollectError(Exception):
+    """Root of every error ytcollect raises on purpose."""
+
+
+class InvalidRequest(YtCollectError):
+    """The caller asked for something malformed (too many inputs, an unknown option...)."""
+
+
+class RunNotFound(YtCollectError):
+    """No such run, or it belongs to another owner (the two are indistinguishable on purpose)."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"run {run_id} not found")
+        self.run_id = run_id

@@ -1,0 +1,1 @@
+"""The YouTube Data API client: key pool, quota ledger, typed errors and response parsers."""
