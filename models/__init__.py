@@ -1,0 +1,18 @@
+"""SQLModel tables, one module per table. Importing this package registers them all on the metadata."""
+
+from sqlmodel import SQLModel
+
+from models.api_call import ApiCall
+from models.channel import Channel
+from models.job import OPEN_STATUSES, TERMINAL_STATUSES, Job, JobStatus
+from models.resolution import Resolution, ResolutionChange
+from models.run import Run, RunStatus
+from models.run_input import RunInput
+from models.snapshot import ChannelSnapshot
+
+metadata = SQLModel.metadata
+
+__all__ = [
+    "ApiCall", "Channel", "ChannelSnapshot", "Job", "JobStatus", "OPEN_STATUSES", "Resolution",
+    "ResolutionChange", "Run", "RunInput", "RunStatus", "TERMINAL_STATUSES", "metadata",
+]

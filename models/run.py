@@ -1,0 +1,44 @@
+"""A run: one request from a backend to collect a list of channel inputs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from models.base import JSONColumn, UTCDateTime, utcnow
+
+
+class RunStatus(StrEnum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    FINISHED = "FINISHED"
+    CANCELLED = "CANCELLED"
+
+
+class Run(SQLModel, table=True):
+    __tablename__ = "runs"
+    __table_args__ = (
+        sa.Index("ix_runs_owner_created", "owner_id", "created_at"),
+        sa.Index("ix_runs_status", "status"),
+    )
+
+    id: str = Field(primary_key=True, max_length=64)  # chosen by the sender (a UUID)
+    analysis_id: str = Field(max_length=200)
+    owner_id: str = Field(max_length=200)
+    status: str = Field(default=RunStatus.PENDING, max_length=16)
+    kind: str = Field(default="interactive", max_length=16)  # "interactive" or "system" (scheduled)
+    options: dict[str, Any] = Field(default_factory=dict, sa_type=JSONColumn)
+    parent_run_id: str | None = Field(default=None, max_length=64)  # a retry's original run
+    total_inputs: int = 0
+    total_jobs: int = 0
+    error: str | None = Field(default=None, max_length=2000)  # why a run was rejected outright
+    waiting_quota_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_event_sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    summary: dict[str, Any] | None = Field(default=None, sa_type=JSONColumn)

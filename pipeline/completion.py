@@ -1,0 +1,200 @@
+"""A run's fast state in Redis: the exactly-once completion counter, the resolution barrier, live counts.
+
+Every key of a run shares the hash tag ``{run_id}`` so each script touches one cluster slot. Counting is
+idempotent: a job is counted by ``SADD`` into a set and only a *new* member decrements ``remaining``,
+so a redelivered message never counts twice, and exactly one caller sees ``remaining`` reach 0.
+
+The database stays the truth: when a run's keys are gone (restart, eviction) the scripts answer
+``None`` and callers fall back to the jobs table; ``rebuild`` restores the keys from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from redis import Redis
+
+RUN_KEY_TTL_SECONDS = 14 * 24 * 3600
+
+_REGISTER = """
+-- KEYS: remaining, unresolved ; ARGV: total, unresolved_total, ttl
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
+return 1
+"""
+
+_MARK = """
+-- KEYS: counter, members_set[, counts_hash, waiting_set]
+-- ARGV: ttl, then (member, status) pairs. Only members new to the set move the counter.
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0} end
+local newly = 0
+for i = 2, #ARGV, 2 do
+  local member = ARGV[i]
+  if redis.call('SADD', KEYS[2], member) == 1 then
+    newly = newly + 1
+    redis.call('DECR', KEYS[1])
+    if #KEYS >= 4 then
+      redis.call('HINCRBY', KEYS[3], ARGV[i + 1], 1)
+      redis.call('SREM', KEYS[4], member)
+    end
+  end
+end
+for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[1]) end
+return {tonumber(redis.call('GET', KEYS[1])), newly}
+"""
+
+_REBUILD = """
+-- KEYS: remaining, unresolved, done, counts, resolved, waiting
+-- ARGV: ttl, remaining, unresolved, n_done, done ids..., n_counts, (status, count)..., n_waiting, waiting ids...
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+for i = 3, 6 do redis.call('DEL', KEYS[i]) end
+local ttl = ARGV[1]
+local pos = 4
+local n = tonumber(ARGV[pos]); pos = pos + 1
+for i = 1, n do redis.call('SADD', KEYS[3], ARGV[pos]); pos = pos + 1 end
+n = tonumber(ARGV[pos]); pos = pos + 1
+for i = 1, n do redis.call('HSET', KEYS[4], ARGV[pos], ARGV[pos + 1]); pos = pos + 2 end
+n = tonumber(ARGV[pos]); pos = pos + 1
+for i = 1, n do redis.call('SADD', KEYS[6], ARGV[pos]); pos = pos + 1 end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ttl)
+redis.call('SET', KEYS[2], ARGV[3], 'EX', ttl)
+for i = 3, 6 do redis.call('EXPIRE', KEYS[i], ttl) end
+return 1
+"""
+
+
+def run_key(run_id: str, name: str) -> str:
+    """``ytc:{<run_id>}:<name>``: the braces make every key of a run hash to one cluster slot."""
+    return f"ytc:{{{run_id}}}:{name}"
+
+
+@dataclass(frozen=True, slots=True)
+class MarkResult:
+    """``remaining`` after the call (None when Redis had no state for the run) and how many were new."""
+
+    remaining: int | None
+    newly_marked: int
+
+    def reached_zero(self) -> bool:
+        """True for exactly one caller per counter: the one whose new members brought it to 0."""
+        return self.remaining == 0 and self.newly_marked > 0
+
+
+@dataclass(frozen=True, slots=True)
+class LiveState:
+    remaining: int
+    unresolved: int
+    counts: dict[str, int]
+    waiting: int
+    units: dict[str, int]
+
+
+class RunCompletion:
+    """The Lua-backed per-run state. Works on real Redis and on fakeredis (with lupa) alike."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._register = redis.register_script(_REGISTER)
+        self._mark = redis.register_script(_MARK)
+        self._rebuild = redis.register_script(_REBUILD)
+
+    def register(self, run_id: str, *, total_jobs: int, unresolved_jobs: int) -> bool:
+        """Create the run's counters once; False when they already exist (a redelivered normalize)."""
+        keys = [run_key(run_id, "remaining"), run_key(run_id, "unresolved")]
+        return bool(self._register(keys=keys, args=[total_jobs, unresolved_jobs, RUN_KEY_TTL_SECONDS]))
+
+    def mark_terminal(self, run_id: str, statuses: Mapping[int, str]) -> MarkResult:
+        """Count jobs that reached a terminal status; each job counts once whatever the redeliveries."""
+        keys = [run_key(run_id, n) for n in ("remaining", "done", "counts", "waiting")]
+        return self._run_mark(keys, statuses)
+
+    def mark_resolved(self, run_id: str, job_ids: Iterable[int]) -> MarkResult:
+        """Count jobs that left the resolution phase (resolved, failed or waiting for quota)."""
+        keys = [run_key(run_id, "unresolved"), run_key(run_id, "resolved")]
+        return self._run_mark(keys, {job_id: "-" for job_id in job_ids})
+
+    def _run_mark(self, keys: list[str], statuses: Mapping[int, str]) -> MarkResult:
+        if not statuses:
+            return MarkResult(remaining=None, newly_marked=0)
+        args: list[object] = [RUN_KEY_TTL_SECONDS]
+        for job_id, status in statuses.items():
+            args.extend((job_id, str(status)))
+        remaining, newly = self._mark(keys=keys, args=args)
+        return MarkResult(remaining=None if remaining == -1 else int(remaining), newly_marked=int(newly))
+
+    def set_waiting(self, run_id: str, job_ids: Iterable[int], waiting: bool) -> None:
+        """Track jobs parked in WAITING_QUOTA so live counts can show them."""
+        ids = list(job_ids)
+        if ids:
+            key = run_key(run_id, "waiting")
+            (self.redis.sadd if waiting else self.redis.srem)(key, *ids)
+            self.redis.expire(key, RUN_KEY_TTL_SECONDS)
+
+    def add_units(self, run_id: str, endpoint: str, units: int) -> None:
+        key = run_key(run_id, "units")
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hincrby(key, endpoint, units)
+        pipe.expire(key, RUN_KEY_TTL_SECONDS)
+        pipe.execute()
+
+    def take_search(self, run_id: str, budget: int) -> bool:
+        """Claim one search.list call within the run's budget; False when the budget is spent."""
+        if budget <= 0:
+            return False
+        key = run_key(run_id, "searches")
+        used = int(self.redis.incr(key))
+        self.redis.expire(key, RUN_KEY_TTL_SECONDS)
+        if used > budget:
+            self.redis.decr(key)
+            return False
+        return True
+
+    def live(self, run_id: str) -> LiveState | None:
+        """Live counts in a handful of O(1) commands; None when Redis has no state for the run."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.get(run_key(run_id, "remaining"))
+        pipe.get(run_key(run_id, "unresolved"))
+        pipe.hgetall(run_key(run_id, "counts"))
+        pipe.scard(run_key(run_id, "waiting"))
+        pipe.hgetall(run_key(run_id, "units"))
+        remaining, unresolved, counts, waiting, units = pipe.execute()
+        if remaining is None:
+            return None
+        return LiveState(
+            remaining=int(remaining),
+            unresolved=int(unresolved or 0),
+            counts={str(k): int(v) for k, v in counts.items()},
+            waiting=int(waiting),
+            units={str(k): int(v) for k, v in units.items()},
+        )
+
+    def rebuild(
+        self,
+        run_id: str,
+        *,
+        terminal: Mapping[int, str],
+        open_job_ids: Iterable[int],
+        unresolved: int,
+        waiting: Iterable[int],
+    ) -> bool:
+        """Recreate a run's counters from the database; a no-op (False) if they still exist."""
+        open_ids = list(open_job_ids)
+        counts: dict[str, int] = {}
+        for status in terminal.values():
+            counts[str(status)] = counts.get(str(status), 0) + 1
+        waiting_ids = list(waiting)
+        args: list[object] = [RUN_KEY_TTL_SECONDS, len(open_ids), unresolved, len(terminal), *terminal.keys()]
+        args.append(len(counts))
+        for status, n in counts.items():
+            args.extend((status, n))
+        args.append(len(waiting_ids))
+        args.extend(waiting_ids)
+        keys = [run_key(run_id, n) for n in ("remaining", "unresolved", "done", "counts", "resolved", "waiting")]
+        return bool(self._rebuild(keys=keys, args=args))
+
+    def forget(self, run_id: str) -> None:
+        """Drop every key of a run (after deletion, or in tests simulating Redis losing them)."""
+        names = ("remaining", "unresolved", "done", "counts", "resolved", "waiting", "units", "searches")
+        self.redis.delete(*(run_key(run_id, n) for n in names))
