@@ -33,6 +33,7 @@ class Run(SQLModel, table=True):
     kind: str = Field(default="interactive", max_length=16)  # "interactive" or "system" (scheduled)
     options: dict[str, Any] = Field(default_factory=dict, sa_type=JSONColumn)
     parent_run_id: str | None = Field(default=None, max_length=64)  # a retry's original run
+    raw_inputs: list[str] | None = Field(default=None, sa_type=JSONColumn)  # until normalize has split them
     total_inputs: int = 0
     total_jobs: int = 0
     error: str | None = Field(default=None, max_length=2000)  # why a run was rejected outright
@@ -40,5 +41,6 @@ class Run(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    metadata_dispatched_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # resolution barrier
     finished_event_sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     summary: dict[str, Any] | None = Field(default=None, sa_type=JSONColumn)

@@ -1,0 +1,40 @@
+"""The one place the Dramatiq broker is built. Imported before any actor module: Dramatiq binds actors
+to the global broker at import time.
+
+With ``BROKER_URL`` set: RabbitMQ with publisher confirms (without them a publish can be dropped
+silently). Without it: an in-process StubBroker that the embedded mode drives with its own worker.
+"""
+
+from __future__ import annotations
+
+import dramatiq
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import AgeLimit, Callbacks, Middleware, Retries, ShutdownNotifications, TimeLimit
+from periodiq import PeriodiqMiddleware
+
+from pipeline.config import Settings, get_settings
+
+
+def middleware(settings: Settings) -> list[Middleware]:
+    """Explicit, so nobody has to guess what runs around an actor."""
+    return [
+        AgeLimit(),  # drops scheduled messages older than their max_age (periodiq's skip delay)
+        TimeLimit(time_limit=settings.actor_time_limit_ms),  # a hung API call cannot hold a worker forever
+        ShutdownNotifications(),
+        Callbacks(),
+        # Minutes, not Dramatiq's default of days: RabbitMQ's consumer timeout punishes long held delays.
+        Retries(max_retries=settings.actor_max_retries, min_backoff=settings.actor_min_backoff_ms,
+                max_backoff=settings.actor_max_backoff_ms),
+        PeriodiqMiddleware(skip_delay=30),
+    ]
+
+
+def build_broker(settings: Settings) -> dramatiq.Broker:
+    if settings.broker_url:
+        return RabbitmqBroker(url=settings.broker_url, confirm_delivery=True, middleware=middleware(settings))
+    return StubBroker(middleware=middleware(settings))
+
+
+broker = build_broker(get_settings())
+dramatiq.set_broker(broker)

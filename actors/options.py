@@ -1,0 +1,13 @@
+"""Retry settings shared by the stage actors (read once, from Settings)."""
+
+from pipeline.config import get_settings
+
+_settings = get_settings()
+
+STAGE_OPTIONS = {
+    "max_retries": _settings.actor_max_retries,
+    "min_backoff": _settings.actor_min_backoff_ms,
+    "max_backoff": _settings.actor_max_backoff_ms,
+    "time_limit": _settings.actor_time_limit_ms,
+    "on_retry_exhausted": "retries_exhausted",
+}

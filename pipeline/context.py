@@ -1,0 +1,156 @@
+"""The resources a stage is handed: database sessions, Redis, the YouTube client, events and a clock.
+
+``build_context`` wires them from Settings. With nothing configured it builds the embedded mode:
+SQLite, an in-process Redis stand-in that runs the same Lua, and the bundled emulator on a free port.
+Tests build one pointed at the real services and pass their own clock.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from redis import Redis
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+
+from pipeline import db, store
+from pipeline.completion import RunCompletion
+from pipeline.config import REAL_YOUTUBE_API_URL, Settings
+from pipeline.events import AmqpEventPublisher, EventPublisher, MemoryEventPublisher
+from pipeline.youtube.client import YouTubeClient
+from pipeline.youtube.quota import QuotaLedger
+from pipeline.youtube.records import ApiCallRecord
+from pipeline.youtube.redact import install_log_redaction
+
+log = logging.getLogger(__name__)
+
+# The emulator's open mode accepts any key; this one only exists inside the embedded process.
+EMBEDDED_API_KEY = "embedded-emulator-key"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class ApiCallRecorder:
+    """The client's sink: every call becomes an ``api_calls`` row and counts toward its run's units."""
+
+    def __init__(self, sessions: sessionmaker[Session], completion: RunCompletion) -> None:
+        self.sessions = sessions
+        self.completion = completion
+
+    def __call__(self, record: ApiCallRecord) -> None:
+        try:
+            with db.session_scope(self.sessions) as session:
+                store.insert_api_call(session, record=record)
+            if record.run_id and record.units:
+                self.completion.add_units(record.run_id, record.endpoint, record.units)
+        except Exception:  # recording must never turn a good API answer into a failed job
+            log.exception("could not record an API call to %s", record.endpoint)
+
+
+@dataclass
+class Context:
+    settings: Settings
+    engine: sa.Engine
+    sessions: sessionmaker[Session]
+    redis: Redis
+    completion: RunCompletion
+    ledger: QuotaLedger
+    youtube: YouTubeClient
+    events: EventPublisher
+    clock: Callable[[], datetime] = utcnow
+    emulator: Any = None  # the embedded mode's EmulatorServer, stopped by close()
+    _closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def session(self):  # type: ignore[no-untyped-def]
+        """``with ctx.session() as s:`` commits on success, rolls back on error."""
+        return db.session_scope(self.sessions)
+
+    def close(self) -> None:
+        for closer in reversed(self._closers):
+            try:
+                closer()
+            except Exception:  # pragma: no cover - best effort on shutdown
+                log.exception("error while closing the context")
+        self._closers.clear()
+
+
+def build_context(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    redis: Redis | None = None,
+    youtube_api_url: str | None = None,
+    events: EventPublisher | None = None,
+    emulator_channels: int = 2_000,
+) -> Context:
+    """Wire every resource from settings; the embedded mode when nothing is configured."""
+    install_log_redaction()
+    clock = clock or utcnow
+    closers: list[Callable[[], None]] = []
+
+    engine = db.make_engine(settings.sqlalchemy_url)
+    closers.append(engine.dispose)
+    if settings.database_url is None:  # the embedded SQLite file: migrate it ourselves
+        db.upgrade(engine)
+    sessions = db.session_factory(engine)
+
+    if redis is None:
+        if settings.redis_url:
+            redis = Redis.from_url(settings.redis_url, decode_responses=True)
+        else:
+            import fakeredis
+
+            redis = fakeredis.FakeRedis(decode_responses=True)
+    completion = RunCompletion(redis)
+
+    emulator = None
+    keys = list(settings.yt_api_keys)
+    base_url = youtube_api_url or settings.youtube_api_url
+    if not keys and base_url is None:
+        from pipeline.emulator import EmulatorConfig, EmulatorServer
+
+        emulator = EmulatorServer(EmulatorConfig(seed=7, channels=emulator_channels), host="127.0.0.1", port=0)
+        emulator.start()
+        closers.append(emulator.stop)
+        base_url = emulator.base_url
+        keys = [EMBEDDED_API_KEY]
+    base_url = base_url or REAL_YOUTUBE_API_URL
+
+    ledger = QuotaLedger(
+        redis,
+        keys,
+        daily_units_per_key=settings.quota_daily_units_per_key,
+        daily_budget=settings.quota_daily_budget,
+        interactive_reserve=settings.quota_interactive_reserve,
+        clock=clock,
+    )
+    youtube = YouTubeClient(
+        base_url=base_url,
+        ledger=ledger,
+        sink=ApiCallRecorder(sessions, completion),
+        timeout=settings.http_timeout_seconds,
+        max_attempts=settings.client_max_attempts,
+        backoff_base=settings.client_backoff_base_seconds,
+        backoff_max=settings.client_backoff_max_seconds,
+        clock=clock,
+    )
+    if events is None:
+        events = (
+            AmqpEventPublisher(settings.broker_url, settings.run_finished_queue)
+            if settings.broker_url
+            else MemoryEventPublisher()
+        )
+    return Context(
+        settings=settings, engine=engine, sessions=sessions, redis=redis, completion=completion, ledger=ledger,
+        youtube=youtube, events=events, clock=clock, emulator=emulator, _closers=closers,
+    )

@@ -1,0 +1,40 @@
+"""The next-stage messages a pipeline function asks for; the actor layer sends them after the commit.
+
+Keeping them as plain data is what lets ``pipeline`` stay free of Dramatiq and be tested without a broker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Public contract: actor names and their queues (a backend in another language publishes to "runs").
+QUEUES = {
+    "start_run": "runs",
+    "normalize": "normalize",
+    "resolve": "resolve",
+    "fetch_metadata": "metadata",
+    "finalize": "finalize",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    actor: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+def normalize(run_id: str) -> Send:
+    return Send("normalize", {"run_id": run_id})
+
+
+def resolve(run_id: str, job_ids: list[int]) -> Send:
+    return Send("resolve", {"run_id": run_id, "job_ids": job_ids})
+
+
+def fetch_metadata(run_id: str, job_ids: list[int]) -> Send:
+    return Send("fetch_metadata", {"run_id": run_id, "job_ids": job_ids})
+
+
+def finalize(run_id: str) -> Send:
+    return Send("finalize", {"run_id": run_id})

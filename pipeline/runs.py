@@ -1,0 +1,148 @@
+"""The functions a Python backend calls: start a run, read its status and results, control it.
+
+``start_run`` records the run in the caller's process (so its status is readable at once) and enqueues
+``normalize``; a backend in another language sends the ``start_run`` message instead (README).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from models import TERMINAL_STATUSES, JobStatus, RunStatus
+from pipeline import store
+from pipeline.context import Context
+from pipeline.errors import RunNotFound
+from pipeline.messages import Send
+from pipeline.stages import record_run, validate_run_request
+
+Sender = Callable[[Sequence[Send]], None]
+
+LIVE_OPEN_KEY = "IN_PROGRESS"  # PENDING, RESOLVING and FETCHING jobs, as Redis counts them together
+
+
+def _default_sender() -> Sender:
+    # Imported lazily: the actor layer depends on pipeline, never the other way round at import time.
+    from actors.dispatch import send_all
+
+    return send_all
+
+
+def start_run(
+    analysis_id: str,
+    owner_id: str,
+    channel_inputs: Sequence[str],
+    options: dict[str, Any] | None = None,
+    *,
+    run_id: str | None = None,
+    ctx: Context | None = None,
+    send: Sender | None = None,
+) -> str:
+    """Record a run and enqueue it; returns its id. Raises InvalidRequest on bad input, before any write."""
+    ctx = ctx or _runtime_context()
+    run_id = run_id or str(uuid.uuid4())
+    request = validate_run_request(ctx, run_id=run_id, analysis_id=analysis_id, owner_id=owner_id,
+                                   channel_inputs=list(channel_inputs), options=options)
+    (send or _default_sender())(record_run(ctx, request))
+    return run_id
+
+
+def _runtime_context() -> Context:
+    from actors.runtime import get_context
+
+    return get_context()
+
+
+def get_run_status(run_id: str, owner_id: str | None = None, *, ctx: Context | None = None) -> dict[str, Any]:
+    """The run's state: live counts from Redis (constant time), the database when Redis has none."""
+    ctx = ctx or _runtime_context()
+    with ctx.session() as session:
+        run = store.get_run(session, run_id=run_id)
+        if run is None or (owner_id is not None and run.owner_id != owner_id):
+            raise RunNotFound(run_id)
+        live = ctx.completion.live(run_id) if run.status == RunStatus.RUNNING else None
+        if live is not None:
+            counts = {k: v for k, v in live.counts.items() if v}
+            if live.waiting:
+                counts[JobStatus.WAITING_QUOTA] = live.waiting
+            if live.remaining - live.waiting > 0:
+                counts[LIVE_OPEN_KEY] = live.remaining - live.waiting
+            remaining = live.remaining
+            units = {"total": sum(live.units.values()), "by_method": live.units}
+            source = "redis"
+        else:
+            raw = store.count_jobs_by_status(session, run_id=run_id)
+            counts = {}
+            for status, n in raw.items():
+                key = status if status in TERMINAL_STATUSES or status == JobStatus.WAITING_QUOTA else LIVE_OPEN_KEY
+                counts[key] = counts.get(key, 0) + n
+            remaining = sum(n for s, n in raw.items() if s not in TERMINAL_STATUSES)
+            by_method = (run.summary or {}).get("quota_units", {}).get("by_method") \
+                or store.units_by_method(session, run_id=run_id)
+            units = {"total": sum(by_method.values()), "by_method": by_method}
+            source = "database"
+    total = run.total_jobs
+    if run.status in (RunStatus.FINISHED, RunStatus.CANCELLED):
+        progress = 1.0
+    else:
+        progress = round((total - remaining) / total, 4) if total else 0.0
+    status: dict[str, Any] = {
+        "run_id": run.id,
+        "analysis_id": run.analysis_id,
+        "owner_id": run.owner_id,
+        "run_status": run.status,
+        "kind": run.kind,
+        "progress": progress,
+        "status_counts": counts,
+        "total_inputs": run.total_inputs,
+        "total_jobs": total,
+        "created_at": _iso(run.created_at),
+        "started_at": _iso(run.started_at),
+        "finished_at": _iso(run.finished_at),
+        "quota_units": units,
+        "waiting_quota_until": _iso(run.waiting_quota_until),
+        "parent_run_id": run.parent_run_id,
+        "error": run.error,
+        "counts_source": source,
+    }
+    if run.summary is not None:
+        status["summary"] = run.summary
+    return status
+
+
+def get_run_results(run_id: str, owner_id: str | None = None, *, ctx: Context | None = None,
+                    offset: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+    """One row per original input line, in input order: duplicates and invalid lines included."""
+    ctx = ctx or _runtime_context()
+    with ctx.session() as session:
+        run = store.get_run(session, run_id=run_id)
+        if run is None or (owner_id is not None and run.owner_id != owner_id):
+            raise RunNotFound(run_id)
+        rows = store.run_results(session, run_id=run_id, offset=offset, limit=limit)
+    results = []
+    for line, job, channel in rows:
+        results.append({
+            "line": line.line_no,
+            "input": line.text,
+            "job_id": line.job_id,
+            "kind": job.kind if job else None,
+            "value": job.value if job and job.kind != "invalid" else "",
+            "status": job.status if job else None,
+            "channel_id": job.channel_id if job else None,
+            "method": job.method if job else None,
+            "confidence": job.confidence if job else None,
+            "note": job.note if job else None,
+            "error_code": job.error_code if job else None,
+            "error_message": job.error_message if job else None,
+            "title": channel.title if channel else None,
+            "handle": channel.handle if channel else None,
+            "subscribers": channel.subscriber_count if channel and not channel.hidden_subscriber_count else None,
+            "views": channel.view_count if channel else None,
+            "videos": channel.video_count if channel else None,
+        })
+    return results
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None

@@ -1,0 +1,525 @@
+"""Every database query of the pipeline: keyword-only functions that take a session.
+
+Writes are idempotent by construction (guarded ``UPDATE ... WHERE status IN (...)`` and upserts on
+unique keys), because every stage may run twice. All SQL goes through bound parameters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from models import (
+    OPEN_STATUSES,
+    TERMINAL_STATUSES,
+    ApiCall,
+    Channel,
+    ChannelSnapshot,
+    Job,
+    JobStatus,
+    Resolution,
+    ResolutionChange,
+    Run,
+    RunInput,
+    RunStatus,
+)
+from pipeline.youtube.records import ApiCallRecord, ChannelRecord
+
+_CHUNK = 5_000  # rows per bulk statement: keeps parameter lists well inside driver limits
+
+
+def dedupe_key(kind: str, value: str) -> str:
+    """The hashed ``(kind, value)`` that makes a job unique within a run and keys the resolution cache."""
+    return hashlib.sha256(f"{kind}\x00{value}".encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _insert(session: Session, table: Any) -> Any:
+    """A dialect-specific INSERT so ``on_conflict_do_nothing/do_update`` work on PostgreSQL and SQLite."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def _chunks(rows: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+# --- runs ---------------------------------------------------------------------------------------
+
+
+def insert_run(session: Session, *, run: Run) -> bool:
+    """Record a run once; False when a run with that id already exists (a resent ``start_run``)."""
+    values = {c.name: getattr(run, c.name) for c in Run.__table__.columns}  # type: ignore[attr-defined]
+    stmt = _insert(session, Run.__table__).values(**values).on_conflict_do_nothing(index_elements=["id"])
+    return session.execute(stmt).rowcount == 1
+
+
+def get_run(session: Session, *, run_id: str) -> Run | None:
+    return session.get(Run, run_id)
+
+
+def lock_run(session: Session, *, run_id: str) -> Run | None:
+    """The run row, locked for the rest of the transaction where the database can (PostgreSQL)."""
+    return session.exec(select(Run).where(Run.id == run_id).with_for_update()).first()
+
+
+def start_run_normalized(session: Session, *, run_id: str, total_inputs: int, total_jobs: int, now: datetime) -> bool:
+    """PENDING → RUNNING once normalize has created the jobs; drops the raw inputs kept until then."""
+    stmt = (
+        sa.update(Run)
+        .where(col(Run.id) == run_id, col(Run.status) == RunStatus.PENDING)
+        .values(status=RunStatus.RUNNING, started_at=now, total_inputs=total_inputs, total_jobs=total_jobs,
+                raw_inputs=None)
+    )
+    return session.execute(stmt).rowcount == 1
+
+
+def claim_metadata_dispatch(session: Session, *, run_id: str, now: datetime) -> bool:
+    """The resolution barrier: exactly one caller wins the right to fan out the run's metadata batches."""
+    stmt = (
+        sa.update(Run)
+        .where(col(Run.id) == run_id, col(Run.metadata_dispatched_at).is_(None))
+        .values(metadata_dispatched_at=now)
+    )
+    return session.execute(stmt).rowcount == 1
+
+
+def finish_run(session: Session, *, run_id: str, summary: dict[str, Any], now: datetime) -> bool:
+    """The guarded transition to FINISHED: True only for the one caller that made it."""
+    stmt = (
+        sa.update(Run)
+        .where(col(Run.id) == run_id, col(Run.status).in_([RunStatus.PENDING, RunStatus.RUNNING]))
+        .values(status=RunStatus.FINISHED, finished_at=now, summary=summary, waiting_quota_until=None)
+    )
+    return session.execute(stmt).rowcount == 1
+
+
+def cancel_run(session: Session, *, run_id: str, summary: dict[str, Any], now: datetime) -> bool:
+    """The guarded transition to CANCELLED, exactly once."""
+    stmt = (
+        sa.update(Run)
+        .where(col(Run.id) == run_id, col(Run.status).in_([RunStatus.PENDING, RunStatus.RUNNING]))
+        .values(status=RunStatus.CANCELLED, finished_at=now, summary=summary, waiting_quota_until=None)
+    )
+    return session.execute(stmt).rowcount == 1
+
+
+def mark_event_sent(session: Session, *, run_id: str, now: datetime) -> None:
+    session.execute(sa.update(Run).where(col(Run.id) == run_id).values(finished_event_sent_at=now))
+
+
+def set_run_waiting(session: Session, *, run_id: str, until: datetime | None) -> None:
+    session.execute(sa.update(Run).where(col(Run.id) == run_id).values(waiting_quota_until=until))
+
+
+# --- inputs and jobs ----------------------------------------------------------------------------
+
+
+def insert_jobs(session: Session, *, rows: Sequence[dict[str, Any]]) -> None:
+    """Bulk-create jobs; a job that exists already (same run and key) is left as it is."""
+    for chunk in _chunks(rows):
+        stmt = _insert(session, Job.__table__).on_conflict_do_nothing(index_elements=["run_id", "dedupe_key"])
+        session.execute(stmt, list(chunk))
+
+
+def job_ids_by_key(session: Session, *, run_id: str) -> dict[str, int]:
+    rows = session.execute(sa.select(Job.id, Job.dedupe_key).where(col(Job.run_id) == run_id))
+    return {key: job_id for job_id, key in rows}
+
+
+def insert_run_inputs(session: Session, *, rows: Sequence[dict[str, Any]]) -> None:
+    for chunk in _chunks(rows):
+        stmt = _insert(session, RunInput.__table__).on_conflict_do_nothing(index_elements=["run_id", "line_no"])
+        session.execute(stmt, list(chunk))
+
+
+def jobs_by_ids(session: Session, *, run_id: str, job_ids: Iterable[int]) -> list[Job]:
+    ids = list(job_ids)
+    if not ids:
+        return []
+    return list(session.exec(select(Job).where(Job.run_id == run_id, col(Job.id).in_(ids)).order_by(Job.id)))
+
+
+def jobs_of_run(session: Session, *, run_id: str, statuses: Iterable[str] | None = None) -> list[Job]:
+    query = select(Job).where(Job.run_id == run_id)
+    if statuses is not None:
+        query = query.where(col(Job.status).in_(list(statuses)))
+    return list(session.exec(query.order_by(Job.id)))
+
+
+def set_jobs_status(
+    session: Session,
+    *,
+    job_ids: Iterable[int],
+    status: str,
+    from_statuses: Iterable[str],
+    now: datetime,
+    **values: Any,
+) -> int:
+    """Guarded bulk transition: only jobs still in one of ``from_statuses`` move."""
+    ids = list(job_ids)
+    if not ids:
+        return 0
+    stmt = (
+        sa.update(Job)
+        .where(col(Job.id).in_(ids), col(Job.status).in_(list(from_statuses)))
+        .values(status=status, updated_at=now, **values)
+    )
+    return session.execute(stmt).rowcount
+
+
+def update_job(session: Session, *, job_id: int, from_statuses: Iterable[str], now: datetime, **values: Any) -> bool:
+    """Guarded update of one job (its own channel id, method, error...)."""
+    stmt = (
+        sa.update(Job)
+        .where(col(Job.id) == job_id, col(Job.status).in_(list(from_statuses)))
+        .values(updated_at=now, **values)
+    )
+    return session.execute(stmt).rowcount == 1
+
+
+def count_jobs_by_status(session: Session, *, run_id: str) -> dict[str, int]:
+    rows = session.execute(
+        sa.select(Job.status, sa.func.count()).where(col(Job.run_id) == run_id).group_by(Job.status)
+    )
+    return {status: int(n) for status, n in rows}
+
+
+def count_open_jobs(session: Session, *, run_id: str, statuses: Iterable[str] = OPEN_STATUSES) -> int:
+    stmt = sa.select(sa.func.count()).where(col(Job.run_id) == run_id, col(Job.status).in_(list(statuses)))
+    return int(session.execute(stmt).scalar_one())
+
+
+def terminal_and_open_jobs(session: Session, *, run_id: str) -> tuple[dict[int, str], list[int], int, list[int]]:
+    """What ``RunCompletion.rebuild`` needs: terminal statuses, open ids, unresolved count, waiting ids."""
+    terminal: dict[int, str] = {}
+    open_ids: list[int] = []
+    waiting: list[int] = []
+    unresolved = 0
+    rows = session.execute(sa.select(Job.id, Job.status, Job.channel_id).where(col(Job.run_id) == run_id))
+    for job_id, status, channel_id in rows:
+        if status in TERMINAL_STATUSES:
+            terminal[job_id] = status
+            continue
+        open_ids.append(job_id)
+        if status == JobStatus.WAITING_QUOTA:
+            waiting.append(job_id)
+        elif channel_id is None:
+            unresolved += 1
+    return terminal, open_ids, unresolved, waiting
+
+
+# --- resolutions --------------------------------------------------------------------------------
+
+
+def cached_resolutions(session: Session, *, keys: Sequence[str], fresh_since: datetime) -> dict[str, Resolution]:
+    """Resolutions confirmed since ``fresh_since``, keyed by their dedupe key."""
+    found: dict[str, Resolution] = {}
+    for chunk in _chunks(keys):
+        query = select(Resolution).where(
+            col(Resolution.dedupe_key).in_(list(chunk)), col(Resolution.resolved_at) >= fresh_since
+        )
+        found.update({r.dedupe_key: r for r in session.exec(query)})
+    return found
+
+
+def record_resolution(
+    session: Session,
+    *,
+    kind: str,
+    value: str,
+    channel_id: str | None,
+    method: str,
+    confidence: str,
+    now: datetime,
+    run_id: str | None,
+) -> str | None:
+    """Upsert what an input resolves to; when it moved to another channel, keep the change as history.
+
+    Returns the previous channel id when it changed (None otherwise). ``channel_id=None`` records that the
+    input no longer resolves (a handle released), which is a change too when it used to resolve.
+    """
+    key = dedupe_key(kind, value)
+    existing = session.exec(select(Resolution).where(Resolution.dedupe_key == key).with_for_update()).first()
+    if existing is None:
+        if channel_id is None:
+            return None
+        stmt = _insert(session, Resolution.__table__).values(
+            kind=kind, value=value, dedupe_key=key, channel_id=channel_id, method=method, confidence=confidence,
+            resolved_at=now, first_resolved_at=now,
+        ).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        session.execute(stmt)
+        return None
+    previous = existing.channel_id
+    if channel_id is None or previous != channel_id:
+        session.add(ResolutionChange(kind=kind, value=value, dedupe_key=key, old_channel_id=previous,
+                                     new_channel_id=channel_id, changed_at=now, run_id=run_id))
+    if channel_id is None:
+        session.delete(existing)
+        return previous
+    existing.channel_id = channel_id
+    existing.method = method
+    existing.confidence = confidence
+    existing.resolved_at = now
+    session.add(existing)
+    return previous if previous != channel_id else None
+
+
+def resolution_changes(session: Session, *, run_id: str | None = None, since: datetime | None = None,
+                       limit: int = 1_000) -> list[ResolutionChange]:
+    query = select(ResolutionChange)
+    if run_id is not None:
+        query = query.where(ResolutionChange.run_id == run_id)
+    if since is not None:
+        query = query.where(col(ResolutionChange.changed_at) >= since)
+    return list(session.exec(query.order_by(col(ResolutionChange.changed_at).desc()).limit(limit)))
+
+
+def stale_resolutions(session: Session, *, older_than: datetime, limit: int) -> list[Resolution]:
+    query = select(Resolution).where(col(Resolution.resolved_at) < older_than).order_by(Resolution.resolved_at)
+    return list(session.exec(query.limit(limit)))
+
+
+# --- channels and snapshots ---------------------------------------------------------------------
+
+
+def fresh_channel_ids(session: Session, *, channel_ids: Iterable[str], fresh_since: datetime) -> set[str]:
+    ids = list(set(channel_ids))
+    if not ids:
+        return set()
+    stmt = sa.select(Channel.id).where(col(Channel.id).in_(ids), col(Channel.fetched_at) >= fresh_since)
+    return set(session.execute(stmt).scalars())
+
+
+def channels_by_ids(session: Session, *, channel_ids: Iterable[str]) -> dict[str, Channel]:
+    ids = list(set(channel_ids))
+    found: dict[str, Channel] = {}
+    for chunk in _chunks(ids):
+        found.update({c.id: c for c in session.exec(select(Channel).where(col(Channel.id).in_(list(chunk))))})
+    return found
+
+
+def save_channels(session: Session, *, records: Iterable[ChannelRecord], run_id: str | None, now: datetime) -> None:
+    """Upsert the latest metadata and append one snapshot per channel for this run (once)."""
+    recs = list(records)
+    if not recs:
+        return
+    channel_rows = [
+        {
+            "id": r.channel_id, "title": r.title, "description": r.description, "handle": r.handle,
+            "published_at": r.published_at, "country": r.country, "thumbnail_url": r.thumbnail_url,
+            "uploads_playlist_id": r.uploads_playlist_id, "view_count": r.view_count,
+            "subscriber_count": r.subscriber_count, "hidden_subscriber_count": r.hidden_subscriber_count,
+            "video_count": r.video_count, "first_seen_at": now, "fetched_at": now, "last_run_id": run_id,
+        }
+        for r in sorted(recs, key=lambda r: r.channel_id)  # a stable order avoids upsert deadlocks
+    ]
+    stmt = _insert(session, Channel.__table__)
+    updated = {name: stmt.excluded[name] for name in channel_rows[0] if name not in ("id", "first_seen_at")}
+    session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=updated), channel_rows)
+    snapshot_rows = [
+        {
+            "channel_id": r.channel_id, "run_id": run_id, "fetched_at": now, "view_count": r.view_count,
+            "subscriber_count": r.subscriber_count, "hidden_subscriber_count": r.hidden_subscriber_count,
+            "video_count": r.video_count,
+        }
+        for r in recs
+    ]
+    snap = _insert(session, ChannelSnapshot.__table__).on_conflict_do_nothing(
+        index_elements=["channel_id", "run_id"]
+    )
+    session.execute(snap, snapshot_rows)
+
+
+def snapshots_of(session: Session, *, channel_ids: Sequence[str], since: datetime | None = None
+                 ) -> list[ChannelSnapshot]:
+    query = select(ChannelSnapshot).where(col(ChannelSnapshot.channel_id).in_(list(channel_ids)))
+    if since is not None:
+        query = query.where(col(ChannelSnapshot.fetched_at) >= since)
+    return list(session.exec(query.order_by(ChannelSnapshot.channel_id, ChannelSnapshot.fetched_at)))
+
+
+def previous_snapshots(session: Session, *, channel_ids: Sequence[str], before_run: str,
+                       ) -> dict[str, ChannelSnapshot]:
+    """For each channel, its latest snapshot made by another run (the baseline for growth)."""
+    found: dict[str, ChannelSnapshot] = {}
+    for chunk in _chunks(list(channel_ids), 1_000):
+        ranked = (
+            sa.select(
+                ChannelSnapshot,
+                sa.func.row_number().over(
+                    partition_by=ChannelSnapshot.channel_id, order_by=col(ChannelSnapshot.fetched_at).desc()
+                ).label("rank"),
+            )
+            .where(col(ChannelSnapshot.channel_id).in_(list(chunk)),
+                   sa.or_(col(ChannelSnapshot.run_id).is_(None), col(ChannelSnapshot.run_id) != before_run))
+            .subquery()
+        )
+        latest = sa.orm.aliased(ChannelSnapshot, ranked)
+        for snap in session.exec(select(latest).where(ranked.c.rank == 1)):
+            found[snap.channel_id] = snap
+    return found
+
+
+# --- summary and results queries ----------------------------------------------------------------
+
+
+def errors_by_code(session: Session, *, run_id: str) -> dict[str, int]:
+    rows = session.execute(
+        sa.select(Job.error_code, sa.func.count())
+        .where(col(Job.run_id) == run_id, col(Job.error_code).is_not(None))
+        .group_by(Job.error_code)
+    )
+    return {code: int(n) for code, n in rows}
+
+
+def units_by_method(session: Session, *, run_id: str) -> dict[str, int]:
+    rows = session.execute(
+        sa.select(ApiCall.endpoint, sa.func.sum(ApiCall.units)).where(col(ApiCall.run_id) == run_id)
+        .group_by(ApiCall.endpoint)
+    )
+    return {endpoint: int(units or 0) for endpoint, units in rows}
+
+
+def run_channel_rows(session: Session, *, run_id: str) -> list[tuple[Channel, list[int]]]:
+    """The distinct channels a run's DONE jobs landed on, with the input lines that point at each."""
+    rows = session.execute(
+        sa.select(Channel, RunInput.line_no)
+        .join(Job, col(Job.channel_id) == col(Channel.id))
+        .join(RunInput, sa.and_(col(RunInput.job_id) == col(Job.id), col(RunInput.run_id) == col(Job.run_id)))
+        .where(col(Job.run_id) == run_id, col(Job.status) == JobStatus.DONE)
+        .order_by(RunInput.line_no)
+    )
+    by_channel: dict[str, tuple[Channel, list[int]]] = {}
+    for channel, line_no in rows:
+        by_channel.setdefault(channel.id, (channel, []))[1].append(line_no)
+    return list(by_channel.values())
+
+
+def jobs_needing_attention(session: Session, *, run_id: str, limit: int) -> list[tuple[Job, str]]:
+    """FAILED and NEEDS_SEARCH jobs with the first input line behind each."""
+    rows = session.execute(
+        sa.select(Job, RunInput.text)
+        .join(RunInput, sa.and_(col(RunInput.run_id) == col(Job.run_id), col(RunInput.line_no) == col(Job.first_line_no)))
+        .where(col(Job.run_id) == run_id, col(Job.status).in_([JobStatus.FAILED, JobStatus.NEEDS_SEARCH]))
+        .order_by(Job.first_line_no)
+        .limit(limit)
+    )
+    return [(job, text) for job, text in rows]
+
+
+def run_results(session: Session, *, run_id: str, offset: int = 0, limit: int | None = None
+                ) -> list[tuple[RunInput, Job | None, Channel | None]]:
+    """Every original input line in order, with its job and (when resolved) its channel."""
+    query = (
+        sa.select(RunInput, Job, Channel)
+        .outerjoin(Job, col(Job.id) == col(RunInput.job_id))
+        .outerjoin(Channel, col(Channel.id) == col(Job.channel_id))
+        .where(col(RunInput.run_id) == run_id)
+        .order_by(RunInput.line_no)
+        .offset(offset)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return [(ri, job, ch) for ri, job, ch in session.execute(query)]
+
+
+# --- API calls ----------------------------------------------------------------------------------
+
+
+def insert_api_call(session: Session, *, record: ApiCallRecord) -> None:
+    session.add(ApiCall(at=record.at, endpoint=record.endpoint, key_fingerprint=record.key_fingerprint,
+                        units=record.units, outcome=record.outcome, http_status=record.http_status,
+                        latency_ms=record.latency_ms, attempt=record.attempt, run_id=record.run_id))
+
+
+# --- reconcile, refresh, purge ------------------------------------------------------------------
+
+
+def open_runs(session: Session) -> list[Run]:
+    return list(session.exec(select(Run).where(col(Run.status).in_([RunStatus.PENDING, RunStatus.RUNNING]))))
+
+
+def finished_runs_without_event(session: Session, *, finished_before: datetime) -> list[Run]:
+    query = select(Run).where(
+        col(Run.status).in_([RunStatus.FINISHED, RunStatus.CANCELLED]),
+        col(Run.finished_event_sent_at).is_(None),
+        col(Run.finished_at) < finished_before,
+    )
+    return list(session.exec(query))
+
+
+def stuck_jobs(session: Session, *, run_id: str, updated_before: datetime) -> list[Job]:
+    query = select(Job).where(
+        Job.run_id == run_id,
+        col(Job.status).in_([JobStatus.PENDING, JobStatus.RESOLVING, JobStatus.FETCHING]),
+        col(Job.updated_at) < updated_before,
+    )
+    return list(session.exec(query.order_by(Job.id)))
+
+
+def waiting_jobs_due(session: Session, *, run_id: str, now: datetime) -> list[Job]:
+    query = select(Job).where(
+        Job.run_id == run_id, Job.status == JobStatus.WAITING_QUOTA,
+        sa.or_(col(Job.waiting_until).is_(None), col(Job.waiting_until) <= now),
+    )
+    return list(session.exec(query.order_by(Job.id)))
+
+
+def channels_due_for_refresh(session: Session, *, fetched_before: datetime, limit: int) -> list[str]:
+    stmt = sa.select(Channel.id).where(col(Channel.fetched_at) < fetched_before).order_by(Channel.fetched_at)
+    return list(session.execute(stmt.limit(limit)).scalars())
+
+
+def delete_api_calls_before(session: Session, *, before: datetime) -> int:
+    return session.execute(sa.delete(ApiCall).where(col(ApiCall.at) < before)).rowcount
+
+
+def delete_snapshots_before(session: Session, *, before: datetime) -> int:
+    return session.execute(sa.delete(ChannelSnapshot).where(col(ChannelSnapshot.fetched_at) < before)).rowcount
+
+
+def delete_channels_not_fetched_since(session: Session, *, before: datetime) -> int:
+    """YouTube's policy: channel data not refreshed within the window is deleted, with its snapshots."""
+    stale = sa.select(Channel.id).where(col(Channel.fetched_at) < before)
+    session.execute(sa.delete(ChannelSnapshot).where(col(ChannelSnapshot.channel_id).in_(stale)))
+    return session.execute(sa.delete(Channel).where(col(Channel.fetched_at) < before)).rowcount
+
+
+def delete_run(session: Session, *, run_id: str) -> bool:
+    """The run, its inputs, jobs and snapshots; channels and resolutions stay (other runs share them)."""
+    session.execute(sa.delete(ChannelSnapshot).where(col(ChannelSnapshot.run_id) == run_id))
+    session.execute(sa.delete(RunInput).where(col(RunInput.run_id) == run_id))
+    session.execute(sa.delete(Job).where(col(Job.run_id) == run_id))
+    session.execute(sa.delete(ApiCall).where(col(ApiCall.run_id) == run_id))
+    return session.execute(sa.delete(Run).where(col(Run.id) == run_id)).rowcount == 1
+
+
+def status_totals(session: Session) -> tuple[dict[str, int], dict[str, int]]:
+    runs = dict(session.execute(sa.select(Run.status, sa.func.count()).group_by(Run.status)).all())
+    jobs = dict(session.execute(sa.select(Job.status, sa.func.count()).group_by(Job.status)).all())
+    return {k: int(v) for k, v in runs.items()}, {k: int(v) for k, v in jobs.items()}
+
+
+def units_by_day(session: Session, *, since: datetime) -> list[tuple[str, int]]:
+    day = sa.func.date(ApiCall.at)
+    rows = session.execute(
+        sa.select(day, sa.func.sum(ApiCall.units)).where(col(ApiCall.at) >= since).group_by(day).order_by(day)
+    )
+    return [(str(d), int(u or 0)) for d, u in rows]
+
+
+def mean_run_seconds(session: Session) -> float | None:
+    rows = session.execute(
+        sa.select(Run.started_at, Run.finished_at)
+        .where(col(Run.status) == RunStatus.FINISHED, col(Run.started_at).is_not(None))
+        .order_by(col(Run.finished_at).desc()).limit(1_000)
+    ).all()
+    durations = [(f - s).total_seconds() for s, f in rows if s and f]
+    return sum(durations) / len(durations) if durations else None
