@@ -1,0 +1,125 @@
+"""``ytcollect quota``: today's units per API key fingerprint, their state and when the day resets."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC
+from typing import Annotated
+from urllib.parse import urlsplit
+
+import typer
+from rich.table import Table
+
+from pipeline.cli.app import app, console, err_console
+from pipeline.config import get_settings
+from pipeline.youtube.quota import PACIFIC, KeyStatus, QuotaLedger
+
+
+def _redis_location(url: str) -> str:
+    """host:port/db of a Redis URL, without the password it may carry."""
+    parts = urlsplit(url)
+    return f"{parts.hostname or '?'}:{parts.port or 6379}{parts.path or ''}"
+
+
+def _open_redis(url: str | None):
+    if url is None:
+        import fakeredis
+
+        return fakeredis.FakeRedis(decode_responses=True)
+    import redis
+
+    return redis.Redis.from_url(url, decode_responses=True)
+
+
+def _as_dict(status: KeyStatus) -> dict[str, object]:
+    return {
+        "fingerprint": status.fingerprint,
+        "day": status.day.isoformat(),
+        "used": status.used,
+        "left": status.left,
+        "state": status.state,
+        "reason": status.reason,
+        "resets_at_utc": status.resets_at.astimezone(UTC).isoformat(),
+        "resets_at_pacific": status.resets_at.astimezone(PACIFIC).isoformat(),
+    }
+
+
+@app.command("quota")
+def quota(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    enable: Annotated[
+        list[str] | None,
+        typer.Option("--enable", metavar="FINGERPRINT", help="Re-enable a disabled key, once fixed."),
+    ] = None,
+) -> None:
+    """Show each API key's units used and left today (Pacific day), its state and the reset time."""
+    import redis
+
+    settings = get_settings()
+    embedded = settings.redis_url is None
+    if embedded:
+        err_console.print(
+            "[yellow]No REDIS_URL set: the embedded mode keeps quota in-process, so there is nothing "
+            "persistent to show. Below is the empty ledger for the configured keys.[/yellow]"
+        )
+    ledger = QuotaLedger(
+        _open_redis(settings.redis_url),
+        settings.yt_api_keys,
+        daily_units_per_key=settings.quota_daily_units_per_key,
+        daily_budget=settings.quota_daily_budget,
+        interactive_reserve=settings.quota_interactive_reserve,
+    )
+    try:
+        for fingerprint in enable or []:
+            if fingerprint not in ledger.fingerprints:
+                err_console.print(f"[red]No configured key has the fingerprint {fingerprint!r}.[/red]")
+                raise typer.Exit(2)
+            ledger.enable(fingerprint)
+        statuses = ledger.status()
+        resets_at = ledger.resets_at()
+        left_system = ledger.units_left(priority="system")
+    except redis.RedisError as exc:
+        where = _redis_location(settings.redis_url or "")
+        err_console.print(f"[red]Cannot read the quota ledger from Redis at {where}: {type(exc).__name__}[/red]")
+        raise typer.Exit(1) from None
+
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "mode": "embedded" if embedded else "redis",
+                    "cap_per_key": ledger.cap,
+                    "interactive_reserve": ledger.interactive_reserve,
+                    "units_left_interactive": sum(s.left for s in statuses if s.state == "ok"),
+                    "units_left_system": left_system,
+                    "resets_at_utc": resets_at.astimezone(UTC).isoformat(),
+                    "resets_at_pacific": resets_at.astimezone(PACIFIC).isoformat(),
+                    "keys": [_as_dict(s) for s in statuses],
+                },
+                indent=2,
+            )
+        )
+        return
+
+    if not statuses:
+        console.print("No YouTube API keys configured (set YT_API_KEYS).")
+    else:
+        table = Table(title=f"YouTube API quota, Pacific day {statuses[0].day.isoformat()}")
+        table.add_column("key")
+        table.add_column("used", justify="right")
+        table.add_column("left", justify="right")
+        table.add_column("state")
+        table.add_column("reason")
+        for s in statuses:
+            style = {"ok": "green", "spent": "yellow", "disabled": "red"}.get(s.state, "")
+            table.add_row(s.fingerprint, f"{s.used:,}", f"{s.left:,}", f"[{style}]{s.state}[/{style}]",
+                          s.reason or "")
+        console.print(table)
+    console.print(
+        f"Cap per key {ledger.cap:,} units; system runs stop {ledger.interactive_reserve:,} short "
+        f"({left_system:,} left for them)."
+    )
+    console.print(
+        f"Resets at {resets_at.astimezone(PACIFIC):%Y-%m-%d %H:%M %Z} "
+        f"({resets_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC)."
+    )
