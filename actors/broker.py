@@ -38,3 +38,17 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
 
 broker = build_broker(get_settings())
 dramatiq.set_broker(broker)
+
+
+def rebind(new_broker: dramatiq.Broker) -> dramatiq.Broker:
+    """Move every declared actor onto ``new_broker`` and make it the global one.
+
+    For processes that decide their broker after import (tests pointing at a test RabbitMQ).
+    """
+    old = dramatiq.get_broker()
+    for name in old.get_declared_actors():
+        actor = old.get_actor(name)
+        actor.broker = new_broker
+        new_broker.declare_actor(actor)
+    dramatiq.set_broker(new_broker)
+    return new_broker

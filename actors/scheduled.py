@@ -1,0 +1,54 @@
+"""Periodic actors on their own ``scheduled`` queue, fired by the single ``periodiq`` scheduler.
+
+periodiq does not catch up missed ticks, fires once at start-up, and workers skip a tick older than
+the skip delay; so each actor here is idempotent and only fans out (starts runs or sends ids).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import dramatiq
+from periodiq import cron
+
+from actors.dispatch import send_all
+from actors.runtime import get_context
+from pipeline import maintenance
+from pipeline.config import get_settings
+
+log = logging.getLogger(__name__)
+_settings = get_settings()
+_OPTIONS = {"queue_name": "scheduled", "max_retries": 0, "time_limit": 10 * 60_000}
+
+
+@dramatiq.actor(periodic=cron(_settings.reconcile_cron), **_OPTIONS)
+def reconcile() -> None:
+    """Rebuild lost Redis state, finalize finished runs, resend stuck jobs and jobs back from a quota wait."""
+    report = maintenance.reconcile(get_context())
+    send_all(report.sends)
+    if report.sends or report.rebuilt or report.events_republished:
+        log.info("reconcile %s", report.as_dict())
+
+
+@dramatiq.actor(periodic=cron(_settings.refresh_cron), **_OPTIONS)
+def refresh() -> None:
+    """Start a system run that refetches channels older than the refresh interval."""
+    run_id, sends = maintenance.refresh(get_context())
+    send_all(sends)
+    if run_id:
+        log.info("refresh started system run %s", run_id)
+
+
+@dramatiq.actor(periodic=cron(_settings.reresolve_cron), **_OPTIONS)
+def reresolve() -> None:
+    """Start a system run that resolves inputs whose resolution is older than its TTL."""
+    run_id, sends = maintenance.reresolve(get_context())
+    send_all(sends)
+    if run_id:
+        log.info("re-resolve started system run %s", run_id)
+
+
+@dramatiq.actor(periodic=cron(_settings.purge_cron), **_OPTIONS)
+def purge() -> None:
+    """Apply retention to API-call records, snapshots and channel data (YouTube's 30-day rule)."""
+    log.info("purge removed %s", maintenance.purge(get_context()))

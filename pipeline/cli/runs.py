@@ -1,0 +1,374 @@
+"""``ytcollect run | status | results | demo``: start runs, watch them, read what they found."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import time
+import urllib.parse
+import urllib.request
+from contextlib import ExitStack, nullcontext
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pipeline.cli.app import app, console, err_console
+from pipeline.config import Settings, get_settings
+from pipeline.context import Context, build_context
+from pipeline.errors import InvalidRequest, RunNotFound
+from pipeline.runs import get_run_results, get_run_status, start_run
+
+FINAL_STATES = ("FINISHED", "CANCELLED")
+
+
+def read_inputs(inputs: list[str] | None, file: str | None) -> list[str]:
+    """Inputs from arguments, or one per line from a file or stdin (``-``); blank lines dropped."""
+    lines = list(inputs or [])
+    if file is not None:
+        text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8", errors="replace")
+        lines.extend(line for line in text.splitlines() if line.strip())
+    return lines
+
+
+def describe_mode(settings: Settings, ctx: Context) -> str:
+    parts = [
+        "broker: " + ("RabbitMQ" if settings.broker_url else "in-process"),
+        "redis: " + ("Redis" if settings.redis_url else "in-process stand-in"),
+        "database: "
+        + (
+            "PostgreSQL"
+            if settings.database_url and "postgres" in settings.database_url
+            else f"SQLite ({ctx.engine.url.database})"
+        ),
+        "YouTube API: "
+        + (f"bundled emulator at {ctx.emulator.base_url}" if ctx.emulator else "configured URL"),
+    ]
+    return ", ".join(parts)
+
+
+class Session:
+    """The context and (without BROKER_URL) the in-process worker a CLI command needs."""
+
+    def __init__(self, settings: Settings, *, need_worker: bool) -> None:
+        self.settings = settings
+        self.stack = ExitStack()
+        self.ctx = build_context(settings)
+        self.stack.callback(self.ctx.close)
+        if need_worker and not settings.broker_url:
+            from actors.embedded import in_process_worker
+
+            self.stack.enter_context(in_process_worker(self.ctx))
+        else:
+            import actors  # noqa: F401  (binds actors to the configured broker so start_run can send)
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stack.close()
+
+
+def _counts_text(status: dict[str, Any]) -> str:
+    return "  ".join(f"{k}={v}" for k, v in sorted(status["status_counts"].items())) or "starting"
+
+
+def wait_for(ctx: Context, run_id: str, *, show: bool, timeout: float | None = None) -> dict[str, Any]:
+    """Poll the run's status until it is final, with a live progress bar on stderr."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>5.1f}%"),
+        TextColumn("{task.fields[counts]}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    )
+    with progress if show else nullcontext():
+        task = progress.add_task("run", total=1.0, counts="")
+        while True:
+            status = get_run_status(run_id, ctx=ctx)
+            progress.update(task, completed=status["progress"], counts=_counts_text(status))
+            if status["run_status"] in FINAL_STATES:
+                return status
+            if deadline is not None and time.monotonic() > deadline:
+                return status
+            time.sleep(0.2)
+
+
+def print_summary(status: dict[str, Any]) -> None:
+    summary = status.get("summary") or {}
+    console.print(
+        f"[bold]run {status['run_id']}[/]: {status['run_status']} — {status['total_inputs']} inputs, "
+        f"{status['total_jobs']} unique jobs, {summary.get('duration_seconds', '?')} s"
+    )
+    counts = summary.get("counts_by_status") or status["status_counts"]
+    console.print("jobs: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    units = summary.get("quota_units") or status["quota_units"]
+    by_method = ", ".join(f"{k} {v}" for k, v in sorted(units.get("by_method", {}).items()))
+    console.print(f"quota: {units.get('total', 0)} units ({by_method or 'no calls'})")
+    if summary.get("error") or status.get("error"):
+        console.print(f"[red]rejected:[/] {escape(str(summary.get('error') or status.get('error')))}")
+    channels = summary.get("channels") or []
+    if channels:
+        table = Table(title=f"channels by subscribers ({summary.get('channels_total', len(channels))} found)")
+        for col in (
+            "#",
+            "channel",
+            "handle",
+            "subscribers",
+            "views",
+            "videos",
+            "views/video",
+            "Δ subs",
+            "lines",
+        ):
+            table.add_column(col, justify="right" if col not in ("channel", "handle") else "left")
+        for rank, ch in enumerate(channels[:25], 1):
+            table.add_row(
+                str(rank),
+                escape(f"{ch['title'][:40]} ({ch['channel_id']})"),
+                escape(ch.get("handle") or ""),
+                "hidden" if ch["subscribers_hidden"] else _num(ch["subscribers"]),
+                _num(ch["views"]),
+                _num(ch["videos"]),
+                _num(ch["views_per_video"]),
+                _num(ch["subscriber_change"]),
+                ",".join(map(str, ch["input_lines"][:6])),
+            )
+        console.print(table)
+    attention = summary.get("needs_attention") or []
+    if attention:
+        table = Table(
+            title=f"inputs that need a person ({summary.get('needs_attention_total', len(attention))})"
+        )
+        for col in ("line", "input", "status", "code", "why"):
+            table.add_column(col)
+        for item in attention[:25]:
+            table.add_row(
+                str(item["line"]),
+                escape(item["input"][:50]),
+                item["status"],
+                item["error_code"] or "",
+                escape((item["message"] or "")[:80]),
+            )
+        console.print(table)
+    for change in (summary.get("resolution_changes") or [])[:10]:
+        console.print(
+            f"[yellow]moved:[/] {change['kind']} {escape(change['value'])}: "
+            f"{change['old_channel_id']} → {change['new_channel_id']}"
+        )
+
+
+def _num(value: Any) -> str:
+    if value is None:
+        return "–"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err_console.print(f"[red]error:[/] {escape(message)}")
+    return typer.Exit(code)
+
+
+@app.command()
+def run(
+    inputs: list[str] = typer.Argument(None, help="channel inputs (URLs, @handles, ids...)"),
+    file: str = typer.Option(
+        None, "--file", "-f", help="read inputs from a file, one per line ('-' for stdin)"
+    ),
+    analysis_id: str = typer.Option("cli", "--analysis-id"),
+    owner_id: str = typer.Option("cli", "--owner-id"),
+    wait: bool = typer.Option(
+        False, "--wait", help="wait for the run to finish (always, without BROKER_URL)"
+    ),
+    allow_search: bool = typer.Option(
+        False, "--allow-search", help="let custom URLs fall back to search.list"
+    ),
+    search_budget: int = typer.Option(
+        10, "--search-budget", help="search.list calls allowed with --allow-search"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="print the final status as JSON on stdout"),
+) -> None:
+    """Start a run; without BROKER_URL it runs here, in one process, and waits."""
+    settings = get_settings()
+    lines = read_inputs(inputs, file)
+    if not lines:
+        raise _fail("no inputs: give them as arguments or with --file PATH (or --file - for stdin)")
+    options: dict[str, Any] = {"allow_search": True, "search_budget": search_budget} if allow_search else {}
+    with Session(settings, need_worker=True) as session:
+        ctx = session.ctx
+        err_console.print(f"[dim]{describe_mode(settings, ctx)}[/]")
+        try:
+            run_id = start_run(analysis_id, owner_id, lines, options, ctx=ctx)
+        except InvalidRequest as exc:
+            raise _fail(str(exc)) from None
+        err_console.print(f"run [bold]{run_id}[/] started with {len(lines)} inputs")
+        if not (wait or not settings.broker_url):
+            if as_json:
+                print(json.dumps(get_run_status(run_id, ctx=ctx), default=str))
+            return
+        status = wait_for(ctx, run_id, show=not as_json)
+    if as_json:
+        print(json.dumps(status, default=str))
+    else:
+        print_summary(status)
+
+
+@app.command()
+def status(
+    run_id: str,
+    owner_id: str = typer.Option(None, "--owner-id", help="answer 'not found' for another owner's run"),
+    as_json: bool = typer.Option(False, "--json"),
+    watch: bool = typer.Option(False, "--watch", help="follow the run until it finishes"),
+) -> None:
+    """A run's status, progress and (once finished) its summary."""
+    with Session(get_settings(), need_worker=False) as session:
+        try:
+            result = get_run_status(run_id, owner_id, ctx=session.ctx)
+            if watch and result["run_status"] not in FINAL_STATES:
+                result = wait_for(session.ctx, run_id, show=not as_json)
+        except RunNotFound as exc:
+            raise _fail(str(exc), 1) from None
+    if as_json:
+        print(json.dumps(result, default=str))
+        return
+    console.print(
+        f"run {result['run_id']}: [bold]{result['run_status']}[/] {result['progress']:.0%} "
+        f"({_counts_text(result)})"
+    )
+    if result.get("waiting_quota_until"):
+        console.print(f"[yellow]waiting for quota: resumes after {result['waiting_quota_until']}[/]")
+    if result.get("summary"):
+        print_summary(result)
+
+
+@app.command()
+def results(
+    run_id: str,
+    owner_id: str = typer.Option(None, "--owner-id"),
+    fmt: str = typer.Option("table", "--format", help="table, csv or json"),
+) -> None:
+    """What every input line became, in input order (duplicates and bad lines included)."""
+    if fmt not in ("table", "csv", "json"):
+        raise _fail("--format must be table, csv or json")
+    with Session(get_settings(), need_worker=False) as session:
+        try:
+            rows = get_run_results(run_id, owner_id, ctx=session.ctx)
+        except RunNotFound as exc:
+            raise _fail(str(exc), 1) from None
+    if fmt == "json":
+        print(json.dumps(rows, default=str))
+    elif fmt == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["line"])
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        table = Table(title=f"run {run_id}: {len(rows)} input lines")
+        for col in ("line", "input", "kind", "status", "channel", "title", "subscribers", "why"):
+            table.add_column(col)
+        for r in rows:
+            table.add_row(
+                str(r["line"]),
+                escape(r["input"][:45]),
+                r["kind"] or "",
+                r["status"] or "",
+                r["channel_id"] or "",
+                escape((r["title"] or "")[:30]),
+                _num(r["subscribers"]),
+                escape((r["error_message"] or r["note"] or "")[:60]),
+            )
+        console.print(table)
+
+
+def demo_inputs(base_url: str | None) -> list[str]:
+    """A sample of every input kind from the emulator's catalogue, with duplicates and bad lines."""
+    fallback = [
+        "@YouTube",
+        "https://www.youtube.com/@GoogleDevelopers",
+        "not a channel",
+        "javascript:alert(1)",
+    ]
+    if base_url is None:
+        return fallback
+    try:
+        with urllib.request.urlopen(f"{base_url}/_emulator/catalogue?limit=60", timeout=5) as response:  # noqa: S310
+            channels = json.load(response)["channels"]
+    except OSError:
+        return fallback
+    live = [c for c in channels if not c["terminated"]]
+    latin = [c for c in live if c["handle"] and c["handle"].isascii()]
+    other = [c for c in live if c["handle"] and not c["handle"].isascii()]
+    with_user = [c for c in live if c.get("username")]
+    custom = [c for c in live if c.get("custom_name") and c["custom_name"] != c["handle"]]
+    dead = [c for c in channels if c["terminated"]]
+    lines = [
+        f"https://www.youtube.com/@{latin[0]['handle']}/videos",
+        f"@{latin[0]['handle'].upper()}",  # the same channel: deduplicated
+        f"youtube.com/@{latin[1]['handle']}",
+        latin[2]["handle"],  # a bare word, read as a handle
+        f"https://www.youtube.com/channel/{latin[1]['id']}",  # lands on the same channel as line 3
+        f"https://www.youtube.com/channel/{latin[3]['id']}?sub_confirmation=1",
+        latin[4]["id"],
+        f"https://m.youtube.com/c/{latin[5]['handle']}",
+        f"https://youtu.be/{latin[6]['video_ids'][0]}?si=share" if latin[6]["video_ids"] else latin[6]["id"],
+        f"https://www.youtube.com/watch?v={latin[7]['video_ids'][0]}&list=PLx"
+        if latin[7]["video_ids"]
+        else latin[7]["id"],
+        f"https://www.youtube.com/playlist?list={latin[8]['playlist_ids'][0]}"
+        if latin[8]["playlist_ids"]
+        else latin[8]["id"],
+        "@this-handle-does-not-exist",
+        "https://www.youtube.com/watch?v=shortid",
+        "https://youtube.com.evil.example/@someone",
+        "",
+    ]
+    if other:
+        lines.append(f"https://www.youtube.com/@{urllib.parse.quote(other[0]['handle'])}")
+    if with_user:
+        lines.append(f"https://www.youtube.com/user/{with_user[0]['username']}")
+    if custom:
+        lines.append(f"https://www.youtube.com/c/{custom[0]['custom_name']}")
+    if dead:
+        lines.append(f"https://www.youtube.com/channel/{dead[0]['id']}")
+    return lines
+
+
+@app.command()
+def demo(as_json: bool = typer.Option(False, "--json", help="print the final status as JSON")) -> None:
+    """Run a sample of every input kind end to end; needs nothing configured (embedded mode)."""
+    settings = get_settings()
+    with Session(settings, need_worker=True) as session:
+        ctx = session.ctx
+        err_console.print(f"[dim]{describe_mode(settings, ctx)}[/]")
+        base = ctx.emulator.base_url if ctx.emulator else settings.youtube_api_url
+        lines = demo_inputs(base)
+        if not as_json:
+            console.print(f"[bold]demo inputs ({len(lines)} lines)[/]")
+            for n, line in enumerate(lines, 1):
+                console.print(f"  {n:>2}  {escape(line) if line else '[dim](empty line)[/]'}")
+        run_id = start_run("demo", "demo", lines, ctx=ctx)
+        status = wait_for(ctx, run_id, show=not as_json, timeout=300)
+        rows = get_run_results(run_id, ctx=ctx)
+    if as_json:
+        print(json.dumps({"status": status, "results": rows}, default=str))
+        return
+    print_summary(status)
+    table = Table(title="every input line")
+    for col in ("line", "input", "kind", "status", "channel", "why"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            str(r["line"]),
+            escape(r["input"][:50]),
+            r["kind"] or "",
+            r["status"] or "",
+            r["channel_id"] or "",
+            escape((r["error_message"] or r["note"] or "")[:70]),
+        )
+    console.print(table)

@@ -1,0 +1,213 @@
+"""Periodic upkeep: reconcile runs with the database, refresh stale channels, re-resolve old inputs, purge.
+
+Each function is idempotent and only fans out (it returns messages or starts runs), so the scheduler
+firing twice, late, or at start-up does no harm. The actors in ``actors/scheduled.py`` call these on
+periodiq's schedule; ``ytcollect maintenance ...`` runs each once by hand.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from models import JobStatus, RunStatus
+from pipeline import messages, store
+from pipeline.context import Context
+from pipeline.messages import Send
+from pipeline.stages import (
+    BATCH_KINDS,
+    RunRequest,
+    _publish_finished,
+    dispatch_metadata,
+    record_run,
+)
+
+log = logging.getLogger(__name__)
+
+EVENT_GRACE_SECONDS = 60  # a finalize winner that died before publishing gets this long to finish
+
+
+@dataclass
+class ReconcileReport:
+    rebuilt: list[str] = field(default_factory=list)
+    finalized: list[str] = field(default_factory=list)
+    renormalized: list[str] = field(default_factory=list)
+    resent_jobs: int = 0
+    resumed_from_quota: int = 0
+    events_republished: list[str] = field(default_factory=list)
+    sends: list[Send] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "sends"} | {"messages": len(self.sends)}
+
+
+def reconcile(ctx: Context, *, stuck_after_seconds: int | None = None) -> ReconcileReport:
+    """Make Redis agree with the database and unstick every open run. The database is the truth."""
+    now = ctx.now()
+    stuck_before = now - timedelta(
+        seconds=stuck_after_seconds
+        if stuck_after_seconds is not None
+        else ctx.settings.reconcile_stuck_after_seconds
+    )
+    report = ReconcileReport()
+    with ctx.session() as session:
+        runs = store.open_runs(session)
+    for run in runs:
+        if run.status == RunStatus.PENDING:
+            if run.created_at < stuck_before:
+                report.renormalized.append(run.id)
+                report.sends.append(messages.normalize(run.id))
+            continue
+        _reconcile_running(ctx, run.id, run.metadata_dispatched_at is not None, stuck_before, report)
+    with ctx.session() as session:
+        unsent = store.finished_runs_without_event(
+            session, finished_before=now - timedelta(seconds=EVENT_GRACE_SECONDS)
+        )
+    for run in unsent:
+        _publish_finished(ctx, run.id)
+        report.events_republished.append(run.id)
+    return report
+
+
+def _reconcile_running(
+    ctx: Context, run_id: str, dispatched: bool, stuck_before: Any, report: ReconcileReport
+) -> None:
+    now = ctx.now()
+    with ctx.session() as session:
+        terminal, open_ids, unresolved, waiting = store.terminal_and_open_jobs(session, run_id=run_id)
+    if ctx.completion.live(run_id) is None:
+        ctx.completion.rebuild(
+            run_id, terminal=terminal, open_job_ids=open_ids, unresolved=unresolved, waiting=waiting
+        )
+        report.rebuilt.append(run_id)
+    if not open_ids:
+        report.finalized.append(run_id)
+        report.sends.append(messages.finalize(run_id))
+        return
+
+    # Jobs parked for quota whose Pacific day has turned go back to the stage they were waiting for.
+    with ctx.session() as session:
+        due = store.waiting_jobs_due(session, run_id=run_id, now=now)
+        to_resolve = [j for j in due if j.channel_id is None]
+        to_fetch = [j for j in due if j.channel_id is not None]
+        store.set_jobs_status(
+            session,
+            job_ids=[j.id for j in to_resolve],
+            status=JobStatus.PENDING,  # type: ignore[misc]
+            from_statuses=[JobStatus.WAITING_QUOTA],
+            now=now,
+            waiting_until=None,
+        )
+        store.set_jobs_status(
+            session,
+            job_ids=[j.id for j in to_fetch],
+            status=JobStatus.FETCHING,  # type: ignore[misc]
+            from_statuses=[JobStatus.WAITING_QUOTA],
+            now=now,
+            waiting_until=None,
+        )
+        if due and len(due) == len(waiting):
+            store.set_run_waiting(session, run_id=run_id, until=None)
+        stuck = store.stuck_jobs(session, run_id=run_id, updated_before=stuck_before)
+        if stuck:  # touched, so the next tick does not send them again straight away
+            for status in (JobStatus.PENDING, JobStatus.RESOLVING, JobStatus.FETCHING):
+                store.set_jobs_status(
+                    session,
+                    job_ids=[j.id for j in stuck if j.status == status],  # type: ignore[misc]
+                    status=status,
+                    from_statuses=[status],
+                    now=now,
+                )
+    if due:
+        ctx.completion.set_waiting(run_id, [j.id for j in due], False)  # type: ignore[misc]
+        report.resumed_from_quota += len(due)
+
+    resolve_jobs = to_resolve + [j for j in stuck if j.channel_id is None]
+    fetch_ids = [j.id for j in to_fetch]
+    if dispatched or unresolved == 0:
+        fetch_ids += [j.id for j in stuck if j.status == JobStatus.FETCHING]
+    report.resent_jobs += len(resolve_jobs) + len(fetch_ids)
+    by_kind: dict[str, list[int]] = defaultdict(list)
+    for job in resolve_jobs:
+        by_kind[job.kind].append(job.id)  # type: ignore[arg-type]
+    for kind, ids in by_kind.items():
+        size = ctx.settings.resolve_batch_size if kind in BATCH_KINDS else 1
+        for start in range(0, len(ids), size):
+            report.sends.append(messages.resolve(run_id, ids[start : start + size]))
+    if fetch_ids:
+        report.sends.extend(dispatch_metadata(ctx, run_id, fetch_ids) or [])
+    elif not dispatched and unresolved == 0:
+        report.sends.extend(dispatch_metadata(ctx, run_id) or [])
+
+
+# --- refresh ------------------------------------------------------------------------------------
+
+
+REFRESH_OWNER = "ytcollect"
+
+
+def refresh(ctx: Context, *, limit: int = 5_000) -> tuple[str | None, list[Send]]:
+    """Start a visible *system* run that fetches channels whose data is older than the refresh interval.
+
+    System runs never dip into the quota reserve kept for interactive runs (the ledger enforces it).
+    Returns the run id (None when nothing is due) and the messages to send.
+    """
+    now = ctx.now()
+    before = now - timedelta(hours=ctx.settings.refresh_interval_hours)
+    with ctx.session() as session:
+        due = store.channels_due_for_refresh(session, fetched_before=before, limit=limit)
+    if not due:
+        return None, []
+    left = ctx.ledger.units_left(priority="system")
+    affordable = left * 50  # one unit buys a batch of 50 ids
+    due = due[:affordable]
+    if not due:
+        log.info("refresh skipped: no units left outside the interactive reserve")
+        return None, []
+    # A deterministic id per (tick, channel set) makes a duplicate scheduler tick a no-op.
+    run_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"ytcollect:refresh:{now:%Y-%m-%dT%H}:{due[0]}:{len(due)}"))
+    request = RunRequest(run_id, "refresh", REFRESH_OWNER, list(due), {"freshness_hours": 0})
+    return run_id, record_run(ctx, request, kind="system")
+
+
+# --- re-resolve ---------------------------------------------------------------------------------
+
+
+def reresolve(ctx: Context, *, limit: int = 1_000) -> tuple[str | None, list[Send]]:
+    """Resolve again the inputs whose resolution is older than the cache TTL, as a system run.
+
+    The run bypasses the resolution cache, so a handle that now points at another channel is recorded
+    in the resolution history (and shows in that run's summary) while the old mapping is kept.
+    """
+    now = ctx.now()
+    before = now - timedelta(days=ctx.settings.resolution_cache_days)
+    with ctx.session() as session:
+        stale = store.stale_resolutions(session, older_than=before, limit=limit)
+    if not stale:
+        return None, []
+    from pipeline.inputs import canonical_url
+
+    lines = [canonical_url(r.kind, r.value) for r in stale]
+    run_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"ytcollect:reresolve:{now:%Y-%m-%d}:{stale[0].dedupe_key}"))
+    request = RunRequest(run_id, "re-resolve", REFRESH_OWNER, lines, {"use_resolution_cache": False})
+    return run_id, record_run(ctx, request, kind="system")
+
+
+# --- purge --------------------------------------------------------------------------------------
+
+
+def purge(ctx: Context) -> dict[str, int]:
+    """Retention: old API-call records and snapshots, and channel data past YouTube's 30-day rule."""
+    now = ctx.now()
+    s = ctx.settings
+    with ctx.session() as session:
+        calls = store.delete_api_calls_before(session, before=now - timedelta(days=s.api_call_retention_days))
+        snaps = store.delete_snapshots_before(session, before=now - timedelta(days=s.snapshot_retention_days))
+        channels = store.delete_channels_not_fetched_since(
+            session, before=now - timedelta(days=s.channel_data_max_age_days)
+        )
+    return {"api_calls": calls, "snapshots": snaps, "channels": channels}

@@ -1,0 +1,158 @@
+"""Fixtures for end-to-end pipeline tests: real PostgreSQL, Redis and RabbitMQ, the emulator over HTTP,
+and a real Dramatiq worker consuming from RabbitMQ in this process. Imported by the pipeline test modules.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pika
+import pytest
+import redis as redis_lib
+import sqlalchemy as sa
+
+from tests.conftest import AMQP_URL, PG_URL
+from tests.factories import TestClock, make_settings
+
+PIPELINE_REDIS_URL = "redis://127.0.0.1:6379/2"  # its own database: pipeline tests flush it
+RUN_FINISHED_QUEUE = "ytc_test_run_finished"
+KEYS = ["AIzaFakeKey-DISTINCTIVE-pipeline-0001", "AIzaFakeKey-DISTINCTIVE-pipeline-0002"]
+QUEUES = ["runs", "normalize", "resolve", "metadata", "finalize"]
+
+
+def reset_database(url: str) -> sa.Engine:
+    from pipeline import db
+
+    engine = db.make_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    db.upgrade(engine)
+    return engine
+
+
+def truncate(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "TRUNCATE runs, run_inputs, jobs, channels, channel_snapshots, resolutions, resolution_changes, "
+            "api_calls RESTART IDENTITY CASCADE"
+        ))
+
+
+def purge_queues() -> None:
+    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    try:
+        channel = connection.channel()
+        for name in [*QUEUES, *(f"{q}.DQ" for q in QUEUES), *(f"{q}.XQ" for q in QUEUES), RUN_FINISHED_QUEUE]:
+            try:
+                channel.queue_purge(name)
+            except pika.exceptions.ChannelClosedByBroker:
+                channel = connection.channel()  # the queue does not exist yet: nothing to purge
+    finally:
+        connection.close()
+
+
+def drain_events(queue: str = RUN_FINISHED_QUEUE) -> list[bytes]:
+    """Every message waiting on ``queue`` (consumed)."""
+    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    bodies = []
+    try:
+        channel = connection.channel()
+        channel.queue_declare(queue=queue, durable=True)
+        while True:
+            method, _props, body = channel.basic_get(queue, auto_ack=True)
+            if method is None:
+                break
+            bodies.append(body)
+    finally:
+        connection.close()
+    return bodies
+
+
+def wait_until(predicate: Callable[[], Any], *, timeout: float = 60.0, interval: float = 0.1) -> Any:
+    """Poll ``predicate`` until truthy or fail after ``timeout`` seconds (never wait forever)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def pg_engine(services: None) -> Iterator[sa.Engine]:
+    engine = reset_database(PG_URL)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[Any]:
+    from pipeline.emulator import EmulatorConfig, EmulatorServer
+
+    with EmulatorServer(EmulatorConfig(seed=11, channels=3_000, keys=KEYS), host="127.0.0.1", port=0) as emu:
+        yield emu
+
+
+@pytest.fixture(scope="session")
+def rabbit_broker(services: None) -> Iterator[Any]:
+    """The actors moved onto a real RabbitMQ broker (with confirms), as a worker process would have them."""
+    import dramatiq
+    from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+    import actors  # noqa: F401
+    from actors.broker import middleware, rebind
+
+    settings = make_settings()
+    original = dramatiq.get_broker()
+    broker = rebind(RabbitmqBroker(url=AMQP_URL, confirm_delivery=True, middleware=middleware(settings)))
+    for name in broker.get_declared_actors():  # fast retries for tests; production reads Settings
+        broker.get_actor(name).options.update(min_backoff=100, max_backoff=500, max_retries=3)
+    yield broker
+    broker.close()
+    rebind(original)
+
+
+@pytest.fixture()
+def clock() -> TestClock:
+    return TestClock()
+
+
+@pytest.fixture()
+def pipeline_ctx(pg_engine: sa.Engine, emulator: Any, clock: TestClock) -> Iterator[Any]:
+    """A Context on the real services with a movable clock; clean tables, Redis and emulator usage."""
+    from pipeline.context import build_context
+    from pipeline.events import AmqpEventPublisher
+
+    truncate(pg_engine)
+    redis = redis_lib.Redis.from_url(PIPELINE_REDIS_URL, decode_responses=True)
+    redis.flushdb()
+    emulator.reset()
+    settings = make_settings(database_url=PG_URL, redis_url=PIPELINE_REDIS_URL, broker_url=AMQP_URL,
+                             yt_api_keys=KEYS, youtube_api_url=emulator.base_url,
+                             run_finished_queue=RUN_FINISHED_QUEUE)
+    ctx = build_context(settings, clock=clock, redis=redis,
+                        events=AmqpEventPublisher(AMQP_URL, RUN_FINISHED_QUEUE))
+    yield ctx
+    ctx.close()
+    redis.close()
+
+
+@pytest.fixture()
+def worker(rabbit_broker: Any, pipeline_ctx: Any) -> Iterator[Any]:
+    """A real Dramatiq worker consuming every stage queue from RabbitMQ, in this process."""
+    import dramatiq
+
+    from actors.runtime import set_context
+
+    purge_queues()
+    drain_events()
+    set_context(pipeline_ctx)
+    w = dramatiq.Worker(rabbit_broker, worker_threads=4, worker_timeout=100)
+    w.start()
+    yield w
+    w.stop()
+    set_context(None)
+    purge_queues()
