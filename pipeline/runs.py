@@ -10,10 +10,10 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from models import TERMINAL_STATUSES, JobStatus, RunStatus
+from models import OPEN_STATUSES, TERMINAL_STATUSES, JobStatus, RunStatus
 from pipeline import store
 from pipeline.context import Context
-from pipeline.errors import RunNotFound
+from pipeline.errors import InvalidRequest, RunNotFound
 from pipeline.messages import Send
 from pipeline.stages import record_run, validate_run_request
 
@@ -146,3 +146,70 @@ def get_run_results(run_id: str, owner_id: str | None = None, *, ctx: Context | 
 
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def _owned_run(session: Any, run_id: str, owner_id: str | None) -> Any:
+    run = store.get_run(session, run_id=run_id)
+    if run is None or (owner_id is not None and run.owner_id != owner_id):
+        raise RunNotFound(run_id)
+    return run
+
+
+def cancel_run(run_id: str, owner_id: str | None = None, *, ctx: Context | None = None) -> bool:
+    """Cancel a run: open jobs become CANCELLED (in-flight ones end at their next guarded write) and the
+    run moves to CANCELLED exactly once, publishing run_finished. False when it had already ended."""
+    from pipeline.stages import _publish_finished
+    from pipeline.summary import build_summary
+
+    ctx = ctx or _runtime_context()
+    now = ctx.now()
+    with ctx.session() as session:
+        run = _owned_run(session, run_id, owner_id)
+        if run.status not in (RunStatus.PENDING, RunStatus.RUNNING):
+            return False
+        open_jobs = store.jobs_of_run(session, run_id=run_id, statuses=OPEN_STATUSES)
+        store.set_jobs_status(session, job_ids=[j.id for j in open_jobs], status=JobStatus.CANCELLED,
+                              from_statuses=OPEN_STATUSES, now=now, error_code="cancelled",
+                              error_message="the run was cancelled")
+        session.flush()
+        won = store.cancel_run(session, run_id=run_id, summary=build_summary(session, run, now=now), now=now)
+    if open_jobs:
+        ctx.completion.mark_terminal(run_id, {j.id: JobStatus.CANCELLED for j in open_jobs})  # type: ignore[misc]
+    if won:
+        _publish_finished(ctx, run_id)
+    return won
+
+
+def retry_run(run_id: str, owner_id: str | None = None, *, allow_search: bool = False, search_budget: int = 10,
+              ctx: Context | None = None, send: Sender | None = None) -> str | None:
+    """Start a new run, linked to this one, with its FAILED and NEEDS_SEARCH inputs (invalid lines excepted).
+
+    Returns the new run id, or None when there is nothing to retry.
+    """
+    from pipeline.stages import RunRequest, record_run
+
+    ctx = ctx or _runtime_context()
+    with ctx.session() as session:
+        run = _owned_run(session, run_id, owner_id)
+        if run.status not in (RunStatus.FINISHED, RunStatus.CANCELLED):
+            raise InvalidRequest(f"run {run_id} is {run.status}: only a finished run can be retried")
+        lines = [text for job, text in store.jobs_needing_attention(session, run_id=run_id, limit=1_000_000)
+                 if job.error_code != "invalid_input"]
+    if not lines:
+        return None
+    options: dict[str, Any] = {"allow_search": True, "search_budget": search_budget} if allow_search else {}
+    new_id = str(uuid.uuid4())
+    request = RunRequest(new_id, run.analysis_id, run.owner_id, lines, options)
+    (send or _default_sender())(record_run(ctx, request, parent_run_id=run_id))
+    return new_id
+
+
+def delete_run(run_id: str, owner_id: str | None = None, *, ctx: Context | None = None) -> None:
+    """Delete a run with its inputs, jobs, snapshots and API-call records; shared channels stay."""
+    ctx = ctx or _runtime_context()
+    with ctx.session() as session:
+        run = _owned_run(session, run_id, owner_id)
+        if run.status in (RunStatus.PENDING, RunStatus.RUNNING):
+            raise InvalidRequest(f"run {run_id} is {run.status}: cancel it before deleting it")
+        store.delete_run(session, run_id=run_id)
+    ctx.completion.forget(run_id)

@@ -372,3 +372,55 @@ def demo(as_json: bool = typer.Option(False, "--json", help="print the final sta
             escape((r["error_message"] or r["note"] or "")[:70]),
         )
     console.print(table)
+
+
+@app.command()
+def cancel(run_id: str, owner_id: str = typer.Option(None, "--owner-id")) -> None:
+    """Cancel a run: pending jobs become CANCELLED and the run ends as CANCELLED, once."""
+    from pipeline.runs import cancel_run
+
+    with Session(get_settings(), need_worker=False) as session:
+        try:
+            won = cancel_run(run_id, owner_id, ctx=session.ctx)
+        except RunNotFound as exc:
+            raise _fail(str(exc), 1) from None
+    console.print(f"run {run_id} cancelled" if won else f"run {run_id} had already ended: nothing to cancel")
+
+
+@app.command()
+def retry(
+    run_id: str,
+    owner_id: str = typer.Option(None, "--owner-id"),
+    allow_search: bool = typer.Option(False, "--allow-search", help="let custom URLs use search.list this time"),
+    search_budget: int = typer.Option(10, "--search-budget"),
+    wait: bool = typer.Option(False, "--wait"),
+) -> None:
+    """Start a new run, linked to RUN_ID, with its failed and needs-search inputs."""
+    from pipeline.runs import retry_run
+
+    settings = get_settings()
+    with Session(settings, need_worker=True) as session:
+        try:
+            new_id = retry_run(run_id, owner_id, allow_search=allow_search, search_budget=search_budget,
+                               ctx=session.ctx)
+        except (RunNotFound, InvalidRequest) as exc:
+            raise _fail(str(exc), 1) from None
+        if new_id is None:
+            console.print(f"run {run_id} has nothing to retry")
+            return
+        console.print(f"run {new_id} started (retry of {run_id})")
+        if wait or not settings.broker_url:
+            print_summary(wait_for(session.ctx, new_id, show=True))
+
+
+@app.command()
+def delete(run_id: str, owner_id: str = typer.Option(None, "--owner-id")) -> None:
+    """Delete a finished run with its jobs and snapshots (channels other runs use stay)."""
+    from pipeline.runs import delete_run
+
+    with Session(get_settings(), need_worker=False) as session:
+        try:
+            delete_run(run_id, owner_id, ctx=session.ctx)
+        except (RunNotFound, InvalidRequest) as exc:
+            raise _fail(str(exc), 1) from None
+    console.print(f"run {run_id} deleted")
