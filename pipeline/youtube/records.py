@@ -1,0 +1,52 @@
+"""Typed records the client returns; parsers fill them from API items and tolerate missing fields."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRecord:
+    """One ``channels.list`` item with the parts ``snippet,statistics,contentDetails``.
+
+    Counts are Python ints (they exceed 2**31); ``None`` where the API left them out
+    (``subscriber_count`` is absent when hidden).
+    """
+
+    channel_id: str
+    title: str = ""
+    description: str = ""
+    handle: str | None = None  # snippet.customUrl, lowercased, with its leading "@"
+    published_at: datetime | None = None
+    country: str | None = None
+    thumbnail_url: str | None = None
+    uploads_playlist_id: str | None = None
+    view_count: int | None = None
+    subscriber_count: int | None = None
+    hidden_subscriber_count: bool = False
+    video_count: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One ``search.list?type=channel`` item."""
+
+    channel_id: str
+    title: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ApiCallRecord:
+    """What every API call reports to the sink the pipeline persists (never the key itself)."""
+
+    endpoint: str  # "channels.list", "videos.list", ...
+    key_fingerprint: str | None  # first 8 hex of sha256(key); None when no key could be reserved
+    units: int
+    outcome: str  # "ok", "not_found", or the API's error reason ("quotaExceeded", "backendError", ...)
+    http_status: int | None
+    latency_ms: float
+    at: datetime
+    run_id: str | None = None
+    attempt: int = 1
+    detail: dict[str, str] = field(default_factory=dict)
