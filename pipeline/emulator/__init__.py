@@ -1,1 +1,32 @@
-"""A YouTube Data API v3 emulator, faithful to the wire format, used by the demo and the tests."""
+"""A YouTube Data API v3 emulator, faithful to the wire format, used by the demo and the tests.
+
+Serves ``/youtube/v3/{channels,videos,playlists,playlistItems,search}`` at the host root, as
+google-api-python-client calls it (comma or repeated parameters, ``key=`` in the query, or the POST
+form with ``X-HTTP-Method-Override: GET``), over a deterministic synthetic catalogue, with per-project
+daily quota on Pacific days, injectable faults and latency, and an admin API under ``/_emulator/``.
+
+    from pipeline.emulator import EmulatorConfig, EmulatorServer
+    with EmulatorServer(EmulatorConfig(seed=7, keys=["k1"])) as emu:
+        emu.base_url, emu.catalogue.sample(5), emu.usage()
+
+Billing: a valid key pays its method's units for every answer (400s and 404s included); injected
+5xx, 429, 403 rate limits and dropped connections cost 1 unit; quota refusals and bad keys cost
+nothing. See ``quota.py``.
+"""
+
+from pipeline.emulator.app import Emulator
+from pipeline.emulator.catalogue import Catalogue, round_3_significant
+from pipeline.emulator.config import EmulatorConfig
+from pipeline.emulator.faults import KINDS as FAULT_KINDS
+from pipeline.emulator.ids import fingerprint
+from pipeline.emulator.server import EmulatorServer
+
+__all__ = [
+    "FAULT_KINDS",
+    "Catalogue",
+    "Emulator",
+    "EmulatorConfig",
+    "EmulatorServer",
+    "fingerprint",
+    "round_3_significant",
+]

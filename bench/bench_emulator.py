@@ -1,0 +1,159 @@
+"""Benchmark: ``channels.list`` by 50 ids against the emulator, from concurrent keep-alive clients.
+
+The emulator runs in its own process (as ``ytcollect emulator`` would); several client processes,
+each with a few threads holding one keep-alive ``http.client`` connection apiece, send
+``GET /youtube/v3/channels?id=<50 ids>&part=snippet,statistics,contentDetails&key=…`` for a fixed
+time. Three runs; the median requests per second is the figure. Loopback only, bounded in time.
+
+    .venv/bin/python bench/bench_emulator.py [--runs 3] [--seconds 5] [--clients 2] [--threads 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing as mp
+import os
+import random
+import socket
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+KEY = "bench-key"
+PART = "snippet,statistics,contentDetails"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _serve(port: int, channels: int) -> None:
+    from pipeline.emulator import Emulator, EmulatorConfig
+    from pipeline.emulator.server import serve_forever
+
+    serve_forever(
+        Emulator(EmulatorConfig(seed=7, channels=channels, keys=[KEY], quota_per_key=10**12)),
+        "127.0.0.1",
+        port,
+    )
+
+
+def _wait_ready(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/_emulator/health")
+            if conn.getresponse().status == 200:
+                conn.close()
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("the emulator did not come up")
+
+
+def _paths(port: int, batches: int = 200) -> list[str]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", "/_emulator/catalogue?limit=100000")
+    ids = [c["id"] for c in json.loads(conn.getresponse().read())["channels"]]
+    conn.close()
+    rng = random.Random(1)
+    return [
+        f"/youtube/v3/channels?id={quote(','.join(rng.sample(ids, 50)))}&part={quote(PART)}&key={KEY}"
+        for _ in range(batches)
+    ]
+
+
+def _client(
+    port: int, paths: list[str], threads: int, start_at: float, stop_at: float, out: mp.Queue
+) -> None:
+    counts = [0] * threads
+    failures = [0] * threads
+
+    def loop(slot: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        rng = random.Random(slot + os.getpid())
+        while time.time() < start_at:
+            time.sleep(0.001)
+        while time.time() < stop_at:
+            conn.request("GET", rng.choice(paths))
+            answer = conn.getresponse()
+            body = answer.read()
+            if answer.status == 200 and body.endswith(b"]}"):
+                counts[slot] += 1
+            else:
+                failures[slot] += 1
+        conn.close()
+
+    workers = [threading.Thread(target=loop, args=(i,)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    out.put((sum(counts), sum(failures)))
+
+
+def run_once(port: int, paths: list[str], seconds: float, clients: int, threads: int) -> tuple[float, int]:
+    ctx = mp.get_context("spawn")
+    out: mp.Queue = ctx.Queue()
+    start_at = time.time() + 1.5  # spawn and connect first; count only the measured window
+    stop_at = start_at + seconds
+    procs = [
+        ctx.Process(target=_client, args=(port, paths, threads, start_at, stop_at, out))
+        for _ in range(clients)
+    ]
+    for proc in procs:
+        proc.start()
+    results = [out.get(timeout=seconds + 60) for _ in procs]
+    for proc in procs:
+        proc.join(timeout=10)
+    done = sum(r[0] for r in results)
+    failed = sum(r[1] for r in results)
+    return done / seconds, failed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--clients", type=int, default=2, help="client processes")
+    parser.add_argument("--threads", type=int, default=4, help="keep-alive connections per client process")
+    parser.add_argument("--channels", type=int, default=2000)
+    args = parser.parse_args()
+
+    port = _free_port()
+    ctx = mp.get_context("spawn")
+    server = ctx.Process(target=_serve, args=(port, args.channels), daemon=True)
+    server.start()
+    try:
+        _wait_ready(port)
+        paths = _paths(port)
+        rates = []
+        for run in range(args.runs):
+            rate, failed = run_once(port, paths, args.seconds, args.clients, args.threads)
+            rates.append(rate)
+            print(f"run {run + 1}: {rate:,.0f} req/s ({failed} failed)", flush=True)
+        print(
+            f"median of {args.runs}: {statistics.median(rates):,.0f} req/s "
+            f"(channels.list, 50 ids, part={PART}; {args.clients} client processes x {args.threads} "
+            f"keep-alive connections; {os.cpu_count()} cores)"
+        )
+    finally:
+        server.terminate()
+        server.join(timeout=10)
+        if server.is_alive():
+            server.kill()
+            server.join()
+
+
+if __name__ == "__main__":
+    main()

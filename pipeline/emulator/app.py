@@ -1,0 +1,765 @@
+"""The emulator as a raw ASGI application: ``/youtube/v3/*`` as the API, ``/_emulator/*`` to steer it.
+
+Raw ASGI rather than a framework because a ``channels.list`` of 50 ids must stay a few dict hits
+and a byte join: the benchmark asks for thousands of requests per second on two cores.
+
+Order of checks for an API request, as Google's front end does it: the key (missing, invalid,
+disabled), then the project's quota, then injected faults, then the method's own validation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+from urllib.parse import unquote
+
+from pipeline.emulator import errors
+from pipeline.emulator.catalogue import Catalogue
+from pipeline.emulator.clock import PACIFIC, EmulatorClock, next_pacific_midnight, pacific_day
+from pipeline.emulator.config import EmulatorConfig
+from pipeline.emulator.faults import FaultPlan, FaultSpecError
+from pipeline.emulator.quota import COSTS, DISABLED, INVALID, MISSING, QuotaBook, project_number
+from pipeline.emulator.render import (
+    CHANNEL_PARTS,
+    PLAYLIST_ITEM_PARTS,
+    PLAYLIST_PARTS,
+    SEARCH_PARTS,
+    VIDEO_PARTS,
+    Renderer,
+    part_mask,
+)
+
+Params = dict[str, list[str]]
+Answer = tuple[int, bytes]
+
+_METHODS = {
+    "/youtube/v3/channels": "channels.list",
+    "/youtube/v3/videos": "videos.list",
+    "/youtube/v3/playlists": "playlists.list",
+    "/youtube/v3/playlistItems": "playlistItems.list",
+    "/youtube/v3/search": "search.list",
+}
+# Parameters every Google API takes, then each method's own (from the API's discovery document).
+_STANDARD = {
+    "$.xgafv",
+    "access_token",
+    "alt",
+    "callback",
+    "fields",
+    "key",
+    "oauth_token",
+    "prettyPrint",
+    "quotaUser",
+    "uploadType",
+    "upload_protocol",
+}
+_ALLOWED = {
+    "channels.list": {
+        "categoryId",
+        "forHandle",
+        "forUsername",
+        "hl",
+        "id",
+        "managedByMe",
+        "maxResults",
+        "mine",
+        "mySubscribers",
+        "onBehalfOfContentOwner",
+        "pageToken",
+        "part",
+    },
+    "videos.list": {
+        "chart",
+        "hl",
+        "id",
+        "locale",
+        "maxHeight",
+        "maxResults",
+        "maxWidth",
+        "myRating",
+        "onBehalfOfContentOwner",
+        "pageToken",
+        "part",
+        "regionCode",
+        "videoCategoryId",
+    },
+    "playlists.list": {
+        "channelId",
+        "hl",
+        "id",
+        "maxResults",
+        "mine",
+        "onBehalfOfContentOwner",
+        "onBehalfOfContentOwnerChannel",
+        "pageToken",
+        "part",
+    },
+    "playlistItems.list": {
+        "id",
+        "maxResults",
+        "onBehalfOfContentOwner",
+        "pageToken",
+        "part",
+        "playlistId",
+        "videoId",
+    },
+    "search.list": {
+        "channelId",
+        "channelType",
+        "eventType",
+        "forContentOwner",
+        "forDeveloper",
+        "forMine",
+        "location",
+        "locationRadius",
+        "maxResults",
+        "onBehalfOfContentOwner",
+        "order",
+        "pageToken",
+        "part",
+        "publishedAfter",
+        "publishedBefore",
+        "q",
+        "regionCode",
+        "relevanceLanguage",
+        "safeSearch",
+        "topicId",
+        "type",
+        "videoCaption",
+        "videoCategoryId",
+        "videoDefinition",
+        "videoDimension",
+        "videoDuration",
+        "videoEmbeddable",
+        "videoLicense",
+        "videoPaidProductPlacement",
+        "videoSyndicated",
+        "videoType",
+    },
+}
+_JSON_HEADERS = [
+    (b"content-type", b"application/json; charset=UTF-8"),
+    (b"vary", b"Origin, X-Origin, Referer"),
+    (b"server", b"ESF"),
+    (b"cache-control", b"private"),
+]
+
+
+def parse_query(raw: str, into: Params | None = None) -> Params:
+    """``a=1&b=x%2Cy&a=2`` -> ``{"a": ["1", "2"], "b": ["x,y"]}`` (``+`` is a space, UTF-8 escapes)."""
+    params: Params = {} if into is None else into
+    for pair in raw.split("&"):
+        if not pair:
+            continue
+        name, _, value = pair.partition("=")
+        if "%" in name or "+" in name:
+            name = unquote(name.replace("+", " "))
+        if "%" in value or "+" in value:
+            value = unquote(value.replace("+", " "))
+        found = params.get(name)
+        if found is None:
+            params[name] = [value]
+        else:
+            found.append(value)
+    return params
+
+
+def _list_param(params: Params, name: str) -> list[str] | None:
+    """A comma-list parameter, given as ``a,b`` or repeated (``id=a&id=b``), or None when absent."""
+    values = params.get(name)
+    if values is None:
+        return None
+    if len(values) == 1 and "," not in values[0]:
+        value = values[0].strip()
+        return [value] if value else []
+    return [v.strip() for value in values for v in value.split(",") if v.strip()]
+
+
+def _single(params: Params, name: str) -> str | None:
+    values = params.get(name)
+    return None if values is None else values[0]
+
+
+# Page tokens in the API's own shape: base64 of a tiny protobuf (``CAUQAA`` = offset 5, forwards).
+def page_token(offset: int, backwards: bool = False) -> str:
+    out = bytearray(b"\x08")
+    value = offset
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            break
+    out += b"\x10\x01" if backwards else b"\x10\x00"
+    return base64.urlsafe_b64encode(bytes(out)).decode().rstrip("=")
+
+
+def read_page_token(token: str) -> int | None:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    except (ValueError, TypeError):
+        return None
+    if len(raw) < 4 or raw[0] != 0x08 or raw[-2] != 0x10:
+        return None
+    offset, shift = 0, 0
+    for byte in raw[1:-2]:
+        offset |= (byte & 0x7F) << shift
+        shift += 7
+    return offset
+
+
+class Emulator:
+    """State (catalogue, clock, quota, faults) plus the ASGI callable that serves it."""
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self.config = config
+        self.catalogue = Catalogue(config.seed, config.channels)
+        self.renderer = Renderer(self.catalogue, config.hidden_subscriber_mode)
+        self.clock = EmulatorClock(config.start_time)
+        self.quota = QuotaBook(config)
+        self.faults = FaultPlan(config.seed, config.latency_ms)
+        self._masks: dict[tuple[str, str], tuple[int, str | None]] = {}
+        self._handlers: dict[str, Callable[[Params, float], Answer]] = {
+            "channels.list": self.channels_list,
+            "videos.list": self.videos_list,
+            "playlists.list": self.playlists_list,
+            "playlistItems.list": self.playlist_items_list,
+            "search.list": self.search_list,
+        }
+
+    # --- state the in-process API and the admin endpoints share ----------------------------------------
+    def usage(self) -> dict:
+        now = self.clock.now()
+        return self.quota.report(pacific_day(now), next_pacific_midnight(now).isoformat())
+
+    def reset(self) -> None:
+        """Usage, quota, faults and clock back to their start."""
+        self.quota.reset()
+        self.faults.set({})
+        self.clock.reset()
+
+    def clock_state(self) -> dict:
+        now = self.clock.now()
+        return {
+            "now": now.isoformat(),
+            "pacific_day": pacific_day(now),
+            "resets_at": next_pacific_midnight(now).isoformat(),
+        }
+
+    # --- ASGI ------------------------------------------------------------------------------------------
+    async def __call__(
+        self, scope: dict, receive: Callable[[], Awaitable[dict]], send: Callable[[dict], Awaitable[None]]
+    ) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        path = scope["path"]
+        method = _METHODS.get(path)
+        if method is not None:
+            await self._api(method, scope, receive, send)
+        elif path.startswith("/_emulator/"):
+            await self._admin(path[11:], scope, receive, send)
+        else:
+            await _respond(send, 404, errors.NOT_FOUND)
+
+    @staticmethod
+    async def _lifespan(
+        receive: Callable[[], Awaitable[dict]], send: Callable[[dict], Awaitable[None]]
+    ) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _api(
+        self,
+        method: str,
+        scope: dict,
+        receive: Callable[[], Awaitable[dict]],
+        send: Callable[[dict], Awaitable[None]],
+    ) -> None:
+        params = parse_query(scope["query_string"].decode("latin-1"))
+        header_key = None
+        if scope["method"] != "GET":
+            override = None
+            form = False
+            for name, value in scope["headers"]:
+                if name == b"x-http-method-override":
+                    override = value.decode("latin-1").upper()
+                elif name == b"content-type":
+                    form = value.startswith(b"application/x-www-form-urlencoded")
+            if scope["method"] != "POST" or override != "GET":
+                await _respond(send, 404, errors.NOT_FOUND)
+                return
+            body = await _read_body(receive)
+            if form and body:
+                parse_query(body.decode("utf-8", "replace"), params)
+        if "key" not in params:
+            for name, value in scope["headers"]:
+                if name == b"x-goog-api-key":
+                    header_key = value.decode("latin-1")
+        status, body, units, drop = self.handle(method, params, header_key, scope["method"])
+        latency = self.faults.latency_ms(method)
+        if latency:
+            await asyncio.sleep(latency / 1000)
+        if drop:
+            await _drop(send)
+            return
+        await _respond(send, status, body)
+
+    def handle(
+        self, method: str, params: Params, header_key: str | None = None, verb: str = "GET"
+    ) -> tuple[int, bytes, int, bool]:
+        """Answer one API request: ``(status, body, units charged, drop the connection)``.
+
+        Synchronous on purpose: the quota check and the charge happen with no await in between, so
+        concurrent requests on the event loop can never overspend a bucket.
+        """
+        keys = params.get("key")
+        info = self.quota.key_info(keys[-1] if keys else header_key)
+        ts = self.clock.timestamp()
+        day = datetime.fromtimestamp(ts, PACIFIC).date().isoformat()
+        if info.status != "valid":
+            if info.status == MISSING:
+                status, body = 403, errors.MISSING_KEY
+            elif info.status == INVALID:
+                status, body = 400, errors.API_KEY_INVALID
+            else:
+                assert info.status == DISABLED
+                status, body = 403, errors.service_disabled(project_number(info.project or ""))
+            self.quota.record(info, method, day, 0, status, verb)
+            return status, body, 0, False
+        cost = COSTS[method]
+        if not self.quota.has_room(info.project or "", day, cost):
+            self.quota.record(info, method, day, 0, 403, verb)
+            return 403, errors.QUOTA_EXCEEDED, 0, False
+        fault = self.faults.pick(method, info.fingerprint)
+        if fault is not None:
+            status, body, units = _FAULTS[fault]
+            self.quota.record(info, method, day, units, 0 if fault == "drop" else status, verb)
+            return status, body, units, fault == "drop"
+        unknown = next(
+            (name for name in params if name not in _STANDARD and name not in _ALLOWED[method]), None
+        )
+        if unknown is not None:
+            status, body = 400, errors.unknown_parameter(unknown)
+        else:
+            status, body = self._handlers[method](params, ts)
+        self.quota.record(info, method, day, cost, status, verb)
+        return status, body, cost, False
+
+    # --- shared validation -------------------------------------------------------------------------------
+    def _parts(self, params: Params, method: str, allowed: tuple[str, ...]) -> tuple[int, bytes | None]:
+        values = params.get("part")
+        raw = ",".join(values) if values else ""
+        cached = self._masks.get((method, raw))
+        if cached is None:
+            wanted = _list_param(params, "part") or []
+            cached = part_mask(allowed, wanted) if wanted else (0, "")
+            if len(self._masks) < 10_000:
+                self._masks[(method, raw)] = cached
+        mask, unknown = cached
+        if unknown is None:
+            return mask, None
+        return 0, errors.required_parameter("part") if unknown == "" else errors.unknown_part(unknown)
+
+    @staticmethod
+    def _max_results(params: Params, default: int = 5) -> tuple[int, bytes | None]:
+        raw = _single(params, "maxResults")
+        if raw is None:
+            return default, None
+        try:
+            value = int(raw)
+        except ValueError:
+            return 0, errors.invalid_range("maxResults", raw, 0, 50)
+        if not 0 <= value <= 50:
+            return 0, errors.invalid_range("maxResults", raw, 0, 50)
+        return value, None
+
+    @staticmethod
+    def _offset(params: Params) -> tuple[int, bytes | None]:
+        token = _single(params, "pageToken")
+        if not token:
+            return 0, None
+        offset = read_page_token(token)
+        return (0, errors.invalid_page_token()) if offset is None else (offset, None)
+
+    def _ids(self, params: Params) -> tuple[list[str], bytes | None]:
+        ids = _list_param(params, "id") or []
+        if len(ids) > 50:
+            return [], errors.too_many_ids(len(ids))
+        return ids, None
+
+    # --- channels.list -----------------------------------------------------------------------------------
+    _CHANNEL_FILTERS = (
+        "id",
+        "forHandle",
+        "forUsername",
+        "mine",
+        "managedByMe",
+        "mySubscribers",
+        "categoryId",
+    )
+
+    def channels_list(self, params: Params, now: float) -> Answer:
+        mask, error = self._parts(params, "channels.list", CHANNEL_PARTS)
+        if error:
+            return 400, error
+        per_page, error = self._max_results(params)
+        if error:
+            return 400, error
+        filters = [name for name in self._CHANNEL_FILTERS if name in params]
+        if not filters:
+            return 400, errors.no_filter(
+                "forUsername, managedByMe, categoryId, mySubscribers, id, mine, idParam, forHandle"
+            )
+        if len(filters) > 1:
+            return 400, errors.invalid_criteria("id, categoryId, mine, managedByMe, forHandle, forUsername")
+        which = filters[0]
+        cat = self.catalogue
+        indices: list[int] = []
+        if which == "id":
+            ids, error = self._ids(params)
+            if error:
+                return 400, error
+            live_index = cat.live_index
+            found = {channel_id: index for channel_id in ids if (index := live_index(channel_id)) >= 0}
+            # Sorted ids, not the request's order: clients must key results by id.
+            indices = [found[k] for k in sorted(found)]
+        elif which in ("forHandle", "forUsername"):
+            value = _single(params, which) or ""
+            index = cat.index_of_handle(value) if which == "forHandle" else cat.index_of_username(value)
+            if index is not None and cat.live(index):
+                indices = [index]
+        elif which in ("mine", "managedByMe", "mySubscribers"):
+            return 401, errors.LOGIN_REQUIRED
+        # categoryId is deprecated: it matches nothing.
+        if not indices:
+            etag = self.catalogue.codec.etag("channels-empty", which)
+            return 200, (
+                f'{{"kind":"youtube#channelListResponse","etag":"{etag}",'
+                f'"pageInfo":{{"totalResults":0,"resultsPerPage":{per_page}}}}}'
+            ).encode()
+        rendered = self.renderer.channels(indices, mask, now)
+        etag = cat.codec.etag("channels", "".join([hit[1] for hit in rendered]))
+        head = (
+            f'{{"kind":"youtube#channelListResponse","etag":"{etag}","pageInfo":{{"totalResults":'
+            f'{len(rendered)},"resultsPerPage":{per_page}}},"items":['
+        ).encode()
+        return 200, b"".join((head, b",".join([hit[2] for hit in rendered]), b"]}"))
+
+    # --- videos.list -------------------------------------------------------------------------------------
+    def videos_list(self, params: Params, now: float) -> Answer:
+        mask, error = self._parts(params, "videos.list", VIDEO_PARTS)
+        if error:
+            return 400, error
+        _, error = self._max_results(params)
+        if error:
+            return 400, error
+        filters = [name for name in ("id", "chart", "myRating") if name in params]
+        if not filters:
+            return 400, errors.no_filter("chart, id, myRating")
+        if len(filters) > 1:
+            return 400, errors.youtube_error(
+                400,
+                "incompatibleParameters",
+                "The request specifies two or more parameters that cannot be used "
+                "in the same request: " + ", ".join(filters),
+                location="parameters.",
+                location_type="other",
+            )
+        if filters[0] == "myRating":
+            return 401, errors.LOGIN_REQUIRED
+        found: dict[str, tuple[int, int]] = {}
+        if filters[0] == "id":
+            ids, error = self._ids(params)
+            if error:
+                return 400, error
+            for video_id in ids:
+                slot = self.catalogue.video_slot(video_id)
+                if slot is not None:
+                    found[video_id] = slot
+        # chart=mostPopular is not modelled: it answers an empty page.
+        rendered = [self.renderer.video(*found[k], mask, now) for k in sorted(found)]
+        return 200, self._list_body(
+            "youtube#videoListResponse", rendered, len(rendered), len(rendered), items_first=True
+        )
+
+    # --- playlists.list ----------------------------------------------------------------------------------
+    def playlists_list(self, params: Params, now: float) -> Answer:
+        mask, error = self._parts(params, "playlists.list", PLAYLIST_PARTS)
+        if error:
+            return 400, error
+        per_page, error = self._max_results(params)
+        if error:
+            return 400, error
+        filters = [name for name in ("id", "channelId", "mine") if name in params]
+        if not filters:
+            return 400, errors.no_filter("channelId, id, mine")
+        if len(filters) > 1:
+            return 400, errors.youtube_error(
+                400,
+                "incompatibleParameters",
+                "The request specifies two or more parameters that cannot be used "
+                "in the same request: " + ", ".join(filters),
+                location="parameters.",
+                location_type="other",
+            )
+        if filters[0] == "mine":
+            return 401, errors.LOGIN_REQUIRED
+        cat = self.catalogue
+        if filters[0] == "id":
+            ids, error = self._ids(params)
+            if error:
+                return 400, error
+            found: dict[str, tuple[int, int | None]] = {}
+            for playlist_id in ids:
+                if playlist_id.startswith("UU"):
+                    index = cat.index_of_id(playlist_id)
+                    if index is not None and cat.live(index) and cat.detail(index).n_videos:
+                        found[playlist_id] = (index, None)
+                else:
+                    slot = cat.playlist_slot(playlist_id)
+                    if slot is not None:
+                        found[playlist_id] = slot
+            rendered = [self.renderer.playlist(*found[k], mask, now) for k in sorted(found)]
+            return 200, self._list_body("youtube#playlistListResponse", rendered, len(rendered), per_page)
+        offset, error = self._offset(params)
+        if error:
+            return 400, error
+        channel_id = _single(params, "channelId") or ""
+        index = cat.index_of_id(channel_id) if channel_id.startswith("UC") else None
+        numbers = list(range(cat.detail(index).n_playlists)) if index is not None and cat.live(index) else []
+        page = numbers[offset : offset + per_page]
+        rendered = [self.renderer.playlist(index, n, mask, now) for n in page]  # type: ignore[arg-type]
+        return 200, self._list_body(
+            "youtube#playlistListResponse",
+            rendered,
+            len(numbers),
+            per_page,
+            offset=offset,
+            total=len(numbers),
+        )
+
+    # --- playlistItems.list ------------------------------------------------------------------------------
+    def playlist_items_list(self, params: Params, now: float) -> Answer:
+        mask, error = self._parts(params, "playlistItems.list", PLAYLIST_ITEM_PARTS)
+        if error:
+            return 400, error
+        per_page, error = self._max_results(params)
+        if error:
+            return 400, error
+        filters = [name for name in ("id", "playlistId") if name in params]
+        if not filters:
+            return 400, errors.no_filter("id, playlistId")
+        if len(filters) > 1:
+            return 400, errors.youtube_error(
+                400,
+                "incompatibleParameters",
+                "The request specifies two or more parameters that cannot be used "
+                "in the same request: id, playlistId",
+                location="parameters.",
+                location_type="other",
+            )
+        offset, error = self._offset(params)
+        if error:
+            return 400, error
+        if filters[0] == "id":  # playlist item ids are not looked up: nothing matches
+            return 200, self._list_body("youtube#playlistItemListResponse", [], 0, per_page, items_first=True)
+        cat = self.catalogue
+        playlist_id = (_single(params, "playlistId") or "").strip()
+        videos: list[int] = []
+        index: int | None = None
+        if playlist_id.startswith("UU"):
+            index = cat.index_of_id(playlist_id)
+            if index is not None and cat.live(index):
+                videos = list(range(cat.detail(index).n_videos - 1, -1, -1))  # newest first
+            if not videos:  # unknown, terminated, or a channel with no public videos
+                return 404, errors.PLAYLIST_NOT_FOUND
+        else:
+            slot = cat.playlist_slot(playlist_id)
+            if slot is None:
+                return 404, errors.PLAYLIST_NOT_FOUND
+            index = slot[0]
+            videos = cat.playlist_videos(*slot)
+        video_filter = _single(params, "videoId")
+        positions = list(enumerate(videos))
+        if video_filter:
+            positions = [(p, n) for p, n in positions if cat.codec.video_id(index, n) == video_filter]
+        page = positions[offset : offset + per_page]
+        rendered = [self.renderer.playlist_item(playlist_id, p, index, n, mask, now) for p, n in page]
+        return 200, self._list_body(
+            "youtube#playlistItemListResponse",
+            rendered,
+            len(positions),
+            per_page,
+            offset=offset,
+            total=len(positions),
+            items_first=True,
+        )
+
+    # --- search.list -------------------------------------------------------------------------------------
+    def search_list(self, params: Params, now: float) -> Answer:
+        mask, error = self._parts(params, "search.list", SEARCH_PARTS)
+        if error:
+            return 400, error
+        per_page, error = self._max_results(params)
+        if error:
+            return 400, error
+        offset, error = self._offset(params)
+        if error:
+            return 400, error
+        types = _list_param(params, "type") or ["video", "channel", "playlist"]
+        # Only channels are searchable here (the collector searches channels, nothing else).
+        hits = self.catalogue.search_channels(_single(params, "q") or "") if "channel" in types else []
+        page = hits[offset : offset + per_page]
+        rendered = [self.renderer.search_channel(i, mask) for i in page]
+        etag = self.catalogue.codec.etag("search", offset, *(e for e, _ in rendered))
+        head = f'{{"kind":"youtube#searchListResponse","etag":"{etag}",'
+        if offset + per_page < len(hits) and per_page:
+            head += f'"nextPageToken":"{page_token(offset + per_page)}",'
+        if offset and per_page:
+            head += f'"prevPageToken":"{page_token(max(0, offset - per_page), backwards=True)}",'
+        head += (
+            f'"regionCode":"US","pageInfo":{{"totalResults":{len(hits)},"resultsPerPage":{per_page}}},'
+            '"items":['
+        )
+        return 200, head.encode() + b",".join(body for _, body in rendered) + b"]}"
+
+    def _list_body(
+        self,
+        kind: str,
+        rendered: list[tuple[str, bytes]],
+        total_results: int,
+        per_page: int,
+        *,
+        offset: int = 0,
+        total: int | None = None,
+        items_first: bool = False,
+    ) -> bytes:
+        etag = self.catalogue.codec.etag(kind, offset, *(e for e, _ in rendered))
+        head = f'{{"kind":"{kind}","etag":"{etag}",'
+        if total is not None and per_page:
+            if offset + per_page < total:
+                head += f'"nextPageToken":"{page_token(offset + per_page)}",'
+            if offset:
+                head += f'"prevPageToken":"{page_token(max(0, offset - per_page), backwards=True)}",'
+        items = b'"items":[' + b",".join(body for _, body in rendered) + b"]"
+        page_info = f'"pageInfo":{{"totalResults":{total_results},"resultsPerPage":{per_page}}}'.encode()
+        parts = (items, b",", page_info) if items_first else (page_info, b",", items)
+        return head.encode() + b"".join(parts) + b"}"
+
+    # --- admin -------------------------------------------------------------------------------------------
+    async def _admin(
+        self,
+        name: str,
+        scope: dict,
+        receive: Callable[[], Awaitable[dict]],
+        send: Callable[[dict], Awaitable[None]],
+    ) -> None:
+        verb = scope["method"]
+        query = parse_query(scope["query_string"].decode("latin-1"))
+        payload: Any = None
+        if verb == "POST":
+            raw = await _read_body(receive)
+            try:
+                payload = json.loads(raw) if raw.strip() else {}
+            except ValueError:
+                await _respond_json(send, 400, {"error": "the body must be JSON"})
+                return
+        try:
+            status, answer = self.admin(verb, name, query, payload)
+        except (FaultSpecError, ValueError) as exc:
+            status, answer = 400, {"error": str(exc)}
+        await _respond_json(send, status, answer)
+
+    def admin(self, verb: str, name: str, query: Params, payload: Any) -> tuple[int, Any]:
+        """One ``/_emulator/<name>`` request; raises ValueError on a bad one."""
+        if verb == "GET" and name == "catalogue":
+            limit = int(_single(query, "limit") or 100)
+            offset = int(_single(query, "offset") or 0)
+            return 200, {"channels": self.catalogue.sample(limit, offset), "total": len(self.catalogue)}
+        if verb == "GET" and name == "usage":
+            return 200, self.usage()
+        if verb == "GET" and name == "health":
+            return 200, {"ok": True, "channels": len(self.catalogue)}
+        if name == "faults" and verb in ("GET", "POST"):
+            return 200, self.faults.describe() if verb == "GET" else self.faults.set(payload)
+        if name == "clock" and verb == "GET":
+            return 200, self.clock_state()
+        if name == "clock" and verb == "POST":
+            if not isinstance(payload, dict):
+                raise ValueError('expected {"advance_seconds": N} or {"set": "ISO instant"}')
+            if "set" in payload:
+                moment = datetime.fromisoformat(str(payload["set"]).replace("Z", "+00:00"))
+                self.clock.set(moment)
+            elif "advance_seconds" in payload:
+                self.clock.advance(float(payload["advance_seconds"]))
+            else:
+                raise ValueError('expected {"advance_seconds": N} or {"set": "ISO instant"}')
+            return 200, self.clock_state()
+        if name == "reset" and verb == "POST":
+            self.reset()
+            return 200, {"ok": True, **self.clock_state()}
+        return 404, {"error": f"no such admin endpoint: {verb} /_emulator/{name}"}
+
+
+# kind -> (status, body, units charged)
+_FAULTS: dict[str, tuple[int, bytes, int]] = {
+    "backend_500": (500, errors.BACKEND_500, 1),
+    "backend_503": (503, errors.BACKEND_503, 1),
+    "rate_limit_429": (429, errors.RATE_LIMIT_429, 1),
+    "rate_limit_403": (403, errors.RATE_LIMIT_403, 1),
+    "drop": (0, b"", 1),
+    "quota_exceeded": (403, errors.QUOTA_EXCEEDED, 0),
+}
+
+
+async def _read_body(receive: Callable[[], Awaitable[dict]]) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
+
+
+async def _respond(send: Callable[[dict], Awaitable[None]], status: int, body: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*_JSON_HEADERS, (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _respond_json(send: Callable[[dict], Awaitable[None]], status: int, value: Any) -> None:
+    await _respond(send, status, json.dumps(value, ensure_ascii=False).encode("utf-8"))
+
+
+async def _drop(send: Callable[[dict], Awaitable[None]]) -> None:
+    """Close the connection without answering.
+
+    ASGI has no message for that, so this reaches uvicorn's request cycle behind ``send`` (its
+    transport, and its ``disconnected`` flag so uvicorn does not answer 500 in our place). Under
+    another server it falls back to an exception, which that server turns into a bare 500.
+    """
+    cycle = getattr(send, "__self__", None)
+    transport = getattr(cycle, "transport", None)
+    if transport is None:
+        raise ConnectionAbortedError("fault injection: drop")
+    transport.close()
+    cycle.disconnected = True  # type: ignore[union-attr]

@@ -1,0 +1,47 @@
+"""How an emulator is set up: catalogue size and seed, keys and their projects, quota, latency."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+
+@dataclass
+class EmulatorConfig:
+    """Settings of one emulator.
+
+    ``keys``: the valid API keys; when empty the emulator runs *open* and takes any non-empty key
+    that is not listed as invalid or disabled (the demo's mode). ``invalid_keys`` answer
+    ``API_KEY_INVALID``; ``disabled_keys`` answer ``accessNotConfigured`` (``SERVICE_DISABLED``).
+
+    ``quota_per_key``: units per Pacific day of each Google Cloud project. Every key is its own
+    project unless ``projects`` groups keys (``{"p1": ["k1", "k2"]}``) or ``same_project`` puts
+    every configured key in one project; keys of a project share its bucket.
+
+    ``start_time``: when given (timezone-aware), the clock is frozen there and moves only when
+    told (``advance_clock``, ``POST /_emulator/clock``); otherwise it follows real time.
+
+    ``hidden_subscriber_mode``: how a hidden subscriber count is shown: ``"omit"`` leaves
+    ``statistics.subscriberCount`` out, ``"zero"`` shows ``"0"`` (the API's behaviour is assumed).
+    """
+
+    seed: int = 7
+    channels: int = 2000
+    keys: list[str] = field(default_factory=list)
+    invalid_keys: list[str] = field(default_factory=list)
+    disabled_keys: list[str] = field(default_factory=list)
+    quota_per_key: int = 10_000
+    latency_ms: float = 0
+    projects: dict[str, list[str]] | None = None
+    same_project: bool = False
+    hidden_subscriber_mode: Literal["omit", "zero"] = "omit"
+    start_time: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.hidden_subscriber_mode not in ("omit", "zero"):
+            raise ValueError("hidden_subscriber_mode must be 'omit' or 'zero'")
+        if self.quota_per_key < 0:
+            raise ValueError("quota_per_key must be >= 0")
+        if self.latency_ms < 0:
+            raise ValueError("latency_ms must be >= 0")

@@ -1,0 +1,505 @@
+"""The emulator's API methods over real HTTP: every fact of youtube-api.md about requests and answers."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
+
+import pytest
+
+from pipeline.emulator import EmulatorConfig, EmulatorServer, round_3_significant
+from pipeline.emulator.testing import RawClient
+
+KEY = "AIzaTestKeyForTheApiSuite000000000000000"
+START = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+CHANNELS = "/youtube/v3/channels"
+VIDEOS = "/youtube/v3/videos"
+PLAYLISTS = "/youtube/v3/playlists"
+ITEMS = "/youtube/v3/playlistItems"
+SEARCH = "/youtube/v3/search"
+ALL = "snippet,statistics,contentDetails"
+
+PLAYLIST_NOT_FOUND = {"error": {"code": 404, "message": "The playlist identified with the request's <code>playlistId</code> parameter cannot be found.", "errors": [{"message": "The playlist identified with the request's <code>playlistId</code> parameter cannot be found.", "domain": "youtube.playlistItem", "reason": "playlistNotFound", "location": "playlistId", "locationType": "parameter"}]}}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def emu():
+    with EmulatorServer(
+        EmulatorConfig(seed=7, channels=2000, keys=[KEY], quota_per_key=10**9, start_time=START)
+    ) as server:
+        yield server
+
+
+@pytest.fixture()
+def api(emu):
+    emu.reset()
+    return RawClient(emu.base_url, key=KEY)
+
+
+_SAMPLES: dict[tuple[int, int], list[dict]] = {}
+
+
+def live(emu, n=400, **criteria):
+    """Live channels among the first ``n`` of the catalogue, optionally filtered by entry fields."""
+    key = (emu.config.seed, min(n, emu.config.channels))  # channel i is the same at any catalogue size
+    if key not in _SAMPLES:
+        _SAMPLES[key] = emu.catalogue.sample(n)
+    entries = [e for e in _SAMPLES[key] if not e["terminated"]]
+    return [e for e in entries if all(e.get(k) == v for k, v in criteria.items())]
+
+
+def reason(answer):
+    return answer.json["error"]["errors"][0]["reason"]
+
+
+# --- channels.list by id -------------------------------------------------------------------------------
+def test_fifty_ids_return_every_live_channel_keyed_by_id(emu, api):
+    """Given 50 live channel ids, when channels.list asks for them, then all 50 come back, once each."""
+    ids = [e["id"] for e in live(emu)[:50]]
+    answer = api.get(CHANNELS, part=ALL, id=",".join(ids))
+    assert answer.status == 200
+    body = answer.json
+    assert sorted(item["id"] for item in body["items"]) == sorted(ids)
+    assert body["pageInfo"]["totalResults"] == 50
+    assert body["kind"] == "youtube#channelListResponse" and body["etag"]
+
+
+def test_unknown_and_terminated_ids_are_silently_left_out(emu, api):
+    """Given a batch mixing live, terminated, well-shaped unknown and garbage ids, then only the live ones answer."""
+    good = [e["id"] for e in live(emu)[:3]]
+    dead = emu.catalogue.find(limit=1, terminated=True)[0]["id"]
+    unknown = "UC" + "A" * 21 + "w"
+    answer = api.get(CHANNELS, part="id", id=",".join([good[0], dead, unknown, "nonsense", *good[1:]]))
+    assert answer.status == 200
+    assert sorted(item["id"] for item in answer.json["items"]) == sorted(good)
+
+
+def test_item_order_is_not_the_request_order(emu, api):
+    """Given ids asked in descending order, when answered, then the items come back in another order."""
+    ids = sorted((e["id"] for e in live(emu)[:10]), reverse=True)
+    answer = api.get(CHANNELS, part="id", id=",".join(ids))
+    returned = [item["id"] for item in answer.json["items"]]
+    assert sorted(returned) == sorted(ids) and returned != ids
+
+
+def test_comma_list_and_repeated_parameters_are_the_same_request(emu, api):
+    """Given ids as ``id=a%2Cb`` and as ``id=a&id=b`` (and parts both ways), then the answers hold the same items."""
+    ids = [e["id"] for e in live(emu)[:4]]
+    as_string = api.get(CHANNELS, part="snippet,statistics", id=",".join(ids)).json
+    as_list = api.get(CHANNELS, part=["snippet", "statistics"], id=ids).json
+    assert as_string["items"] == as_list["items"]
+
+
+def test_duplicate_ids_answer_once(emu, api):
+    """Given the same id three times in a batch, then it is answered once."""
+    channel_id = live(emu)[0]["id"]
+    answer = api.get(CHANNELS, part="id", id=[channel_id] * 3)
+    assert [item["id"] for item in answer.json["items"]] == [channel_id]
+
+
+def test_empty_channels_list_has_no_items_key(emu, api):
+    """Given only unknown ids, when channels.list answers, then it is 200 with pageInfo 0/5 and no ``items`` key at all."""
+    answer = api.get(CHANNELS, part="snippet", id="UC" + "B" * 21 + "Q")
+    assert answer.status == 200
+    body = answer.json
+    assert set(body) == {"kind", "etag", "pageInfo"}
+    assert body["kind"] == "youtube#channelListResponse"
+    assert body["pageInfo"] == {"totalResults": 0, "resultsPerPage": 5}
+
+
+def test_empty_videos_list_has_empty_items_and_zero_per_page(emu, api):
+    """Given only unknown video ids, when videos.list answers, then ``items`` is [] and resultsPerPage is 0."""
+    answer = api.get(VIDEOS, part="snippet", id="AAAAAAAAAAA")
+    assert answer.status == 200
+    assert answer.json["items"] == []
+    assert answer.json["pageInfo"] == {"totalResults": 0, "resultsPerPage": 0}
+
+
+# --- validation -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("path", [CHANNELS, VIDEOS, PLAYLISTS])
+def test_more_than_fifty_ids_is_invalid_filters(emu, api, path):
+    """Given 51 ids, when a list method is called, then it answers 400 invalidFilters."""
+    answer = api.get(path, part="id", id=[f"UC{n:022d}" for n in range(51)])
+    assert answer.status == 400 and reason(answer) == "invalidFilters"
+
+
+def test_two_filters_is_invalid_criteria(emu, api):
+    """Given both id and forHandle, when channels.list is called, then it answers 400 invalidCriteria."""
+    answer = api.get(CHANNELS, part="id", id=live(emu)[0]["id"], forHandle="@someone")
+    assert answer.status == 400 and reason(answer) == "invalidCriteria"
+
+
+def test_no_filter_is_missing_required_parameter(emu, api):
+    """Given no filter at all, when channels.list is called, then it answers 400 missingRequiredParameter."""
+    answer = api.get(CHANNELS, part="snippet")
+    assert answer.status == 400 and reason(answer) == "missingRequiredParameter"
+    assert answer.json["error"]["message"].startswith("No filter selected. Expected one of:")
+    assert "status" not in answer.json["error"]  # YouTube's own errors carry no platform status
+
+
+@pytest.mark.parametrize(
+    ("path", "filters"),
+    [
+        (CHANNELS, {"id": "x"}),
+        (VIDEOS, {"id": "x"}),
+        (PLAYLISTS, {"id": "x"}),
+        (ITEMS, {"playlistId": "x"}),
+        (SEARCH, {"q": "x"}),
+    ],
+)
+def test_unknown_part_is_unknown_part(emu, api, path, filters):
+    """Given part=snippet,bogus, when any method is called, then it answers 400 unknownPart naming the part."""
+    answer = api.get(path, part="snippet,bogus", **filters)
+    assert answer.status == 400 and reason(answer) == "unknownPart"
+    assert answer.json["error"]["errors"][0]["domain"] == "youtube.part"
+    assert answer.json["error"]["message"] == "'bogus'"
+
+
+def test_missing_part_is_required(emu, api):
+    """Given no part, when channels.list is called, then it answers 400 required for ``part``."""
+    answer = api.get(CHANNELS, id=live(emu)[0]["id"])
+    assert answer.status == 400 and reason(answer) == "required"
+    assert answer.json["error"]["errors"][0]["location"] == "part"
+
+
+@pytest.mark.parametrize("value", ["-1", "51", "1000", "abc"])
+@pytest.mark.parametrize("path", [CHANNELS, ITEMS, SEARCH])
+def test_max_results_outside_0_to_50_is_invalid_parameter(emu, api, path, value):
+    """Given maxResults outside 0-50, when a list method is called, then it answers 400 invalidParameter."""
+    uploads = live(emu, no_videos=False)[0]["uploads_playlist_id"]
+    answer = api.get(
+        path,
+        part="id" if path != ITEMS else "snippet",
+        id=live(emu)[0]["id"] if path == CHANNELS else None,
+        playlistId=uploads if path == ITEMS else None,
+        q="a" if path == SEARCH else None,
+        maxResults=value,
+    )
+    assert answer.status == 400 and reason(answer) == "invalidParameter"
+    assert answer.json["error"]["errors"][0]["location"] == "maxResults"
+
+
+@pytest.mark.parametrize("value", ["0", "50"])
+def test_max_results_at_the_bounds_is_accepted(emu, api, value):
+    """Given maxResults 0 or 50, when channels.list is called by id, then it answers 200."""
+    assert api.get(CHANNELS, part="id", id=live(emu)[0]["id"], maxResults=value).status == 200
+
+
+def test_an_undeclared_parameter_is_refused(emu, api):
+    """Given a parameter the method does not declare, when called, then Google's front end answers 400."""
+    answer = api.get(CHANNELS, part="id", id=live(emu)[0]["id"], colour="blue")
+    assert answer.status == 400 and answer.json["error"]["status"] == "INVALID_ARGUMENT"
+
+
+def test_mine_with_an_api_key_needs_oauth(emu, api):
+    """Given mine=true and only an API key, when channels.list is called, then it answers 401."""
+    answer = api.get(CHANNELS, part="id", mine="true")
+    assert answer.status == 401 and answer.json["error"]["status"] == "UNAUTHENTICATED"
+
+
+# --- forHandle and forUsername --------------------------------------------------------------------------
+def test_for_handle_with_or_without_at_in_any_case(emu, api):
+    """Given a handle with and without @, lower, upper and mixed case, then each finds the same channel."""
+    entry = live(emu, script="latin")[0]
+    handle = entry["handle"]
+    for variant in (handle, "@" + handle, handle.upper(), "@" + handle.lower(), handle.swapcase()):
+        answer = api.get(CHANNELS, part=ALL, forHandle=variant)
+        assert [item["id"] for item in answer.json["items"]] == [entry["id"]], variant
+
+
+@pytest.mark.parametrize("script", ["ja", "ru", "ar", "hi", "ko"])
+def test_for_handle_matches_non_latin_handles_percent_encoded(emu, api, script):
+    """Given a non-Latin handle sent percent-encoded (UTF-8), in another case where the script has case, then it matches."""
+    entry = next(e for e in emu.catalogue.find(limit=50, script=script, terminated=False))
+    handle = entry["handle"]
+    for variant in ("@" + handle, handle.upper(), handle.lower()):
+        target = f"{CHANNELS}?part=id&forHandle={quote(variant, safe='')}&key={KEY}"
+        answer = api.request("GET", target)
+        assert [item["id"] for item in answer.json["items"]] == [entry["id"]], variant
+
+
+def test_custom_url_is_the_lowercased_handle_with_at(emu, api):
+    """Given a mixed-case handle, when its channel is fetched, then snippet.customUrl is ``@`` + the handle lowercased."""
+    entry = next(e for e in live(emu) if e["handle"] != e["handle"].lower())
+    item = api.get(CHANNELS, part="snippet", id=entry["id"]).json["items"][0]
+    assert item["snippet"]["customUrl"] == "@" + entry["handle"].lower()
+
+
+def test_for_username_matches_legacy_usernames_in_any_case(emu, api):
+    """Given a channel's legacy username in another case, when forUsername asks for it, then it finds that channel."""
+    entry = next(e for e in live(emu) if e["username"])
+    answer = api.get(CHANNELS, part="id", forUsername=entry["username"].swapcase())
+    assert [item["id"] for item in answer.json["items"]] == [entry["id"]]
+
+
+def test_for_username_never_matches_a_handle(emu, api):
+    """Given the handle of a channel that has no legacy username, when forUsername asks for it, then nothing matches."""
+    entry = next(
+        e for e in live(emu) if e["username"] is None and emu.catalogue.by_username(e["handle"]) is None
+    )
+    answer = api.get(CHANNELS, part="id", forUsername=entry["handle"])
+    assert answer.status == 200 and "items" not in answer.json
+
+
+def test_for_handle_never_matches_a_different_custom_name(emu, api):
+    """Given a custom-URL name that differs from every handle, when forHandle asks for it, then nothing matches."""
+    entry = next(
+        e
+        for e in emu.catalogue.find(limit=50, custom_differs=True, terminated=False)
+        if emu.catalogue.by_handle(e["custom_name"]) is None
+    )
+    answer = api.get(CHANNELS, part="id", forHandle=entry["custom_name"])
+    assert "items" not in answer.json
+
+
+def test_terminated_channels_answer_nothing_by_any_lookup(emu, api):
+    """Given a terminated channel, when looked up by id, handle, username or its videos, then nothing comes back."""
+    dead = next(e for e in emu.catalogue.find(limit=200, terminated=True) if e["video_ids"])
+    assert "items" not in api.get(CHANNELS, part="id", id=dead["id"]).json
+    assert "items" not in api.get(CHANNELS, part="id", forHandle=dead["handle"]).json
+    if dead["username"]:
+        assert "items" not in api.get(CHANNELS, part="id", forUsername=dead["username"]).json
+    assert api.get(VIDEOS, part="snippet", id=dead["video_ids"][:5]).json["items"] == []
+    assert api.get(ITEMS, part="snippet", playlistId=dead["uploads_playlist_id"]).status == 404
+
+
+# --- channel items --------------------------------------------------------------------------------------
+def test_channel_item_has_the_documented_shape(emu, api):
+    """Given a live channel with a country, when fetched with snippet,statistics,contentDetails, then every documented field has its type."""
+    entry = next(e for e in live(emu) if e["country"] and not e["hidden"] and not e["no_videos"])
+    item = api.get(CHANNELS, part=ALL, id=entry["id"]).json["items"][0]
+    assert item["kind"] == "youtube#channel" and item["id"] == entry["id"] and len(item["etag"]) == 27
+    snippet = item["snippet"]
+    assert snippet["title"] == entry["title"]
+    assert isinstance(snippet["description"], str)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z", snippet["publishedAt"])
+    assert snippet["country"] == entry["country"]
+    assert set(snippet["thumbnails"]) == {"default", "medium", "high"}
+    for thumb in snippet["thumbnails"].values():
+        assert thumb["url"].startswith("https://") and isinstance(thumb["width"], int)
+    assert snippet["localized"] == {"title": snippet["title"], "description": snippet["description"]}
+    assert item["contentDetails"]["relatedPlaylists"] == {"likes": "", "uploads": "UU" + entry["id"][2:]}
+    stats = item["statistics"]
+    assert set(stats) == {"viewCount", "subscriberCount", "hiddenSubscriberCount", "videoCount"}
+    for name in ("viewCount", "subscriberCount", "videoCount"):
+        assert isinstance(stats[name], str) and stats[name].isdigit()
+    assert stats["hiddenSubscriberCount"] is False
+    assert int(stats["videoCount"]) == len(entry["video_ids"])
+
+
+def test_country_is_absent_when_unset(emu, api):
+    """Given a channel without a country, when fetched, then snippet has no ``country`` key."""
+    entry = next(e for e in live(emu) if e["country"] is None)
+    assert "country" not in api.get(CHANNELS, part="snippet", id=entry["id"]).json["items"][0]["snippet"]
+
+
+@pytest.mark.parametrize(
+    "parts",
+    ["id", "snippet", "statistics", "contentDetails,statistics", "status,brandingSettings,topicDetails"],
+)
+def test_only_the_requested_parts_are_included(emu, api, parts):
+    """Given a part list, when a channel is fetched, then exactly those parts (plus kind, etag, id) are present."""
+    item = api.get(CHANNELS, part=parts, id=live(emu)[0]["id"]).json["items"][0]
+    assert set(item) == {"kind", "etag", "id"} | (set(parts.split(",")) - {"id"})
+
+
+def test_some_view_counts_exceed_two_to_the_31(emu, api):
+    """Given the catalogue, when its channels are fetched in batches of 50, then some view count exceeds 2^31."""
+    ids = [e["id"] for e in live(emu, n=2000)]
+    biggest = 0
+    for start in range(0, len(ids), 50):
+        for item in api.get(CHANNELS, part="statistics", id=ids[start : start + 50]).json["items"]:
+            biggest = max(biggest, int(item["statistics"]["viewCount"]))
+    assert biggest > 2**31
+
+
+def test_subscriber_count_is_rounded_down_to_three_significant_figures(emu, api):
+    """Given channels with visible counts, when fetched, then subscriberCount is the exact count rounded down to 3 figures."""
+    entries = [e for e in live(emu) if not e["hidden"]][:50]
+    items = api.get(CHANNELS, part="statistics", id=[e["id"] for e in entries]).json["items"]
+    seen_big = False
+    for item in items:
+        exact = emu.catalogue.statistics(item["id"], emu.now())["subscriberCount"]
+        shown = int(item["statistics"]["subscriberCount"])
+        assert shown == round_3_significant(exact) and shown <= exact
+        seen_big |= exact >= 10_000 and shown != exact
+    assert seen_big
+    assert round_3_significant(123_456) == 123_000 and round_3_significant(999) == 999
+
+
+def test_hidden_subscriber_count_is_omitted_by_default(emu, api):
+    """Given a channel with hidden subscribers, when fetched, then subscriberCount is absent and hiddenSubscriberCount is true."""
+    entry = next(e for e in live(emu) if e["hidden"])
+    stats = api.get(CHANNELS, part="statistics", id=entry["id"]).json["items"][0]["statistics"]
+    assert "subscriberCount" not in stats and stats["hiddenSubscriberCount"] is True
+
+
+def test_hidden_subscriber_count_can_show_zero():
+    """Given hidden_subscriber_mode="zero", when a hidden channel is fetched, then subscriberCount is "0"."""
+    with EmulatorServer(EmulatorConfig(channels=300, hidden_subscriber_mode="zero")) as emu:
+        entry = next(e for e in live(emu, n=300) if e["hidden"])
+        answer = RawClient(emu.base_url, key="any").get(CHANNELS, part="statistics", id=entry["id"])
+        assert answer.json["items"][0]["statistics"]["subscriberCount"] == "0"
+
+
+def test_statistics_grow_with_the_emulator_clock(emu, api):
+    """Given a channel, when the clock moves 30 days on, then its view count has grown."""
+    entry = next(e for e in live(emu) if not e["no_videos"])
+    before = int(
+        api.get(CHANNELS, part="statistics", id=entry["id"]).json["items"][0]["statistics"]["viewCount"]
+    )
+    emu.advance_clock(timedelta(days=30))
+    after = int(
+        api.get(CHANNELS, part="statistics", id=entry["id"]).json["items"][0]["statistics"]["viewCount"]
+    )
+    assert after > before
+
+
+def test_no_video_channels_show_video_count_zero(emu, api):
+    """Given a channel with no public videos, when fetched, then videoCount is "0"."""
+    entry = live(emu, no_videos=True)[0]
+    stats = api.get(CHANNELS, part="statistics", id=entry["id"]).json["items"][0]["statistics"]
+    assert stats["videoCount"] == "0"
+
+
+def test_identifiers_have_the_real_shapes(emu):
+    """Given the catalogue, then channel, video, playlist and uploads ids have the API's shapes."""
+    for entry in emu.catalogue.sample(300):
+        assert re.fullmatch(r"UC[A-Za-z0-9_-]{21}[AQgw]", entry["id"])
+        assert entry["uploads_playlist_id"] == "UU" + entry["id"][2:]
+        for video_id in entry["video_ids"]:
+            assert re.fullmatch(r"[A-Za-z0-9_-]{10}[AEIMQUYcgkosw048]", video_id)
+        for playlist_id in entry["playlist_ids"]:
+            assert re.fullmatch(r"PL[A-Za-z0-9_-]{32}", playlist_id)
+
+
+# --- videos and playlists -------------------------------------------------------------------------------
+def test_videos_list_names_each_video_owner(emu, api):
+    """Given videos of several channels, when videos.list fetches them, then snippet.channelId and channelTitle name the owner."""
+    owners = {v: e for e in live(emu, no_videos=False)[:10] for v in e["video_ids"][:5]}
+    items = api.get(VIDEOS, part="snippet,statistics,contentDetails", id=list(owners)[:50]).json["items"]
+    assert len(items) == min(50, len(owners))
+    for item in items:
+        assert item["kind"] == "youtube#video"
+        assert item["snippet"]["channelId"] == owners[item["id"]]["id"]
+        assert item["snippet"]["channelTitle"] == owners[item["id"]]["title"]
+        assert item["statistics"]["viewCount"].isdigit()
+
+
+def test_playlists_list_names_each_playlist_owner(emu, api):
+    """Given playlists of several channels, when playlists.list fetches them, then snippet.channelId names the owner."""
+    owners = {p: e for e in live(emu, no_videos=False)[:10] for p in e["playlist_ids"]}
+    body = api.get(PLAYLISTS, part="snippet,contentDetails", id=list(owners)).json
+    assert {item["id"] for item in body["items"]} == set(owners)
+    for item in body["items"]:
+        assert item["snippet"]["channelId"] == owners[item["id"]]["id"]
+        assert item["snippet"]["channelTitle"] == owners[item["id"]]["title"]
+
+
+def test_playlists_list_by_channel_id_pages(emu, api):
+    """Given a channel with several playlists, when listed by channelId one per page, then the pages hold all of them."""
+    entry = next(e for e in live(emu) if len(e["playlist_ids"]) >= 2)
+    seen, token = [], None
+    while True:
+        body = api.get(PLAYLISTS, part="id", channelId=entry["id"], maxResults=1, pageToken=token).json
+        seen += [item["id"] for item in body["items"]]
+        token = body.get("nextPageToken")
+        if not token:
+            break
+    assert sorted(seen) == sorted(entry["playlist_ids"])
+
+
+# --- playlistItems.list ---------------------------------------------------------------------------------
+def test_uploads_playlist_pages_through_every_video_newest_first(emu, api):
+    """Given a channel with many videos, when its uploads are listed 7 per page, then the pages hold every video once, newest first."""
+    entry = next(e for e in live(emu, n=2000) if len(e["video_ids"]) > 20)
+    seen, token, pages = [], None, 0
+    while True:
+        body = api.get(
+            ITEMS,
+            part="snippet,contentDetails",
+            playlistId=entry["uploads_playlist_id"],
+            maxResults=7,
+            pageToken=token,
+        ).json
+        pages += 1
+        assert body["pageInfo"] == {"totalResults": len(entry["video_ids"]), "resultsPerPage": 7}
+        for item in body["items"]:
+            assert item["snippet"]["resourceId"]["kind"] == "youtube#video"
+            assert item["snippet"]["videoOwnerChannelId"] == entry["id"]
+            seen.append(item["contentDetails"]["videoId"])
+        token = body.get("nextPageToken")
+        if not token:
+            break
+    assert seen == list(reversed(entry["video_ids"]))
+    assert pages == -(-len(entry["video_ids"]) // 7)
+
+
+def test_uploads_of_a_channel_without_public_videos_is_playlist_not_found(emu, api):
+    """Given a channel with no public videos, when its uploads playlist is listed, then the verbatim 404 playlistNotFound comes back."""
+    entry = live(emu, no_videos=True)[0]
+    answer = api.get(ITEMS, part="snippet", playlistId=entry["uploads_playlist_id"])
+    assert answer.status == 404 and answer.json == PLAYLIST_NOT_FOUND
+
+
+def test_unknown_playlist_is_playlist_not_found(emu, api):
+    """Given a playlist id nobody owns, when listed, then the verbatim 404 playlistNotFound comes back."""
+    answer = api.get(ITEMS, part="snippet", playlistId="PL" + "x" * 32)
+    assert answer.status == 404 and answer.json == PLAYLIST_NOT_FOUND
+
+
+def test_playlist_items_need_a_playlist_id(emu, api):
+    """Given no playlistId, when playlistItems.list is called, then it answers 400 missingRequiredParameter."""
+    answer = api.get(ITEMS, part="snippet")
+    assert answer.status == 400 and reason(answer) == "missingRequiredParameter"
+
+
+def test_a_bad_page_token_is_refused(emu, api):
+    """Given a page token the API never issued, when used, then it answers 400 invalidPageToken."""
+    entry = live(emu, no_videos=False)[0]
+    answer = api.get(ITEMS, part="id", playlistId=entry["uploads_playlist_id"], pageToken="!!not-a-token!!")
+    assert answer.status == 400 and reason(answer) == "invalidPageToken"
+
+
+# --- search.list ----------------------------------------------------------------------------------------
+def test_search_finds_channels_by_title_words(emu, api):
+    """Given a channel's title, when search.list looks for it with type=channel, then that channel is among the hits."""
+    entry = live(emu, script="latin")[3]
+    body = api.get(SEARCH, part="snippet", q=entry["title"], type="channel", maxResults=50).json
+    assert body["kind"] == "youtube#searchListResponse"
+    hits = [item["id"]["channelId"] for item in body["items"]]
+    assert entry["id"] in hits
+    assert all(item["id"]["kind"] == "youtube#channel" for item in body["items"])
+    assert body["items"][0]["snippet"]["channelTitle"]
+
+
+def test_search_finds_a_custom_name_first(emu, api):
+    """Given a custom-URL name that differs from the handle, when searched, then its channel comes first."""
+    entry = next(e for e in emu.catalogue.find(limit=50, custom_differs=True, terminated=False))
+    body = api.get(SEARCH, part="id", q=entry["custom_name"], type="channel").json
+    assert body["items"][0]["id"]["channelId"] == entry["id"]
+
+
+# --- the POST form of long requests ---------------------------------------------------------------------
+def test_post_with_method_override_reads_the_query_from_the_body(emu, api):
+    """Given a POST with X-HTTP-Method-Override: GET and the query (key included) in a form body, then it answers as the GET would."""
+    ids = [e["id"] for e in live(emu)[:50]]
+    posted = api.post_override(CHANNELS, part=ALL, id=",".join(ids))
+    got = api.get(CHANNELS, part=ALL, id=",".join(ids))
+    assert posted.status == 200 and posted.json["items"] == got.json["items"]
+    assert emu.usage()["by_verb"] == {"POST": 1, "GET": 1}
+
+
+def test_post_without_the_override_is_not_a_list_call(emu, api):
+    """Given a plain POST, when sent to a list method, then it is refused."""
+    answer = api.request("POST", f"{CHANNELS}?part=id&id=x&key={KEY}", body=b"")
+    assert answer.status == 404
+
+
+def test_answers_are_json_in_utf8(emu, api):
+    """Given a non-Latin channel, when fetched, then the answer is application/json with raw UTF-8 text."""
+    entry = emu.catalogue.find(limit=1, script="ja", terminated=False)[0]
+    answer = api.get(CHANNELS, part="snippet", id=entry["id"])
+    assert answer.headers["content-type"] == "application/json; charset=UTF-8"
+    assert entry["title"].encode() in answer.body
