@@ -47,21 +47,31 @@ def new_run_id() -> str:
 
 
 def inputs_of_every_kind(catalogue: list[dict[str, Any]]) -> dict[str, str]:
-    """One input per kind (plus duplicates and a bad line) drawn from emulator catalogue entries."""
+    """One input per kind, each on a different channel, plus duplicates and bad lines, from catalogue entries."""
     live = [c for c in catalogue if not c["terminated"] and c["handle"] and c["handle"].isascii()]
-    with_video = [c for c in live if c["video_ids"]]
-    with_playlist = [c for c in live if c["playlist_ids"]]
-    with_user = [c for c in live if c.get("username")]
+    used: set[str] = set()
+
+    def pick(ok: Any) -> dict[str, Any]:
+        entry = next(c for c in live if c["id"] not in used and ok(c))
+        used.add(entry["id"])
+        return entry
+
+    handle = pick(lambda c: True)
+    channel = pick(lambda c: True)
+    user = pick(lambda c: c.get("username"))
+    custom = pick(lambda c: c.get("custom_name") == c["handle"])  # the common case: custom URL = handle
+    video = pick(lambda c: c["video_ids"])
+    playlist = pick(lambda c: c["playlist_ids"])
     dead = [c for c in catalogue if c["terminated"]]
     return {
-        "handle": f"https://www.youtube.com/@{live[0]['handle']}/videos",
-        "handle_dup": f"@{live[0]['handle'].upper()}",
-        "channel_id": f"https://www.youtube.com/channel/{live[1]['id']}",
-        "channel_same_as_handle": live[0]["id"],
-        "username": f"https://www.youtube.com/user/{with_user[0]['username']}",
-        "custom_url": f"https://www.youtube.com/c/{live[2]['custom_name'] or live[2]['handle']}",
-        "video": f"https://youtu.be/{with_video[0]['video_ids'][0]}?si=x",
-        "playlist": f"https://www.youtube.com/playlist?list={with_playlist[0]['playlist_ids'][0]}",
+        "handle": f"https://www.youtube.com/@{handle['handle']}/videos",
+        "handle_dup": f"@{handle['handle'].upper()}",
+        "channel_id": f"https://www.youtube.com/channel/{channel['id']}",
+        "channel_same_as_handle": handle["id"],
+        "username": f"https://www.youtube.com/user/{user['username']}",
+        "custom_url": f"https://www.youtube.com/c/{custom['custom_name']}",
+        "video": f"https://youtu.be/{video['video_ids'][0]}?si=x",
+        "playlist": f"https://www.youtube.com/playlist?list={playlist['playlist_ids'][0]}",
         "missing_handle": "@no-such-handle-anywhere",
         "terminated": dead[0]["id"] if dead else "UCAAAAAAAAAAAAAAAAAAAAAA",
         "invalid": "javascript:alert(1)",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pika
@@ -120,39 +121,55 @@ def clock() -> TestClock:
     return TestClock()
 
 
-@pytest.fixture()
-def pipeline_ctx(pg_engine: sa.Engine, emulator: Any, clock: TestClock) -> Iterator[Any]:
-    """A Context on the real services with a movable clock; clean tables, Redis and emulator usage."""
+def make_pipeline_ctx(emulator: Any, clock: TestClock, **overrides: Any) -> Any:
+    """A Context on the real services and ``emulator``, with clean Redis; close it when done."""
     from pipeline.context import build_context
     from pipeline.events import AmqpEventPublisher
 
-    truncate(pg_engine)
     redis = redis_lib.Redis.from_url(PIPELINE_REDIS_URL, decode_responses=True)
     redis.flushdb()
-    emulator.reset()
     settings = make_settings(database_url=PG_URL, redis_url=PIPELINE_REDIS_URL, broker_url=AMQP_URL,
                              yt_api_keys=KEYS, youtube_api_url=emulator.base_url,
-                             run_finished_queue=RUN_FINISHED_QUEUE)
+                             run_finished_queue=RUN_FINISHED_QUEUE, **overrides)
     ctx = build_context(settings, clock=clock, redis=redis,
                         events=AmqpEventPublisher(AMQP_URL, RUN_FINISHED_QUEUE))
-    yield ctx
-    ctx.close()
-    redis.close()
+    ctx._closers.append(redis.close)
+    return ctx
 
 
 @pytest.fixture()
-def worker(rabbit_broker: Any, pipeline_ctx: Any) -> Iterator[Any]:
-    """A real Dramatiq worker consuming every stage queue from RabbitMQ, in this process."""
+def pipeline_ctx(pg_engine: sa.Engine, emulator: Any, clock: TestClock) -> Iterator[Any]:
+    """A Context on the real services with a movable clock; clean tables, Redis and emulator usage."""
+    truncate(pg_engine)
+    emulator.reset()
+    ctx = make_pipeline_ctx(emulator, clock)
+    yield ctx
+    ctx.close()
+
+
+@contextmanager
+def running_worker(broker: Any, ctx: Any, *, threads: int = 4) -> Iterator[Any]:
+    """A real Dramatiq worker consuming every stage queue from RabbitMQ in this process, using ``ctx``."""
     import dramatiq
 
     from actors.runtime import set_context
 
     purge_queues()
     drain_events()
-    set_context(pipeline_ctx)
-    w = dramatiq.Worker(rabbit_broker, worker_threads=4, worker_timeout=100)
+    set_context(ctx)
+    w = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=100)
     w.start()
-    yield w
-    w.stop()
-    set_context(None)
-    purge_queues()
+    try:
+        yield w
+    finally:
+        w.stop()
+        # Each Worker adds its own middleware to the broker and never removes it; keep the broker clean.
+        broker.middleware[:] = [m for m in broker.middleware if type(m).__name__ != "_WorkerMiddleware"]
+        set_context(None)
+        purge_queues()
+
+
+@pytest.fixture()
+def worker(rabbit_broker: Any, pipeline_ctx: Any) -> Iterator[Any]:
+    with running_worker(rabbit_broker, pipeline_ctx) as w:
+        yield w
