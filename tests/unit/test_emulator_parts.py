@@ -1,0 +1,165 @@
+"""The emulator's pure parts: ids, rounding, Pacific days, page tokens, query parsing, faults, quota, catalogue."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipeline.emulator import Catalogue, EmulatorConfig, round_3_significant
+from pipeline.emulator.app import Emulator, page_token, parse_query, read_page_token
+from pipeline.emulator.clock import EmulatorClock, next_pacific_midnight, pacific_day
+from pipeline.emulator.faults import FaultPlan
+from pipeline.emulator.ids import IdCodec, fingerprint
+from pipeline.emulator.quota import QuotaBook
+
+CODEC = IdCodec(7)
+
+
+@given(st.integers(min_value=0, max_value=2**24 - 1))
+def test_channel_ids_round_trip_and_have_the_real_shape(index):
+    """Given any slot, when encoded as a channel id, then it has the UC shape and decodes (also as UU) to the slot."""
+    channel_id = CODEC.channel_id(index)
+    assert re.fullmatch(r"UC[A-Za-z0-9_-]{21}[AQgw]", channel_id)
+    assert CODEC.channel_index(channel_id) == index
+    assert CODEC.channel_index("UU" + channel_id[2:]) == index
+
+
+@given(st.integers(min_value=0, max_value=2**24 - 1), st.integers(min_value=0, max_value=255))
+def test_video_and_playlist_ids_round_trip(index, number):
+    """Given any slot and number, when encoded as video and playlist ids, then they have the real shapes and decode back."""
+    video_id, playlist_id = CODEC.video_id(index, number), CODEC.playlist_id(index, number)
+    assert re.fullmatch(r"[A-Za-z0-9_-]{10}[AEIMQUYcgkosw048]", video_id)
+    assert re.fullmatch(r"PL[A-Za-z0-9_-]{32}", playlist_id)
+    assert CODEC.video_slot(video_id) == (index, number)
+    assert CODEC.playlist_slot(playlist_id) == (index, number)
+
+
+@given(st.text(max_size=40))
+def test_foreign_ids_decode_to_nothing(text):
+    """Given arbitrary text, when decoded as ids, then nothing but our own ids decodes."""
+    index = CODEC.channel_index("UC" + text)
+    assert index is None or CODEC.channel_id(index) == "UC" + text
+    slot = CODEC.video_slot(text)
+    assert slot is None or CODEC.video_id(*slot) == text
+
+
+def test_another_seed_makes_other_ids():
+    """Given two seeds, then the same slot has different ids and one seed cannot decode the other's."""
+    other = IdCodec(8)
+    assert other.channel_id(5) != CODEC.channel_id(5)
+    assert other.channel_index(CODEC.channel_id(5)) is None
+
+
+@given(st.integers(min_value=0, max_value=10**15))
+def test_rounding_keeps_three_significant_figures_rounding_down(count):
+    """Given any count, then the shown count is at most it, has at most 3 significant figures and loses under 1%."""
+    shown = round_3_significant(count)
+    assert shown <= count
+    assert len(str(shown).rstrip("0") or "0") <= 3 or shown == count
+    assert count - shown < max(1, count // 100 + 1)
+
+
+def test_fingerprint_is_eight_hex_of_sha256():
+    """Given a key, then its fingerprint is the first 8 hex characters of its SHA-256."""
+    assert fingerprint("abc") == "ba7816bf"
+
+
+def test_pacific_day_and_its_end_follow_daylight_saving():
+    """Given instants around the 2026 DST changes, then the Pacific day and its end in UTC are right."""
+    assert pacific_day(datetime(2026, 3, 9, 6, 59, tzinfo=UTC)) == "2026-03-08"
+    assert pacific_day(datetime(2026, 3, 9, 7, 0, tzinfo=UTC)) == "2026-03-09"
+    assert next_pacific_midnight(datetime(2026, 3, 8, 12, tzinfo=UTC)) == datetime(2026, 3, 9, 7, tzinfo=UTC)
+    assert next_pacific_midnight(datetime(2026, 3, 7, 12, tzinfo=UTC)) == datetime(2026, 3, 8, 8, tzinfo=UTC)
+    assert next_pacific_midnight(datetime(2026, 11, 1, 12, tzinfo=UTC)) == datetime(
+        2026, 11, 2, 8, tzinfo=UTC
+    )
+
+
+def test_frozen_clock_moves_only_when_told():
+    """Given a start time, then now() stays there until advanced or set, and reset() goes back."""
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    clock = EmulatorClock(start)
+    assert clock.now() == start
+    clock.advance(90)
+    assert clock.now() == datetime(2026, 1, 1, 0, 1, 30, tzinfo=UTC)
+    clock.set(datetime(2030, 1, 1, tzinfo=UTC))
+    assert clock.now() == datetime(2030, 1, 1, tzinfo=UTC)
+    clock.reset()
+    assert clock.now() == start
+
+
+@given(st.integers(min_value=0, max_value=10**9), st.booleans())
+def test_page_tokens_round_trip(offset, backwards):
+    """Given any offset, then its page token reads back as that offset."""
+    assert read_page_token(page_token(offset, backwards)) == offset
+
+
+def test_page_token_has_the_api_shape():
+    """Given offset 5, then the token is the API's familiar CAUQAA."""
+    assert page_token(5) == "CAUQAA"
+    assert read_page_token("garbage!") is None
+
+
+def test_query_parsing_decodes_utf8_plus_and_repeats():
+    """Given a query with %2C, + and repeated names, then values are decoded and collected in order."""
+    params = parse_query("id=a%2Cb&id=c&q=two+words&forHandle=%40%E3%81%95%E3%81%8F%E3%82%89&empty=")
+    assert params == {"id": ["a,b", "c"], "q": ["two words"], "forHandle": ["@さくら"], "empty": [""]}
+
+
+def test_fault_rate_draws_are_deterministic_per_seed():
+    """Given the same seed and plan, then the same request sequence meets the same faults; another seed differs."""
+    plan = {"faults": [{"kind": "backend_503", "rate": 0.5}]}
+
+    def run(seed):
+        faults = FaultPlan(seed)
+        faults.set(plan)
+        return [faults.pick("channels.list", "abcd1234") for _ in range(64)]
+
+    assert run(1) == run(1)
+    assert run(1) != run(2)
+
+
+def test_quota_book_charges_projects_not_keys():
+    """Given two keys in one project, when each is charged, then the project's bucket holds both."""
+    book = QuotaBook(EmulatorConfig(keys=["a", "b"], projects={"p": ["a", "b"]}, quota_per_key=3))
+    a, b = book.key_info("a"), book.key_info("b")
+    assert a.project == b.project == "p"
+    book.record(a, "channels.list", "2026-01-01", 2, 200)
+    assert book.has_room("p", "2026-01-01", 1) and not book.has_room("p", "2026-01-01", 2)
+    assert book.has_room("p", "2026-01-02", 3)
+
+
+def test_handle_can_be_answered_without_http():
+    """Given the app object, when handle() answers a channels.list, then it returns the status, body and units."""
+    emu = Emulator(EmulatorConfig(channels=30))
+    entry = next(e for e in emu.catalogue.sample(30) if not e["terminated"])
+    status, body, units, drop = emu.handle("channels.list", parse_query(f"part=id&id={entry['id']}&key=k"))
+    assert (status, units, drop) == (200, 1, False) and entry["id"].encode() in body
+
+
+def test_catalogue_prefix_is_stable_whatever_its_size():
+    """Given catalogues of 300 and 3,000 channels from one seed, then their first 300 channels are identical."""
+    assert Catalogue(9, 300).sample(300) == Catalogue(9, 3000).sample(300)
+
+
+def test_catalogue_has_the_documented_variety():
+    """Given 10,000 channels, then usernames, custom names, hidden, no-country, no-video and terminated shares are as documented."""
+    cat = Catalogue(7, 10_000)
+    n = len(cat)
+
+    def share(predicate):
+        return sum(1 for i in range(n) if predicate(i)) / n
+
+    assert 0.27 < share(lambda i: cat.usernames[i] is not None) < 0.33
+    assert 0.08 < share(lambda i: cat.custom_names[i] != cat.handles[i]) < 0.12
+    assert 0.04 < share(lambda i: cat.flags[i] & 2) < 0.06
+    assert 0.04 < share(lambda i: cat.flags[i] & 4) < 0.06
+    assert 0.01 < share(lambda i: cat.flags[i] & 1) < 0.03
+    assert 0.17 < share(lambda i: cat.detail(i).country is None) < 0.23
+    assert {cat.scripts[i] for i in range(n)} == {"latin", "ja", "ru", "ar", "hi", "ko"}
+    handles = [h.casefold() for h in cat.handles]
+    assert len(set(handles)) == n  # unique without regard to case
+    assert all(3 <= len(h) <= 30 for h, s in zip(cat.handles, cat.scripts, strict=True) if s == "latin")
