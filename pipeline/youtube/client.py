@@ -307,6 +307,7 @@ class YouTubeClient:
                     # Never used for requests (each brings its own); given so build() makes none.
                     http=_fresh_http(self.timeout),
                 )
+                service = _Collections(service)
                 self._services[lease.fingerprint] = service
             return service
 
@@ -449,6 +450,32 @@ class YouTubeClient:
             self.sink(record)
         except Exception:  # noqa: BLE001 - bookkeeping must not fail a call that already cost units
             log.exception("API call sink failed for %s (%s)", endpoint, outcome)
+
+
+class _Collections:
+    """A built service whose collections (``channels()``, ``videos()``…) are made once and shared.
+
+    googleapiclient rebuilds a collection's methods from the discovery document on every
+    ``service.channels()`` (about a millisecond); the collection holds no per-request state (each
+    ``list()`` makes a new request object, executed on the caller's own Http), so sharing is safe.
+    """
+
+    def __init__(self, service: Any) -> None:
+        self._service = service
+        self._made: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Callable[[], Any]:
+        def collection() -> Any:
+            made = self._made.get(name)
+            if made is None:
+                with self._lock:
+                    made = self._made.get(name)
+                    if made is None:
+                        made = self._made[name] = getattr(self._service, name)()
+            return made
+
+        return collection
 
 
 def _fresh_http(timeout: float) -> httplib2.Http:

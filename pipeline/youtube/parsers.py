@@ -21,8 +21,12 @@ from pipeline.youtube.redact import redact
 # --- items -----------------------------------------------------------------------------------------
 
 
+_EMPTY: Mapping[str, Any] = {}
+
+
 def _dict(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+    # json gives plain dicts; the exact-type test is several times cheaper than an ABC check.
+    return value if type(value) is dict or isinstance(value, Mapping) else _EMPTY
 
 
 def _text(value: Any) -> str | None:
@@ -31,6 +35,8 @@ def _text(value: Any) -> str | None:
 
 def parse_count(value: Any) -> int | None:
     """A statistics count (a string of digits, sometimes a number) as an int; None when absent or odd."""
+    if type(value) is str and value.isascii() and value.isdigit():  # the common case: "12345"
+        return int(value)
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int):
