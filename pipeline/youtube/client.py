@@ -12,13 +12,13 @@ project's exceptions, raised outside the ``except`` block that caught the vendor
 
 from __future__ import annotations
 
+import http.client
 import logging
 import random
 import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from http.client import HTTPException
 from typing import Any
 
 import httplib2
@@ -408,7 +408,7 @@ class YouTubeClient:
             failure = parsers.classify_error(exc.resp.status, exc.content, exc.resp)
         except TimeoutError:  # socket.timeout is an alias of TimeoutError
             failure = ApiFailure("transient", "timeout", None, f"no answer within {self.timeout}s")
-        except (OSError, HTTPException, httplib2.HttpLib2Error) as exc:
+        except (OSError, http.client.HTTPException, httplib2.HttpLib2Error) as exc:
             # Connection refused or reset, dropped mid-answer, malformed status line, ...
             failure = ApiFailure("transient", "connectionError", None, type(exc).__name__)
         except ValueError:  # a 2xx whose body is not JSON (a proxy's page, a truncated answer)
@@ -478,10 +478,49 @@ class _Collections:
         return collection
 
 
+def _no_resend(connection_class: type) -> type:
+    """A connection class that reports a dropped answer instead of letting httplib2 resend it.
+
+    httplib2 silently sends a request again when the server closes the connection before
+    answering (it takes that for a stale keep-alive socket). Our connections are never reused, so
+    that resend is a second, unreserved, billable request the ledger and the sink would never see;
+    turned into a plain ConnectionResetError it comes back to our own retry loop instead.
+    """
+
+    class NoResend(connection_class):  # type: ignore[misc, valid-type]
+        def getresponse(self):  # type: ignore[no-untyped-def]
+            try:
+                return super().getresponse()
+            except http.client.RemoteDisconnected as exc:
+                raise ConnectionResetError(str(exc)) from None
+
+    NoResend.__name__ = NoResend.__qualname__ = f"NoResend{connection_class.__name__}"
+    return NoResend
+
+
+class _Http(httplib2.Http):
+    """httplib2.Http with a timeout, no proxy and no silent resend of a dropped request."""
+
+    _CONNECTIONS = {
+        "http": _no_resend(httplib2.HTTPConnectionWithTimeout),
+        "https": _no_resend(httplib2.HTTPSConnectionWithTimeout),
+    }
+
+    def __init__(self, timeout: float) -> None:
+        # proxy_info=None: httplib2 otherwise reads http_proxy/https_proxy, and the emulator on
+        # loopback must never go through a proxy.
+        super().__init__(timeout=timeout, proxy_info=None)
+
+    def request(self, uri, method="GET", body=None, headers=None, redirections=httplib2.DEFAULT_MAX_REDIRECTS,
+                connection_type=None):  # type: ignore[no-untyped-def]
+        if connection_type is None:
+            connection_type = self._CONNECTIONS.get(uri.split(":", 1)[0].lower())
+        return super().request(uri, method, body=body, headers=headers, redirections=redirections,
+                               connection_type=connection_type)
+
+
 def _fresh_http(timeout: float) -> httplib2.Http:
-    # proxy_info=None: httplib2 otherwise reads http_proxy/https_proxy, and the emulator on
-    # loopback must never go through a proxy.
-    return httplib2.Http(timeout=timeout, proxy_info=None)
+    return _Http(timeout)
 
 
 def _batch(ids: Sequence[str]) -> list[str]:

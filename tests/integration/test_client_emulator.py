@@ -187,6 +187,16 @@ def test_from_settings_uses_the_configured_url_and_keys(h):
     assert set(h.emu.usage()["by_key"]) <= {FP1, FP2}
 
 
+def test_proxy_settings_do_not_touch_loopback(h, monkeypatch):
+    """Given http_proxy and https_proxy pointing at a dead port, when the emulator is called, then the call goes straight to it."""
+    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"):
+        monkeypatch.setenv(var, "http://127.0.0.1:9")
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    client = h.client([K1], max_attempts=1)
+    assert client.video_channels(["AAAAAAAAAAA"]) == {}
+
+
 # --- keys and quota -----------------------------------------------------------------------------------
 
 
@@ -279,9 +289,11 @@ def test_transient_faults_are_retried_and_succeed(h, kind, outcome):
     entry = _pick(_sample(h.emu, 20), terminated=False)
     assert entry["id"] in client.channels_by_ids([entry["id"]])
     failures = [r for r in h.records if r.outcome != "ok"]
-    assert failures and {r.outcome for r in failures} == {outcome}
-    assert len(h.sleeps) == len(failures) and all(0 <= s <= 2.0 for s in h.sleeps)
+    assert len(failures) == 2 and {r.outcome for r in failures} == {outcome}
+    assert len(h.sleeps) == 2 and all(0 <= s <= 2.0 for s in h.sleeps)
     assert {s.state for s in client.ledger.status()} == {"ok"}  # rate limits never touch the keys
+    # Every request sent was reserved first: httplib2 must not resend a dropped one behind our back.
+    assert sum(s.used for s in client.ledger.status()) == h.emu.usage()["requests_total"] == 3
 
 
 def test_persistent_backend_errors_give_up_after_max_attempts(h):

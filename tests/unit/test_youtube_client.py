@@ -256,3 +256,13 @@ def test_service_objects_are_built_once_per_key(env):
     for _ in range(6):
         env.client.video_channels(["dQw4w9WgXcQ"])
     assert set(env.client._services) == set(FP)
+
+
+def test_default_http_has_a_timeout_no_proxy_and_no_silent_resend():
+    """Given the client's default Http factory, when an Http is made, then it has the timeout, no proxy, and connection classes that never resend."""
+    from pipeline.youtube import client as client_module
+
+    conn = client_module._fresh_http(3.0)
+    assert conn.timeout == 3.0 and conn.proxy_info is None
+    assert issubclass(conn._CONNECTIONS["http"], httplib2.HTTPConnectionWithTimeout)
+    assert issubclass(conn._CONNECTIONS["https"], httplib2.HTTPSConnectionWithTimeout)
