@@ -17,7 +17,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -223,11 +223,15 @@ class YouTubeClient:
         token: str | None = None
         while len(video_ids) < max_results:
             size = min(MAX_IDS, max_results - len(video_ids))
+
+            def request(svc: Any, size: int = size, token: str | None = token) -> Any:
+                return svc.playlistItems().list(
+                    part="contentDetails", playlistId=playlist_id, maxResults=size, **_page(token)
+                )
+
             page = self._execute(
                 "playlistItems.list",
-                lambda svc, size=size, token=token: svc.playlistItems().list(
-                    part="contentDetails", playlistId=playlist_id, maxResults=size, **_page(token)
-                ),
+                request,
                 run_id=run_id,
                 priority=priority,
                 not_found_is_empty=True,
@@ -278,15 +282,17 @@ class YouTubeClient:
         *,
         run_id: str | None,
         priority: str,
-    ):
+    ) -> Iterator[dict[str, Any]]:
         """Yield each page of an id-batch answer (one page unless the API paginates)."""
         token: str | None = None
         for _ in range(_MAX_ID_PAGES):
-            page = self._execute(
-                endpoint, lambda svc, token=token: factory(svc, token), run_id=run_id, priority=priority
-            )
+
+            def request(svc: Any, token: str | None = token) -> Any:
+                return factory(svc, token)
+
+            page = self._execute(endpoint, request, run_id=run_id, priority=priority) or {}
             yield page
-            token = page.get("nextPageToken") if isinstance(page, dict) else None
+            token = page.get("nextPageToken")
             if not token:
                 return
 
