@@ -1,0 +1,55 @@
+"""start_run's message validation: clear errors, nothing silently accepted."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from pipeline.errors import InvalidRequest
+from pipeline.stages import validate_run_request
+from tests.factories import make_settings
+
+CTX = SimpleNamespace(settings=make_settings(max_inputs_per_run=5))
+
+
+def request(**overrides):
+    fields = {"run_id": "r-1", "analysis_id": "a", "owner_id": "o", "channel_inputs": ["@x"], "options": None}
+    fields.update(overrides)
+    return validate_run_request(CTX, **fields)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"run_id": ""}, "run_id"),
+        ({"run_id": 42}, "run_id"),
+        ({"owner_id": None}, "owner_id"),
+        ({"analysis_id": "x" * 201}, "analysis_id"),
+        ({"channel_inputs": "@x"}, "list"),
+        ({"channel_inputs": []}, "empty"),
+        ({"channel_inputs": ["@x"] * 6}, "too many channel inputs: 6"),
+        ({"options": {"allow_serch": True}}, "unknown option"),
+        ({"options": {"search_budget": -1}}, "negative"),
+        ({"options": {"allow_search": "yes"}}, "wrong type"),
+        ({"options": {"search_budget": True}}, "wrong type"),
+        ({"options": []}, "options must be an object"),
+    ],
+)
+def test_malformed_requests_are_rejected_with_a_reason(overrides, message):
+    """Given a malformed start_run, when validated, then InvalidRequest names what is wrong."""
+    with pytest.raises(InvalidRequest, match=message):
+        request(**overrides)
+
+
+def test_non_string_lines_become_text_and_long_ones_are_cut():
+    """Given a null, a number and a huge line, when validated, then each is kept as text, bounded."""
+    accepted = request(channel_inputs=[None, 12, "x" * 10_000])
+    assert accepted.channel_inputs[:2] == ["", "12"]
+    assert len(accepted.channel_inputs[2]) == CTX.settings.max_input_length + 1  # still "too long" later
+
+
+def test_known_options_pass_through():
+    """Given every known option, when validated, then they are kept as given."""
+    options = {"allow_search": True, "search_budget": 3, "freshness_hours": 0, "use_resolution_cache": False}
+    assert request(options=options).options == options
