@@ -147,16 +147,13 @@ def print_summary(status: dict[str, Any]) -> None:
         table = Table(
             title=f"inputs that need a person ({summary.get('needs_attention_total', len(attention))})"
         )
-        for col in ("line", "input", "status", "code", "why"):
+        table.add_column("line", justify="right")
+        table.add_column("input", no_wrap=True, overflow="ellipsis", max_width=48)
+        for col in ("status", "code", "why"):
             table.add_column(col)
         for item in attention[:25]:
-            table.add_row(
-                str(item["line"]),
-                escape(item["input"][:50]),
-                item["status"],
-                item["error_code"] or "",
-                escape((item["message"] or "")[:80]),
-            )
+            table.add_row(str(item["line"]), escape(item["input"]), item["status"], item["error_code"] or "",
+                          escape((item["message"] or "")[:120]))
         console.print(table)
     for change in (summary.get("resolution_changes") or [])[:10]:
         console.print(
@@ -168,7 +165,25 @@ def print_summary(status: dict[str, Any]) -> None:
 def _num(value: Any) -> str:
     if value is None:
         return "–"
+    if isinstance(value, float):
+        return f"{value:,.1f}"
     return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def lines_table(title: str, rows: list[dict[str, Any]]) -> Table:
+    """One row per input line: the channel it landed on, or why not. Long inputs are cut, not wrapped."""
+    table = Table(title=title, expand=True)
+    table.add_column("line", justify="right", min_width=4)
+    table.add_column("input", no_wrap=True, overflow="ellipsis", ratio=3)
+    table.add_column("kind", min_width=8)
+    table.add_column("status", min_width=6)
+    table.add_column("channel, or why not", overflow="fold", ratio=3)
+    for r in rows:
+        result = r["channel_id"] if r["status"] == "DONE" else (r["error_message"] or "")
+        if r["status"] == "DONE" and r["note"]:
+            result += f" ({r['note']})"
+        table.add_row(str(r["line"]), escape(r["input"]), r["kind"] or "", r["status"] or "", escape(result[:160]))
+    return table
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -269,21 +284,7 @@ def results(
         writer.writeheader()
         writer.writerows(rows)
     else:
-        table = Table(title=f"run {run_id}: {len(rows)} input lines")
-        for col in ("line", "input", "kind", "status", "channel", "title", "subscribers", "why"):
-            table.add_column(col)
-        for r in rows:
-            table.add_row(
-                str(r["line"]),
-                escape(r["input"][:45]),
-                r["kind"] or "",
-                r["status"] or "",
-                r["channel_id"] or "",
-                escape((r["title"] or "")[:30]),
-                _num(r["subscribers"]),
-                escape((r["error_message"] or r["note"] or "")[:60]),
-            )
-        console.print(table)
+        console.print(lines_table(f"run {run_id}: {len(rows)} input lines", rows))
 
 
 def demo_inputs(base_url: str | None) -> list[str]:
@@ -359,19 +360,7 @@ def demo(as_json: bool = typer.Option(False, "--json", help="print the final sta
         print(json.dumps({"status": status, "results": rows}, default=str))
         return
     print_summary(status)
-    table = Table(title="every input line")
-    for col in ("line", "input", "kind", "status", "channel", "why"):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(
-            str(r["line"]),
-            escape(r["input"][:50]),
-            r["kind"] or "",
-            r["status"] or "",
-            r["channel_id"] or "",
-            escape((r["error_message"] or r["note"] or "")[:70]),
-        )
-    console.print(table)
+    console.print(lines_table("every input line", rows))
 
 
 @app.command()
