@@ -36,7 +36,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _serve(port: int, channels: int) -> None:
+def _serve(port: int, channels: int, uvicorn_options: dict) -> None:
     from pipeline.emulator import Emulator, EmulatorConfig
     from pipeline.emulator.server import serve_forever
 
@@ -44,6 +44,7 @@ def _serve(port: int, channels: int) -> None:
         Emulator(EmulatorConfig(seed=7, channels=channels, keys=[KEY], quota_per_key=10**12)),
         "127.0.0.1",
         port,
+        **uvicorn_options,
     )
 
 
@@ -102,6 +103,15 @@ def _client(
     out.put((sum(counts), sum(failures)))
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_once(port: int, paths: list[str], seconds: float, clients: int, threads: int) -> tuple[float, int]:
     ctx = mp.get_context("spawn")
     out: mp.Queue = ctx.Queue()
@@ -128,24 +138,37 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=2, help="client processes")
     parser.add_argument("--threads", type=int, default=4, help="keep-alive connections per client process")
     parser.add_argument("--channels", type=int, default=2000)
+    parser.add_argument(
+        "--http", choices=("httptools", "h11"), help="uvicorn's HTTP parser (default: fastest)"
+    )
+    parser.add_argument(
+        "--loop", choices=("uvloop", "asyncio"), help="uvicorn's event loop (default: fastest)"
+    )
     args = parser.parse_args()
+    uvicorn_options = {name: value for name in ("http", "loop") if (value := getattr(args, name))}
 
     port = _free_port()
     ctx = mp.get_context("spawn")
-    server = ctx.Process(target=_serve, args=(port, args.channels), daemon=True)
+    server = ctx.Process(target=_serve, args=(port, args.channels, uvicorn_options), daemon=True)
     server.start()
     try:
         _wait_ready(port)
         paths = _paths(port)
         rates = []
         for run in range(args.runs):
+            cpu_before, wall_before = _cpu_seconds(server.pid), time.monotonic()
             rate, failed = run_once(port, paths, args.seconds, args.clients, args.threads)
+            # The server's CPU over the whole run (spawn and ramp included): how close it came to a full core.
+            busy = (_cpu_seconds(server.pid) - cpu_before) / (time.monotonic() - wall_before)
             rates.append(rate)
-            print(f"run {run + 1}: {rate:,.0f} req/s ({failed} failed)", flush=True)
+            print(
+                f"run {run + 1}: {rate:,.0f} req/s ({failed} failed; server process used {busy:.0%} of a core)",
+                flush=True,
+            )
         print(
             f"median of {args.runs}: {statistics.median(rates):,.0f} req/s "
             f"(channels.list, 50 ids, part={PART}; {args.clients} client processes x {args.threads} "
-            f"keep-alive connections; {os.cpu_count()} cores)"
+            f"keep-alive connections; {os.cpu_count()} cores; uvicorn {uvicorn_options or 'httptools+uvloop'})"
         )
     finally:
         server.terminate()

@@ -158,6 +158,9 @@ def parse_query(raw: str, into: Params | None = None) -> Params:
         name, _, value = pair.partition("=")
         if "%" in name or "+" in name:
             name = unquote(name.replace("+", " "))
+        if "%" in value:
+            # An id list is mostly "%2C" escapes: replacing them is much cheaper than a full unquote.
+            value = value.replace("%2C", ",").replace("%2c", ",")
         if "%" in value or "+" in value:
             value = unquote(value.replace("+", " "))
         found = params.get(name)
@@ -430,8 +433,14 @@ class Emulator:
             ids, error = self._ids(params)
             if error:
                 return 400, error
-            live_index = cat.live_index
-            found = {channel_id: index for channel_id in ids if (index := live_index(channel_id)) >= 0}
+            known = cat.live_ids  # live_index's memo, read inline: 50 lookups a call
+            found = {}
+            for channel_id in ids:
+                index = known.get(channel_id)
+                if index is None:
+                    index = cat.live_index(channel_id)
+                if index >= 0:
+                    found[channel_id] = index
             # Sorted ids, not the request's order: clients must key results by id.
             indices = [found[k] for k in sorted(found)]
         elif which in ("forHandle", "forUsername"):

@@ -192,7 +192,7 @@ class Catalogue:
         self._by_username: dict[str, int] = {}
         self._by_custom: dict[str, int] = {}
         self._details: dict[int, ChannelDetail] = {}
-        self._live_ids: dict[str, int] = {}
+        self.live_ids: dict[str, int] = {}  # memo of live_index()
         self._search_text: list[str] | None = None
         self._generate()
 
@@ -309,13 +309,13 @@ class Catalogue:
 
     def live_index(self, channel_id: str) -> int:
         """Slot of a live channel's ``UC`` id, else -1; memoised, as ``channels.list`` asks it 50 times a call."""
-        found = self._live_ids.get(channel_id)
+        found = self.live_ids.get(channel_id)
         if found is None:
             index = self.index_of_id(channel_id) if channel_id.startswith("UC") else None
             found = index if index is not None and self.live(index) else -1
-            if len(self._live_ids) > 1_000_000:
-                self._live_ids.clear()
-            self._live_ids[channel_id] = found
+            if len(self.live_ids) > 1_000_000:
+                self.live_ids.clear()
+            self.live_ids[channel_id] = found
         return found
 
     def index_of_handle(self, handle: str) -> int | None:

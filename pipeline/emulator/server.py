@@ -148,6 +148,8 @@ class EmulatorServer:
         self.emulator.reset()
 
 
-def serve_forever(emulator: Emulator, host: str = "127.0.0.1", port: int = 8765) -> None:
+def serve_forever(
+    emulator: Emulator, host: str = "127.0.0.1", port: int = 8765, **uvicorn_options: Any
+) -> None:
     """Serve in the foreground until interrupted (Ctrl-C or SIGTERM): the CLI's and the benchmark's way."""
-    uvicorn.Server(uvicorn_config(emulator, host=host, port=port)).run()
+    uvicorn.Server(uvicorn_config(emulator, host=host, port=port, **uvicorn_options)).run()
