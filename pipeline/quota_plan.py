@@ -137,7 +137,7 @@ def minimum_quota(plan: InputPlan) -> QuotaEstimate:
     if counts[InputKind.INVALID]:
         lines.append(f"{counts[InputKind.INVALID]:,} invalid input(s): fail at once, 0 units")
     if min_units == max_units == max_units_search:
-        lines.append(f"total: {min_units:,} units")
+        lines.append(f"total: {min_units:,} unit{'' if min_units == 1 else 's'}")
     else:
         lines.append(
             f"total: at least {min_units:,} units, at most {max_units:,} without search"

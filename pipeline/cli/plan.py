@@ -159,11 +159,17 @@ def _print_table(plan: InputPlan, numbers: list[int], quota: QuotaEstimate, show
 @app.command("plan")
 def plan(
     inputs: Annotated[
-        list[str] | None, typer.Argument(help="Channel inputs: URLs, @handles, channel ids, video links.")
+        list[str] | None,
+        typer.Argument(metavar="INPUT", help="Channel inputs: URLs, @handles, channel ids, video links."),
     ] = None,
     file: Annotated[
         str | None,
-        typer.Option("--file", "-f", help="Read one input per line from this file, or from stdin with '-'."),
+        typer.Option(
+            "--file",
+            "-f",
+            metavar="PATH",
+            help="Read one input per line from this file, or from stdin with '-'.",
+        ),
     ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="JSON lines: one object per input line, then a summary object.")
