@@ -46,7 +46,8 @@ class Settings(BaseSettings):
     metadata_freshness_hours: float = Field(default=24.0, ge=0)
     resolution_cache_days: float = Field(default=7.0, ge=0)
     default_search_budget: int = Field(
-        default=0, ge=0, description="search.list calls a run may make unless its options say otherwise"
+        default=10, ge=0, description="search.list calls (100 units each) a run with allow_search may make "
+        "unless it sets search_budget"
     )
 
     # --- input bounds ---------------------------------------------------------------------------

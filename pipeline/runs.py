@@ -74,8 +74,9 @@ def get_run_status(run_id: str, owner_id: str | None = None, *, ctx: Context | N
         else:
             raw = store.count_jobs_by_status(session, run_id=run_id)
             counts = {}
-            for status, n in raw.items():
-                key = status if status in TERMINAL_STATUSES or status == JobStatus.WAITING_QUOTA else LIVE_OPEN_KEY
+            for job_status, n in raw.items():
+                waiting_or_terminal = job_status in TERMINAL_STATUSES or job_status == JobStatus.WAITING_QUOTA
+                key = job_status if waiting_or_terminal else LIVE_OPEN_KEY
                 counts[key] = counts.get(key, 0) + n
             remaining = sum(n for s, n in raw.items() if s not in TERMINAL_STATUSES)
             by_method = (run.summary or {}).get("quota_units", {}).get("by_method") \
@@ -87,7 +88,7 @@ def get_run_status(run_id: str, owner_id: str | None = None, *, ctx: Context | N
         progress = 1.0
     else:
         progress = round((total - remaining) / total, 4) if total else 0.0
-    status: dict[str, Any] = {
+    answer: dict[str, Any] = {
         "run_id": run.id,
         "analysis_id": run.analysis_id,
         "owner_id": run.owner_id,
@@ -107,8 +108,8 @@ def get_run_status(run_id: str, owner_id: str | None = None, *, ctx: Context | N
         "counts_source": source,
     }
     if run.summary is not None:
-        status["summary"] = run.summary
-    return status
+        answer["summary"] = run.summary
+    return answer
 
 
 def get_run_results(run_id: str, owner_id: str | None = None, *, ctx: Context | None = None,
