@@ -5,7 +5,7 @@ import importlib
 from pipeline.cli.app import app
 
 # One module per command group; a module that is not written yet is simply absent.
-_COMMAND_MODULES = ["plan", "emulator", "quota", "runs", "db", "ops", "maintenance"]
+_COMMAND_MODULES = ["plan", "emulator", "quota", "runs", "db", "ops", "maintenance", "history"]
 
 for _name in _COMMAND_MODULES:
     try:
