@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 import typer
 from rich.markup import escape
 
 from pipeline.cli.app import app, console
 from pipeline.emulator import Emulator, EmulatorConfig, fingerprint
 from pipeline.emulator.server import serve_forever
+
+
+class HiddenSubscribers(StrEnum):
+    omit = "omit"
+    zero = "zero"
 
 
 def _split(value: str | None) -> list[str]:
@@ -28,6 +35,9 @@ def emulator(
     quota: int = typer.Option(10_000, min=0, help="units per project per Pacific day"),
     latency_ms: float = typer.Option(0, min=0, help="latency added to every API answer"),
     same_project: bool = typer.Option(False, "--same-project", help="all --keys share one project's quota"),
+    hidden_subscribers: HiddenSubscribers = typer.Option(
+        HiddenSubscribers.omit, help='a hidden subscriber count is left out (omit) or shown as "0" (zero)'
+    ),
 ) -> None:
     """Serve the YouTube Data API v3 emulator at http://HOST:PORT (the API's host root)."""
     config = EmulatorConfig(
@@ -39,6 +49,7 @@ def emulator(
         quota_per_key=quota,
         latency_ms=latency_ms,
         same_project=same_project,
+        hidden_subscriber_mode=hidden_subscribers.value,
     )
     emu = Emulator(config)
     base_url = f"http://{host}:{port}"

@@ -591,7 +591,7 @@ class Emulator:
             index = cat.index_of_id(playlist_id)
             if index is not None and cat.live(index):
                 videos = list(range(cat.detail(index).n_videos - 1, -1, -1))  # newest first
-            if not videos:  # unknown, terminated, or a channel with no public videos
+            if index is None or not videos:  # unknown, terminated, or a channel with no public videos
                 return 404, errors.PLAYLIST_NOT_FOUND
         else:
             slot = cat.playlist_slot(playlist_id)

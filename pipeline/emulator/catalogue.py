@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import random
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -129,8 +130,8 @@ def rfc3339(ts: float, millis: bool = False) -> str:
 
 
 def fold(text: str) -> str:
-    """Case-insensitive key of a handle, username or custom name (Unicode casefold, no ``@``)."""
-    return text.strip().removeprefix("@").casefold()
+    """Case-insensitive key of a handle, username or custom name (NFC, Unicode casefold, no ``@``)."""
+    return unicodedata.normalize("NFC", text.strip().removeprefix("@")).casefold()
 
 
 def _token(rng: random.Random, size: int) -> str:

@@ -127,8 +127,17 @@ class EmulatorServer:
         """The same document as ``GET /_emulator/usage``."""
         return json.loads(json.dumps(self.emulator.usage()))
 
-    def set_faults(self, faults: list[dict] | None = None, latency_ms: float | dict | None = None) -> dict:
-        """Replace the fault plan, as ``POST /_emulator/faults`` (``set_faults()`` clears it)."""
+    def set_faults(
+        self, faults: list[dict] | dict | None = None, latency_ms: float | dict | None = None
+    ) -> dict:
+        """Replace the fault plan, as ``POST /_emulator/faults``; returns the plan.
+
+        ``set_faults([{"endpoint": "channels.list", "kind": "backend_503", "count": 2}], latency_ms=50)``,
+        or the POST body itself (``set_faults({"faults": [...], "latency_ms": {...}})``);
+        ``set_faults()`` clears every fault and restores the configured latency.
+        """
+        if isinstance(faults, dict):
+            return self.emulator.faults.set(faults)
         spec: dict[str, Any] = {"faults": faults or []}
         if latency_ms is not None:
             spec["latency_ms"] = latency_ms

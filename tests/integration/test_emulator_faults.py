@@ -87,7 +87,9 @@ def test_rate_faults_are_a_fraction_and_deterministic(emu, api, channel_id):
 
 def test_rate_and_count_together_stop_after_count(emu, api, channel_id):
     """Given rate 0.5 and count 3, when 100 requests are sent, then exactly 3 fail."""
-    emu.set_faults([{"endpoint": "*", "kind": "rate_limit_429", "rate": 0.5, "count": 3}])
+    emu.set_faults(
+        {"faults": [{"endpoint": "*", "kind": "rate_limit_429", "rate": 0.5, "count": 3}]}
+    )  # POST body form
     assert statuses(api, channel_id, 100).count(429) == 3
 
 
