@@ -12,6 +12,7 @@ step", never "no growth", and every subscriber change carries the range the true
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -30,6 +31,7 @@ from pipeline.inputs import InputKind, parse_channel_input
 METRICS = ("subscribers", "views", "videos")
 _CHUNK = 1_000  # channel ids per IN (...) list
 _SECONDS_PER_DAY = 86_400.0
+_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class HistoryError(YtCollectError):
@@ -59,6 +61,37 @@ def describe_subscriber_change(previous: int, current: int) -> str:
     if diff == 0:
         return "0" if step == 1 else f"≤ {step:,} (below rounding step)"
     return f"{diff:+,}" if step == 1 else f"≈ {diff:+,}"
+
+
+# --- parsing and display helpers (pure) ----------------------------------------------------------
+
+
+def parse_day(text: str) -> date:
+    """A ``YYYY-MM-DD`` day; ValueError with a readable message otherwise."""
+    if not _DATE_RE.fullmatch(text.strip()):
+        raise ValueError(f"expected a date as YYYY-MM-DD, not {text!r}")
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"{text!r} is not a real date") from None
+
+
+def short_number(value: float | None, *, signed: bool = False) -> str:
+    """``1,234``, ``12.3k``, ``1.25M``, ``4.56B`` (``+`` in front of a positive change when ``signed``).
+
+    Lossless for subscriber counts, which YouTube already rounds to 3 significant figures.
+    """
+    if value is None:
+        return "–"
+    sign = "+" if signed and value > 0 else ""
+    size = abs(value)
+    if size < 10_000:
+        return sign + (f"{value:,.0f}" if size >= 100 or float(value).is_integer() else f"{value:,.1f}")
+    rounded = float(f"{value:.3g}")  # round first, so 999,999 becomes 1.00M rather than 1000k
+    limit, suffix = next((lim, suf) for lim, suf in ((1e9, "B"), (1e6, "M"), (1e3, "k")) if abs(rounded) >= lim)
+    scaled = rounded / limit
+    decimals = max(0, 2 - int(math.floor(math.log10(abs(scaled)))))
+    return f"{sign}{scaled:.{decimals}f}{suffix}"
 
 
 # --- history points -------------------------------------------------------------------------------

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
-import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,9 +29,10 @@ from pipeline import history as hist
 from pipeline.cli.app import app, console, err_console
 from pipeline.config import get_settings
 from pipeline.errors import RunNotFound
+from pipeline.history import parse_day
+from pipeline.history import short_number as short
 
 FORMATS = ("table", "csv", "json")
-_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 ROUNDING_NOTE = (
     "YouTube rounds subscriber counts down to 3 significant figures, so Δ subs shows the range the true "
     "change lies in (a…b), and an unchanged count means a change below the rounding step, not no growth."
@@ -64,34 +63,9 @@ def _database() -> Iterator[sessionmaker[Session]]:
         engine.dispose()
 
 
-def parse_day(text: str) -> date:
-    """A ``YYYY-MM-DD`` day; ValueError with a readable message otherwise."""
-    if not _DATE_RE.fullmatch(text.strip()):
-        raise ValueError(f"--since takes a date as YYYY-MM-DD, not {text!r}")
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise ValueError(f"--since: {text!r} is not a real date") from None
-
-
 # --- formatting helpers --------------------------------------------------------------------------
-# Tables are for people: numbers from 10,000 up are shown with 3 significant figures (lossless for
-# subscriber counts, which YouTube already rounds that way); CSV and JSON keep every digit.
-
-
-def short(value: float | None, *, signed: bool = False) -> str:
-    """``1,234``, ``12.3k``, ``1.25M``, ``4.56B`` (``+`` in front of a positive change when ``signed``)."""
-    if value is None:
-        return "–"
-    sign = "+" if signed and value > 0 else ""
-    size = abs(value)
-    if size < 10_000:
-        return sign + (f"{value:,.0f}" if size >= 100 or float(value).is_integer() else f"{value:,.1f}")
-    rounded = float(f"{value:.3g}")  # round first, so 999,999 becomes 1.00M rather than 1000k
-    limit, suffix = next((lim, suf) for lim, suf in ((1e9, "B"), (1e6, "M"), (1e3, "k")) if abs(rounded) >= lim)
-    scaled = rounded / limit
-    decimals = max(0, 2 - int(math.floor(math.log10(abs(scaled)))))
-    return f"{sign}{scaled:.{decimals}f}{suffix}"
+# Tables are for people: numbers from 10,000 up are shown with 3 significant figures (``short``);
+# CSV and JSON keep every digit.
 
 
 def _subs(point: hist.HistoryPoint) -> str:
@@ -214,7 +188,7 @@ def history(
     try:
         since_day = parse_day(since) if since is not None else None
     except ValueError as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(f"--since: {exc}") from None
     if plot is not None and plot.suffix.lower() != ".png":
         raise _fail(f"--plot writes a PNG: give a file name ending in .png (not {plot})")
 
