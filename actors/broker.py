@@ -14,6 +14,7 @@ from dramatiq.middleware import AgeLimit, Callbacks, Middleware, Retries, Shutdo
 from periodiq import PeriodiqMiddleware
 
 from pipeline.config import Settings, get_settings
+from pipeline.metrics import worker_metrics
 
 
 def middleware(settings: Settings) -> list[Middleware]:
@@ -27,6 +28,9 @@ def middleware(settings: Settings) -> list[Middleware]:
         Retries(max_retries=settings.actor_max_retries, min_backoff=settings.actor_min_backoff_ms,
                 max_backoff=settings.actor_max_backoff_ms),
         PeriodiqMiddleware(skip_delay=30),
+        # Prometheus on METRICS_HOST:METRICS_PORT (127.0.0.1:9191), RabbitMQ only, and only once a
+        # `dramatiq` worker process boots: the embedded CLI and the scheduler never open a port.
+        *worker_metrics(settings),
     ]
 
 
