@@ -13,13 +13,15 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AgeLimit, Callbacks, Middleware, Retries, ShutdownNotifications, TimeLimit
 from periodiq import PeriodiqMiddleware
 
+from actors.middleware import LogContext, worker_metrics
 from pipeline.config import Settings, get_settings
-from pipeline.metrics import worker_metrics
 
 
 def middleware(settings: Settings) -> list[Middleware]:
     """Explicit, so nobody has to guess what runs around an actor."""
     return [
+        # First, so every later hook's log lines (retries, failures) already carry run_id and job_ids.
+        LogContext(level=settings.log_level, json=settings.log_json),
         AgeLimit(),  # drops scheduled messages older than their max_age (periodiq's skip delay)
         TimeLimit(time_limit=settings.actor_time_limit_ms),  # a hung API call cannot hold a worker forever
         ShutdownNotifications(),

@@ -86,6 +86,7 @@ class Settings(BaseSettings):
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9191
     log_level: str = "INFO"
+    log_json: bool = Field(default=False, description="one JSON object per log line (for log shippers)")
 
     @field_validator("yt_api_keys", mode="before")
     @classmethod

@@ -9,9 +9,8 @@ The ids come from context variables, so a stage never threads them through its c
     with log_context(run_id=run_id, job_ids=job_ids):
         ...  # every record logged here, in any module, carries run_id and job_ids
 
-:class:`LogContext` is the Dramatiq middleware that does this around every message from its
-``run_id``/``job_ids`` keyword arguments; it is the one Dramatiq type in this module, because the
-middleware hooks are where a worker learns which message it is running.
+:class:`actors.middleware.LogContext` sets them around every message from its ``run_id``/``job_ids``
+keyword arguments (this module stays free of Dramatiq, like the rest of ``pipeline``).
 """
 
 from __future__ import annotations
@@ -24,9 +23,6 @@ from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 from typing import IO, Any
-
-import dramatiq
-from dramatiq.broker import MessageProxy
 
 from pipeline.youtube.redact import install_log_redaction, redact
 
@@ -172,35 +168,14 @@ def _is_pytest_capture(handler: logging.Handler) -> bool:
     return type(handler).__module__.startswith("_pytest")
 
 
-class LogContext(dramatiq.Middleware):
-    """Carry each message's ``run_id`` and ``job_ids`` (and its id and actor) into every log record.
+def set_message_context(*, run_id: Any, job_ids: Any, message_id: str | None, actor: str | None) -> None:
+    """Set the ids of the message a worker thread starts (the actors' LogContext middleware calls this)."""
+    _run_id.set(str(run_id) if run_id is not None else None)
+    _job_ids.set(tuple(job_ids) if isinstance(job_ids, list | tuple) else None)
+    _message_id.set(message_id)
+    _actor.set(actor)
 
-    Worker threads run one message at a time, so the ids are set before a message and cleared after
-    it. With ``level`` given it also configures logging once the worker process has booted.
-    """
 
-    def __init__(self, *, level: str | None = None, json: bool = False) -> None:
-        self.level = level
-        self.json = json
-
-    def after_process_boot(self, broker: dramatiq.Broker) -> None:
-        if self.level is not None:
-            configure_logging(self.level, json=self.json)
-
-    def before_process_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
-        kwargs = message.kwargs or {}
-        run_id, job_ids = kwargs.get("run_id"), kwargs.get("job_ids")
-        _run_id.set(str(run_id) if run_id is not None else None)
-        _job_ids.set(tuple(job_ids) if isinstance(job_ids, list | tuple) else None)
-        _message_id.set(message.message_id)
-        _actor.set(message.actor_name)
-
-    def after_process_message(
-        self, broker: dramatiq.Broker, message: MessageProxy, *, result: Any = None,
-        exception: BaseException | None = None,
-    ) -> None:
-        for var in (_run_id, _job_ids, _message_id, _actor):
-            var.set(None)
-
-    def after_skip_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
-        self.after_process_message(broker, message)
+def clear_message_context() -> None:
+    for var in (_run_id, _job_ids, _message_id, _actor):
+        var.set(None)

@@ -38,8 +38,6 @@ from dataclasses import dataclass
 from http.server import ThreadingHTTPServer
 from typing import Any
 
-import dramatiq
-from dramatiq.broker import MessageProxy
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
@@ -208,7 +206,7 @@ def dramatiq_environment(settings: Settings) -> dict[str, str]:
 _PID_FILE = re.compile(r"^gauge_live\w*_(\d+)\.db$")
 
 
-def _forget_dead_processes(path: str) -> None:
+def forget_dead_processes(path: str) -> None:
     """Drop the live gauges of processes that are gone (a crash skips Dramatiq's clean-up), and ours
     from a previous life: after a container restart a new worker can have an old worker's pid."""
     from prometheus_client import multiprocess
@@ -230,78 +228,6 @@ def _alive(pid: int) -> bool:
     except PermissionError:  # someone else's process: alive
         return True
     return True
-
-
-class WorkerMetrics(dramatiq.Middleware):
-    """Dramatiq's Prometheus middleware, started only in ``dramatiq`` worker processes, bound to Settings.
-
-    Every hook is a no-op until ``after_process_boot`` (which only the ``dramatiq`` CLI emits), so
-    the same broker in a CLI, the scheduler or a test's in-process worker neither counts nor serves.
-    """
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._inner: Any = None
-
-    @property
-    def forks(self) -> list[Callable[[], int]]:
-        return [serve_metrics] if self._inner is not None else []
-
-    def after_process_boot(self, broker: dramatiq.Broker) -> None:
-        environment = dramatiq_environment(self.settings)
-        os.environ.update(environment)
-        os.makedirs(environment["dramatiq_prom_db"], exist_ok=True)
-        # Before the first import of prometheus_client in this process, which fixes its value class.
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = environment["dramatiq_prom_db"]
-        from dramatiq.middleware import prometheus
-
-        # It read its variables when first imported; should anything have imported it earlier,
-        # make it agree with Settings all the same.
-        prometheus.HTTP_HOST = self.settings.metrics_host
-        prometheus.HTTP_PORT = self.settings.metrics_port
-        prometheus.DB_PATH = environment["dramatiq_prom_db"]
-        _forget_dead_processes(prometheus.DB_PATH)
-        inner = prometheus.Prometheus()
-        inner.after_process_boot(broker)
-        self._inner = inner
-
-    def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        if self._inner is not None:
-            self._inner.after_worker_shutdown(broker, worker)
-
-    def after_nack(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
-        if self._inner is not None:
-            self._inner.after_nack(broker, message)
-
-    def after_enqueue(self, broker: dramatiq.Broker, message: dramatiq.Message, delay: int | None) -> None:
-        if self._inner is not None:
-            self._inner.after_enqueue(broker, message, delay)
-
-    def before_delay_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
-        if self._inner is not None:
-            self._inner.before_delay_message(broker, message)
-
-    def before_process_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
-        if self._inner is not None:
-            self._inner.before_process_message(broker, message)
-
-    def after_process_message(
-        self, broker: dramatiq.Broker, message: MessageProxy, *, result: Any = None,
-        exception: BaseException | None = None,
-    ) -> None:
-        if self._inner is not None:
-            self._inner.after_process_message(broker, message, result=result, exception=exception)
-
-    def after_skip_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
-        if self._inner is not None:
-            self._inner.after_skip_message(broker, message)
-
-
-def worker_metrics(settings: Settings) -> list[dramatiq.Middleware]:
-    """The metrics middleware for a RabbitMQ worker; none for the embedded broker or ``METRICS_PORT=0``."""
-    if not settings.broker_url or settings.metrics_port == 0:
-        return []
-    return [WorkerMetrics(settings)]
 
 
 # --- the exposition server (a Dramatiq fork process) ------------------------------------------------
