@@ -12,6 +12,7 @@ that is what makes the units spent equal the minimum for the inputs given.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -88,10 +89,16 @@ def validate_run_request(
     return RunRequest(run_id, analysis_id, owner_id, lines, dict(options))
 
 
+# PostgreSQL text and JSONB cannot hold NUL, nor a lone surrogate (a JSON "\udc80" escape or bytes
+# decoded with surrogateescape make one): either failed the run's first insert and every retry of it,
+# so the run was lost without a word. Each becomes U+FFFD, one for one, before anything is stored or
+# parsed: the parser judges the text that is stored (a NUL inside a handle or an id makes it invalid).
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+
+
 def _input_text(item: Any) -> str:
-    if isinstance(item, str):
-        return item
-    return "" if item is None else str(item)
+    text = item if isinstance(item, str) else ("" if item is None else str(item))
+    return _UNSTORABLE.sub("\ufffd", text)
 
 
 def record_run(ctx: Context, request: RunRequest, *, kind: str = "interactive",
