@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from models import OPEN_STATUSES, Job, JobStatus, Run, RunStatus
+from models import OPEN_STATUSES, TERMINAL_STATUSES, Job, JobStatus, Run, RunStatus
 from pipeline import messages, store
 from pipeline.context import Context
 from pipeline.errors import InvalidRequest
@@ -153,7 +153,9 @@ def normalize_run(ctx: Context, run_id: str) -> list[Send]:
     ctx.completion.register(run_id, total_jobs=len(jobs), unresolved_jobs=len(unresolved))
     sends: list[Send] = []
     terminal = {j.id: j.status for j in jobs if j.status not in OPEN_STATUSES}
-    if terminal and ctx.completion.mark_terminal(run_id, terminal).reached_zero():  # type: ignore[arg-type]
+    # remaining == 0, not reached_zero(): a redelivered normalize must send again the finalize that a
+    # delivery killed after its mark never sent (finalize is guarded, a duplicate is harmless).
+    if terminal and ctx.completion.mark_terminal(run_id, terminal).remaining == 0:  # type: ignore[arg-type]
         sends.append(messages.finalize(run_id))
     if not jobs:
         sends.append(messages.finalize(run_id))
@@ -286,8 +288,8 @@ def resolve_jobs(ctx: Context, run_id: str, job_ids: Sequence[int]) -> list[Send
         run = store.get_run(session, run_id=run_id)
         if run is None or run.status != RunStatus.RUNNING:
             return []
-        jobs = [j for j in store.jobs_by_ids(session, run_id=run_id, job_ids=job_ids)
-                if j.status in (JobStatus.PENDING, JobStatus.RESOLVING)]
+        loaded = store.jobs_by_ids(session, run_id=run_id, job_ids=job_ids)
+        jobs = [j for j in loaded if j.status in (JobStatus.PENDING, JobStatus.RESOLVING)]
         store.set_jobs_status(session, job_ids=[j.id for j in jobs], status=JobStatus.RESOLVING,  # type: ignore[misc]
                               from_statuses=[JobStatus.PENDING], now=ctx.now())
         already_dispatched = run.metadata_dispatched_at is not None
@@ -297,9 +299,13 @@ def resolve_jobs(ctx: Context, run_id: str, job_ids: Sequence[int]) -> list[Send
     finally:
         # Whatever was settled before an error (a transient one is re-raised for a retry) is kept.
         _apply_outcome(ctx, run, outcome)
-    sends = _count_outcome(ctx, run_id, outcome)
-    left_resolution = [*outcome.done, *outcome.fetching, *outcome.failed, *outcome.waiting]
-    barrier = ctx.completion.mark_resolved(run_id, left_resolution)
+    # A delivery killed after its commit left jobs settled in the database but not in Redis: this
+    # redelivery marks them again (both marks are idempotent), or the run would wait for reconcile.
+    settled = {j.id: str(j.status) for j in loaded if j.status in TERMINAL_STATUSES}
+    left_before = [j.id for j in loaded if j.status not in (JobStatus.PENDING, JobStatus.RESOLVING)]
+    sends = _count_outcome(ctx, run_id, outcome, settled)  # type: ignore[arg-type]
+    left_resolution = [*left_before, *outcome.done, *outcome.fetching, *outcome.failed, *outcome.waiting]
+    barrier = ctx.completion.mark_resolved(run_id, left_resolution)  # type: ignore[arg-type]
     own_fetching = list(outcome.fetching)
     if barrier.remaining is None:  # Redis lost the run's keys: the database decides
         with ctx.session() as session:
@@ -444,20 +450,28 @@ def _apply_outcome(ctx: Context, run: Run, outcome: _Outcome) -> None:
             store.set_run_waiting(session, run_id=run.id, until=until)
 
 
-def _count_outcome(ctx: Context, run_id: str, outcome: _Outcome) -> list[Send]:
-    """Mark terminal jobs in Redis (after the commit); the caller that empties the run sends finalize."""
+def _count_outcome(ctx: Context, run_id: str, outcome: _Outcome, settled: dict[int, str] | None = None
+                   ) -> list[Send]:
+    """Mark terminal jobs in Redis (after the commit); the caller that empties the run sends finalize.
+
+    ``settled``: jobs of the message that an earlier delivery already made terminal, marked again.
+    """
     if outcome.waiting:
         ctx.completion.set_waiting(run_id, outcome.waiting, True)
-    terminal: dict[int, str] = {job_id: JobStatus.DONE for job_id in outcome.done}
+    terminal: dict[int, str] = dict(settled or {})
+    terminal.update({job_id: JobStatus.DONE for job_id in outcome.done})
     terminal.update({job_id: str(status) for job_id, (_c, _m, status) in outcome.failed.items()})
-    return _mark_terminal(ctx, run_id, terminal)
+    return _mark_terminal(ctx, run_id, terminal, redelivered=bool(settled))
 
 
-def _mark_terminal(ctx: Context, run_id: str, terminal: dict[int, str]) -> list[Send]:
+def _mark_terminal(ctx: Context, run_id: str, terminal: dict[int, str], *, redelivered: bool = False
+                   ) -> list[Send]:
     if not terminal:
         return []
     result = ctx.completion.mark_terminal(run_id, terminal)
-    if result.reached_zero():
+    # A redelivery that finds the run at zero may follow the delivery that emptied it and was killed
+    # before sending finalize: it sends finalize again (guarded, so a duplicate is harmless).
+    if result.reached_zero() or (redelivered and result.remaining == 0):
         return [messages.finalize(run_id)]
     if result.remaining is None:  # Redis lost the run: ask the database whether this was the last job
         with ctx.session() as session:
@@ -475,8 +489,10 @@ def fetch_metadata_jobs(ctx: Context, run_id: str, job_ids: Sequence[int]) -> li
         run = store.get_run(session, run_id=run_id)
         if run is None or run.status != RunStatus.RUNNING:
             return []
-        jobs = [j for j in store.jobs_by_ids(session, run_id=run_id, job_ids=job_ids)
-                if j.status == JobStatus.FETCHING and j.channel_id]
+        loaded = store.jobs_by_ids(session, run_id=run_id, job_ids=job_ids)
+        jobs = [j for j in loaded if j.status == JobStatus.FETCHING and j.channel_id]
+        # Marked again in Redis: a delivery killed after its commit did not get to count them.
+        settled = {j.id: str(j.status) for j in loaded if j.status in TERMINAL_STATUSES}
         channel_ids = sorted({j.channel_id for j in jobs if j.channel_id})
         fresh = store.fresh_channel_ids(session, channel_ids=channel_ids, fresh_since=_fresh_since(ctx, run))
     outcome = _Outcome.empty()
@@ -515,7 +531,7 @@ def fetch_metadata_jobs(ctx: Context, run_id: str, job_ids: Sequence[int]) -> li
             outcome.failed[job.id] = (  # type: ignore[index]
                 "not_found", f"channel {cid} does not exist or was terminated", JobStatus.FAILED)
     _apply_metadata(ctx, run, outcome)
-    return _count_outcome(ctx, run_id, outcome)
+    return _count_outcome(ctx, run_id, outcome, settled)  # type: ignore[arg-type]
 
 
 def _apply_metadata(ctx: Context, run: Run, outcome: _Outcome) -> None:
