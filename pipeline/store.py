@@ -346,8 +346,11 @@ def snapshots_of(session: Session, *, channel_ids: Sequence[str], since: datetim
 
 
 def previous_snapshots(session: Session, *, channel_ids: Sequence[str], before_run: str,
-                       ) -> dict[str, ChannelSnapshot]:
-    """For each channel, its latest snapshot made by another run (the baseline for growth)."""
+                       taken_before: datetime | None = None) -> dict[str, ChannelSnapshot]:
+    """For each channel, its latest snapshot made by another run (the baseline for growth).
+
+    ``taken_before`` keeps later runs' snapshots out of an older run's baseline.
+    """
     found: dict[str, ChannelSnapshot] = {}
     for chunk in _chunks(list(channel_ids), 1_000):
         ranked = (
@@ -358,7 +361,8 @@ def previous_snapshots(session: Session, *, channel_ids: Sequence[str], before_r
                 ).label("rank"),
             )
             .where(col(ChannelSnapshot.channel_id).in_(list(chunk)),
-                   sa.or_(col(ChannelSnapshot.run_id).is_(None), col(ChannelSnapshot.run_id) != before_run))
+                   sa.or_(col(ChannelSnapshot.run_id).is_(None), col(ChannelSnapshot.run_id) != before_run),
+                   *([col(ChannelSnapshot.fetched_at) < taken_before] if taken_before is not None else []))
             .subquery()
         )
         latest = sa.orm.aliased(ChannelSnapshot, ranked)

@@ -22,7 +22,8 @@ def build_summary(session: Session, run: Run, *, now: datetime) -> dict[str, Any
     counts = store.count_jobs_by_status(session, run_id=run.id)
     units = store.units_by_method(session, run_id=run.id)
     rows = store.run_channel_rows(session, run_id=run.id)
-    previous = store.previous_snapshots(session, channel_ids=[c.id for c, _ in rows], before_run=run.id)
+    previous = store.previous_snapshots(session, channel_ids=[c.id for c, _ in rows], before_run=run.id,
+                                       taken_before=run.created_at)
     channels = []
     for channel, lines in rows:
         base = previous.get(channel.id)

@@ -11,6 +11,9 @@ PG_URL = os.environ.get("YTC_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.
 REDIS_URL = os.environ.get("YTC_TEST_REDIS_URL", "redis://127.0.0.1:6379/1")
 AMQP_URL = os.environ.get("YTC_TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 
+# The end-to-end fixtures (real services, emulator, worker) are available to every test module.
+pytest_plugins = ["tests.integration.pipeline_harness"]
+
 _SERVICES = {
     "PostgreSQL": (5432, "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"),
     "Redis": (6379, 'redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no'),

@@ -377,8 +377,8 @@ def test_a_dramatiq_worker_serves_its_metrics_and_ours_on_127_0_0_1(ops_db, tmp_
 
 def test_no_metrics_middleware_without_rabbitmq():
     """Given settings without BROKER_URL (the embedded mode), when the worker middleware is chosen, then there is no metrics middleware, and METRICS_PORT=0 turns it off with RabbitMQ."""
-    from pipeline.config import Settings
     from actors.middleware import WorkerMetrics, worker_metrics
+    from pipeline.config import Settings
 
     assert worker_metrics(Settings(_env_file=None)) == []  # type: ignore[call-arg]
     assert worker_metrics(Settings(_env_file=None, broker_url=AMQP_URL, metrics_port=0)) == []  # type: ignore[call-arg]

@@ -15,16 +15,7 @@ from pipeline.errors import RunNotFound
 from pipeline.runs import get_run_results, get_run_status, start_run
 from tests.conftest import AMQP_URL
 from tests.factories import inputs_of_every_kind
-from tests.integration.pipeline_harness import (  # noqa: F401  (fixtures)
-    clock,
-    drain_events,
-    emulator,
-    pg_engine,
-    pipeline_ctx,
-    rabbit_broker,
-    wait_until,
-    worker,
-)
+from tests.integration.pipeline_harness import drain_events, wait_until
 
 pytestmark = pytest.mark.services
 

@@ -16,19 +16,13 @@ from pipeline import maintenance, stages
 from pipeline.completion import RunCompletion
 from pipeline.runs import get_run_status, start_run
 from tests.factories import inputs_of_every_kind, new_run_id
-from tests.integration.pipeline_harness import (  # noqa: F401  (fixtures)
+from tests.integration.pipeline_harness import (
     KEYS,
-    clock,
     drain_events,
-    emulator,
     make_pipeline_ctx,
-    pg_engine,
-    pipeline_ctx,
-    rabbit_broker,
     running_worker,
     truncate,
     wait_until,
-    worker,
 )
 from tests.integration.test_pipeline_e2e import finished
 
