@@ -343,7 +343,8 @@ class Workers:
 
     def start(self, timeout: float = 90.0) -> Workers:
         OUT.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **service_env(self.emulator_url), **self.extra_env, "PYTHONPATH": str(ROOT)}
+        path = os.pathsep.join(filter(None, (str(ROOT), self.extra_env.get("PYTHONPATH"))))
+        env = {**os.environ, **service_env(self.emulator_url), **self.extra_env, "PYTHONPATH": path}
         command = [PYTHON, "-m", "dramatiq", "actors", *self.modules, "--processes", str(self.processes),
                    "--threads", str(self.threads), "--queues", *self.queues]
         with open(self.log_path, "wb") as out:
@@ -399,10 +400,19 @@ def run_row(ctx: Any, run_id: str) -> dict[str, Any] | None:
 
 
 def wait_finished(ctx: Any, run_id: str, *, timeout: float, interval: float = 0.02) -> dict[str, Any]:
-    """Poll the runs table until the run is FINISHED (fail after ``timeout`` seconds)."""
+    """Poll the runs table until the run is FINISHED (fail after ``timeout`` seconds).
+
+    A failed poll (PostgreSQL restarted by someone else's test) is retried, not fatal.
+    """
+    import sqlalchemy as sa
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        row = run_row(ctx, run_id)
+        try:
+            row = run_row(ctx, run_id)
+        except sa.exc.OperationalError:
+            time.sleep(0.5)
+            continue
         if row and row["status"] in ("FINISHED", "CANCELLED"):
             return row
         time.sleep(interval)
@@ -418,7 +428,8 @@ def job_counts(ctx: Any, run_id: str) -> dict[str, int]:
     return {status: n for status, n in rows}
 
 
-def timed_run(ctx: Any, lines: Sequence[str], *, timeout: float, label: str = "bench") -> dict[str, Any]:
+def timed_run(ctx: Any, lines: Sequence[str], *, timeout: float, label: str = "bench",
+              run_id: str | None = None) -> dict[str, Any]:
     """``start_run`` → FINISHED: seconds from just before the call to the run's ``finished_at``."""
     from datetime import UTC, datetime
 
@@ -427,7 +438,7 @@ def timed_run(ctx: Any, lines: Sequence[str], *, timeout: float, label: str = "b
 
     started = datetime.now(UTC)
     t0 = time.perf_counter()
-    run_id = start_run(label, "bench", list(lines), ctx=ctx, send=send_all)
+    run_id = start_run(label, "bench", list(lines), ctx=ctx, send=send_all, run_id=run_id)
     row = wait_finished(ctx, run_id, timeout=timeout)
     polled = time.perf_counter() - t0
     seconds = (row["finished_at"] - started).total_seconds()
@@ -435,14 +446,53 @@ def timed_run(ctx: Any, lines: Sequence[str], *, timeout: float, label: str = "b
             "total_jobs": row["total_jobs"]}
 
 
+def pg_started_at() -> Any:
+    """When the PostgreSQL server last started (None when it does not answer)."""
+    import psycopg
+
+    try:
+        with psycopg.connect(DATABASE_URL, autocommit=True, connect_timeout=5) as conn:
+            return conn.execute("SELECT pg_postmaster_start_time()").fetchone()[0]  # type: ignore[index]
+    except psycopg.Error:
+        return None
+
+
+def undisturbed(action: Any, *, tries: int = 3, what: str = "measurement") -> tuple[Any, int]:
+    """Run ``action()`` until it completes with PostgreSQL up all along (this machine is shared: other
+    engineers' reliability tests restart it); returns its answer and how many tries were thrown away."""
+    for attempt in range(tries):
+        started = pg_started_at()
+        try:
+            answer = action()
+        except Exception as exc:  # noqa: BLE001 - any failure of a shared service: try again
+            log(f"{what} failed ({type(exc).__name__}: {str(exc)[:200]}); trying again")
+            time.sleep(5)
+            continue
+        if started is not None and pg_started_at() == started:
+            return answer, attempt
+        log(f"PostgreSQL restarted during the {what}; measuring again")
+        time.sleep(5)
+    raise RuntimeError(f"the {what} was disturbed {tries} times in a row")
+
+
 def median(values: Sequence[float]) -> float:
     return statistics.median(values)
+
+
+def code_version() -> dict[str, Any]:
+    """The commit the measured code came from, and whether pipeline code outside bench/ had local edits."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+    dirty = [line[3:] for line in git("status", "--porcelain", "--", "pipeline", "actors", "models").splitlines()]
+    return {"commit": git("rev-parse", "--short", "HEAD"), "uncommitted_pipeline_files": dirty}
 
 
 def save_result(name: str, data: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
-    path.write_text(json.dumps({"date": DATE, "machine": MACHINE, **data}, indent=2, sort_keys=False) + "\n")
+    document = {"date": DATE, "machine": MACHINE, **code_version(), **data}
+    path.write_text(json.dumps(document, indent=2, sort_keys=False, default=str) + "\n")
     return path
 
 
@@ -719,3 +769,60 @@ def sampling(interval: float, action: Any) -> Iterator[list[Any]]:
     finally:
         stop.set()
         thread.join(timeout=10)
+
+
+# --- where the CPU goes --------------------------------------------------------------------------------
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_of(pid: int) -> float:
+    """User + system CPU seconds of a process (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def cpu_snapshot(*, workers: Workers | None = None, emulator: Emulator | None = None) -> dict[str, float]:
+    """CPU seconds so far by component: the bench workers, the emulator, PostgreSQL backends of
+    ``ytc_bench``, the rest of PostgreSQL, RabbitMQ, Redis, this driver, and the whole machine."""
+    split = dict.fromkeys(("workers", "emulator", "postgres_bench", "postgres_other", "rabbitmq", "redis",
+                           "driver", "machine"), 0.0)
+    mine = set()
+    if workers is not None and workers.proc is not None:
+        mine = {workers.proc.pid, *workers.worker_pids()}
+        split["workers"] = sum(_cpu_of(p) for p in mine)
+    if emulator is not None and emulator.proc is not None:
+        emu = {emulator.proc.pid, *descendants(emulator.proc.pid)}
+        mine |= emu
+        split["emulator"] = sum(_cpu_of(p) for p in emu)
+    split["driver"] = _cpu_of(os.getpid())
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in mine:
+            continue
+        cmd = _cmdline(int(entry))
+        if cmd.startswith("postgres") or "/postgres" in cmd.split(" ")[0]:
+            split["postgres_bench" if f" {DB_NAME} " in cmd else "postgres_other"] += _cpu_of(int(entry))
+        elif "beam.smp" in cmd and "rabbit" in cmd:
+            split["rabbitmq"] += _cpu_of(int(entry))
+        elif cmd.startswith("redis-server") or "/redis-server" in cmd.split(" ")[0]:
+            split["redis"] += _cpu_of(int(entry))
+    with open("/proc/stat") as f:
+        cpu = f.readline().split()[1:]
+    split["machine"] = (sum(int(x) for x in cpu) - int(cpu[3]) - int(cpu[4])) / _TICKS  # minus idle, iowait
+    return split
+
+
+def cpu_between(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {k: round(after[k] - before[k], 2) for k in before}
