@@ -142,8 +142,9 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def run_once(
-    port: int, paths: list[str], seconds: float, clients: int, threads: int, kind: str
-) -> tuple[float, int]:
+    port: int, paths: list[str], seconds: float, clients: int, threads: int, kind: str, server_pid: int
+) -> tuple[float, int, float]:
+    """``(requests/s, failures, server CPU seconds per request)`` over one measured window."""
     ctx = mp.get_context("spawn")
     out: mp.Queue = ctx.Queue()
     start_at = time.time() + 1.5  # spawn and connect first; count only the measured window
@@ -154,12 +155,16 @@ def run_once(
     ]
     for proc in procs:
         proc.start()
+    time.sleep(max(0.0, start_at - time.time()))
+    cpu_start = _cpu_seconds(server_pid)
+    time.sleep(max(0.0, stop_at - time.time()))
+    cpu_used = _cpu_seconds(server_pid) - cpu_start
     results = [out.get(timeout=seconds + 60) for _ in procs]
     for proc in procs:
         proc.join(timeout=10)
     done = sum(r[0] for r in results)
     failed = sum(r[1] for r in results)
-    return done / seconds, failed
+    return done / seconds, failed, cpu_used / max(1, done)
 
 
 def main() -> None:
@@ -188,17 +193,27 @@ def main() -> None:
     try:
         _wait_ready(port)
         paths = _paths(port)
-        rates = []
+        load = os.getloadavg()[0]
+        rates, costs = [], []
         for run in range(args.runs):
-            cpu_before, wall_before = _cpu_seconds(server.pid), time.monotonic()
-            rate, failed = run_once(port, paths, args.seconds, args.clients, args.threads, args.client)
-            # The server's CPU over the whole run (spawn and ramp included): how close it came to a full core.
-            busy = (_cpu_seconds(server.pid) - cpu_before) / (time.monotonic() - wall_before)
+            rate, failed, cost = run_once(
+                port, paths, args.seconds, args.clients, args.threads, args.client, server.pid
+            )
             rates.append(rate)
+            costs.append(cost)
+            # The server's CPU per request says what one core could serve if the clients were elsewhere.
             print(
-                f"run {run + 1}: {rate:,.0f} req/s ({failed} failed; server process used {busy:.0%} of a core)",
+                f"run {run + 1}: {rate:,.0f} req/s ({failed} failed; server used {rate * cost:.0%} of a core, "
+                f"{cost * 1e6:,.0f} us CPU a request)",
                 flush=True,
             )
+        cost = statistics.median(costs)
+        print(f"load average before the runs: {load:.2f} (other work on the machine skews the request rate)")
+        print(
+            f"server capacity on one core (1 / median CPU per request): {1 / cost:,.0f} req/s"
+            if cost
+            else "server CPU not measurable here (no /proc)"
+        )
         print(
             f"median of {args.runs}: {statistics.median(rates):,.0f} req/s "
             f"(channels.list, 50 ids, part={PART}; {args.clients} client processes x {args.threads} {args.client} "
