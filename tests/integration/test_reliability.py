@@ -44,14 +44,12 @@ from pipeline.runs import get_run_results, get_run_status, start_run
 from pipeline.youtube.quota import QuotaLedger
 from tests.conftest import AMQP_URL, PG_URL
 from tests.factories import make_settings
-from tests.integration.pipeline_harness import (  # noqa: F401  (fixtures)
+from tests.integration.pipeline_harness import (
     KEYS,
     PIPELINE_REDIS_URL,
     QUEUES,
     RUN_FINISHED_QUEUE,
-    clock,
     make_pipeline_ctx,
-    pg_engine,
     truncate,
     wait_until,
 )
@@ -228,15 +226,14 @@ class Rig:
 
 @pytest.fixture()
 def rig(
-    request: pytest.FixtureRequest, rel_broker: Any, rel_emulator: EmulatorServer, tmp_path: Path
+    pg_engine: sa.Engine, rel_broker: Any, rel_emulator: EmulatorServer, clock: Any, tmp_path: Path
 ) -> Iterator[Rig]:
-    # The harness's fixtures, by name: a parameter named like the imported fixture would shadow it.
-    truncate(request.getfixturevalue("pg_engine"))
+    truncate(pg_engine)
     rel_emulator.reset()
     purge_queues()
     drain_events()
     # make_pipeline_ctx also flushes the pipeline tests' Redis database.
-    ctx = make_pipeline_ctx(rel_emulator, request.getfixturevalue("clock"))
+    ctx = make_pipeline_ctx(rel_emulator, clock)
     ctx.events = AmqpEventPublisher(BROKER_URL, RUN_FINISHED_QUEUE)  # reconcile may republish from here
     rig = Rig(ctx, rel_emulator, tmp_path)
     try:
