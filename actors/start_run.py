@@ -11,7 +11,7 @@ from actors.dispatch import send_all
 from actors.options import STAGE_OPTIONS
 from actors.runtime import get_context
 from pipeline.errors import InvalidRequest
-from pipeline.stages import record_run, reject_run, validate_run_request
+from pipeline.stages import record_run, reject_run, storable_id, validate_run_request
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ def start_run(run_id: str, analysis_id: str, owner_id: str, channel_inputs: list
         request = validate_run_request(ctx, run_id=run_id, analysis_id=analysis_id, owner_id=owner_id,
                                        channel_inputs=channel_inputs, options=options)
     except InvalidRequest as exc:
-        if isinstance(run_id, str) and 1 <= len(run_id) <= 64:
+        if storable_id(run_id, 64):  # the run can be recorded as rejected, so the backend hears of it
             log.warning("start_run %s rejected: %s", run_id, exc)
             reject_run(ctx, run_id=run_id, analysis_id=analysis_id, owner_id=owner_id, error=str(exc))
         else:

@@ -59,11 +59,11 @@ def validate_run_request(
     ctx: Context, *, run_id: Any, analysis_id: Any, owner_id: Any, channel_inputs: Any, options: Any
 ) -> RunRequest:
     """Check a start_run message's shape and bounds; raise InvalidRequest with a sentence a person can act on."""
-    if not isinstance(run_id, str) or not 1 <= len(run_id) <= 64:
-        raise InvalidRequest("run_id must be a string of 1 to 64 characters (a UUID)")
+    if not storable_id(run_id, 64):
+        raise InvalidRequest("run_id must be a string of 1 to 64 printable characters (a UUID)")
     for name, value in (("analysis_id", analysis_id), ("owner_id", owner_id)):
-        if not isinstance(value, str) or not 1 <= len(value) <= 200:
-            raise InvalidRequest(f"{name} must be a string of 1 to 200 characters")
+        if not storable_id(value, 200):
+            raise InvalidRequest(f"{name} must be a string of 1 to 200 characters, without NUL")
     if not isinstance(channel_inputs, list):
         raise InvalidRequest("channel_inputs must be a list of strings")
     limit = ctx.settings.max_inputs_per_run
@@ -96,6 +96,11 @@ def validate_run_request(
 _UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 
 
+def storable_id(value: Any, max_length: int) -> bool:
+    """An id the database can store as it is: a non-empty string, bounded, without NUL or surrogates."""
+    return isinstance(value, str) and 1 <= len(value) <= max_length and not _UNSTORABLE.search(value)
+
+
 def _input_text(item: Any) -> str:
     text = item if isinstance(item, str) else ("" if item is None else str(item))
     return _UNSTORABLE.sub("\ufffd", text)
@@ -125,8 +130,11 @@ def reject_run(ctx: Context, *, run_id: str, analysis_id: Any, owner_id: Any, er
     summary = {"error": error, "counts_by_status": {}, "total_jobs": 0}
     with ctx.session() as session:
         store.insert_run(session, run=Run(
-            id=run_id, analysis_id=str(analysis_id)[:200] if analysis_id else "-",
-            owner_id=str(owner_id)[:200] if owner_id else "-", error=error[:2000], created_at=now,
+            id=run_id,
+            analysis_id=_input_text(analysis_id)[:200] or "-",
+            owner_id=_input_text(owner_id)[:200] or "-",
+            error=_input_text(error)[:2000],
+            created_at=now,
         ))
         won = store.finish_run(session, run_id=run_id, summary=summary, now=now)
     if won:

@@ -25,6 +25,8 @@ def request(**overrides):
         ({"run_id": ""}, "run_id"),
         ({"run_id": 42}, "run_id"),
         ({"owner_id": None}, "owner_id"),
+        ({"owner_id": "team\x00"}, "owner_id"),
+        ({"run_id": "r\udc80"}, "run_id"),
         ({"analysis_id": "x" * 201}, "analysis_id"),
         ({"channel_inputs": "@x"}, "list"),
         ({"channel_inputs": []}, "empty"),
