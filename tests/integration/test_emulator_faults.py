@@ -143,14 +143,15 @@ def test_a_bad_plan_is_refused(emu, api):
 
 
 def test_latency_is_added_globally_and_per_endpoint(emu, api, channel_id):
-    """Given 250 ms on channels.list only, then channels.list takes at least that and videos.list does not."""
-    emu.set_faults([], latency_ms={"channels.list": 250})
+    """Given 600 ms on channels.list only, then channels.list takes at least that and videos.list does not."""
+    plan = emu.set_faults([], latency_ms={"channels.list": 600})
+    assert plan["latency_ms"] == {"channels.list": 600.0, "*": 0.0}
     started = time.perf_counter()
     assert statuses(api, channel_id, 1) == [200]
-    assert time.perf_counter() - started >= 0.25
+    assert time.perf_counter() - started >= 0.6
     started = time.perf_counter()
     api.get(VIDEOS, part="id", id="AAAAAAAAAAA")
-    assert time.perf_counter() - started < 0.2
+    assert time.perf_counter() - started < 0.5  # a wide margin: the machine may be busy
 
 
 def test_configured_latency_applies_to_every_call():
