@@ -10,6 +10,14 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _root() -> None:
+    """Resolve YouTube channel inputs, fetch their metadata and statistics, keep their history."""
+    # A callback keeps Typer in group mode even when only one command module is loaded.
+
+
 # Human output goes to stdout; notices (embedded mode, progress) go to stderr so --json stays clean.
 console = Console()
 err_console = Console(stderr=True)
