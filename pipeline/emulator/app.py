@@ -463,7 +463,12 @@ class Emulator:
             f'{{"kind":"youtube#channelListResponse","etag":"{etag}","pageInfo":{{"totalResults":'
             f'{len(rendered)},"resultsPerPage":{per_page}}},"items":['
         ).encode()
-        return 200, b"".join((head, b",".join([hit[2] for hit in rendered]), b"]}"))
+        parts = [head]
+        for hit in rendered:  # one join, one copy of the ~75 kB body
+            parts.append(hit[2])
+            parts.append(b",")
+        parts[-1] = b"]}"
+        return 200, b"".join(parts)
 
     # --- videos.list -------------------------------------------------------------------------------------
     def videos_list(self, params: Params, now: float) -> Answer:
