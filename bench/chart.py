@@ -53,8 +53,8 @@ def draw() -> Path:
     right.set_xticks(list(xs), [f"{c} (processes x threads)" for c in configs])
     right.set_ylabel("per second (median of 3)")
     right.set_title(f"Throughput: {throughput['inputs']:,} inputs vs {throughput['chains']:,} no-op chains")
+    right.set_ylim(0, max(inputs + chains) * 1.35)  # room for the legend above the bars
     right.legend(loc="upper left", fontsize=8)
-    right.margins(y=0.15)
 
     fig.suptitle(f"ytcollect benchmarks, {quota['date']}, {quota['machine']}", fontsize=10)
     fig.tight_layout()

@@ -482,7 +482,7 @@ def median(values: Sequence[float]) -> float:
 def code_version() -> dict[str, Any]:
     """The commit the measured code came from, and whether pipeline code outside bench/ had local edits."""
     def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.rstrip()
 
     dirty = [line[3:] for line in git("status", "--porcelain", "--", "pipeline", "actors", "models").splitlines()]
     return {"commit": git("rev-parse", "--short", "HEAD"), "uncommitted_pipeline_files": dirty}
@@ -798,7 +798,7 @@ def cpu_snapshot(*, workers: Workers | None = None, emulator: Emulator | None = 
     """CPU seconds so far by component: the bench workers, the emulator, PostgreSQL backends of
     ``ytc_bench``, the rest of PostgreSQL, RabbitMQ, Redis, this driver, and the whole machine."""
     split = dict.fromkeys(("workers", "emulator", "postgres_bench", "postgres_other", "rabbitmq", "redis",
-                           "driver", "machine"), 0.0)
+                           "driver", "machine", "steal"), 0.0)
     mine = set()
     if workers is not None and workers.proc is not None:
         mine = {workers.proc.pid, *workers.worker_pids()}
@@ -819,8 +819,9 @@ def cpu_snapshot(*, workers: Workers | None = None, emulator: Emulator | None = 
         elif cmd.startswith("redis-server") or "/redis-server" in cmd.split(" ")[0]:
             split["redis"] += _cpu_of(int(entry))
     with open("/proc/stat") as f:
-        cpu = f.readline().split()[1:]
-    split["machine"] = (sum(int(x) for x in cpu) - int(cpu[3]) - int(cpu[4])) / _TICKS  # minus idle, iowait
+        user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in f.readline().split()[1:9])
+    split["machine"] = (user + nice + system + irq + softirq) / _TICKS  # every process, ours and others'
+    split["steal"] = steal / _TICKS  # taken by the hypervisor
     return split
 
 
