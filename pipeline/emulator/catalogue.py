@@ -11,6 +11,7 @@ so a sample taken with 2,000 channels still holds with 100,000.
 
 from __future__ import annotations
 
+import base64
 import math
 import random
 import unicodedata
@@ -110,7 +111,6 @@ _TOPIC_CATEGORIES = (
     "https://en.wikipedia.org/wiki/Entertainment",
     "https://en.wikipedia.org/wiki/Hobby",
 )
-_B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
 def round_3_significant(count: int) -> int:
@@ -135,7 +135,8 @@ def fold(text: str) -> str:
 
 
 def _token(rng: random.Random, size: int) -> str:
-    return "".join(rng.choice(_B64) for _ in range(size))
+    """``size`` URL-safe base64 characters from the stream (one C call, not ``size`` choices)."""
+    return base64.urlsafe_b64encode(rng.randbytes(size * 3 // 4 + 3)).decode("ascii")[:size]
 
 
 @dataclass(frozen=True)
@@ -347,7 +348,7 @@ class Catalogue:
         found = self._details.get(index)
         if found is None:
             found = self._draw_detail(index)
-            if len(self._details) > 200_000:
+            if len(self._details) > max(200_000, self.size):
                 self._details.clear()
             self._details[index] = found
         return found
