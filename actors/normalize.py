@@ -5,9 +5,11 @@ import dramatiq
 from actors.dispatch import send_all
 from actors.options import STAGE_OPTIONS
 from actors.runtime import get_context
+from pipeline.config import get_settings
 from pipeline.stages import normalize_run
 
 
-@dramatiq.actor(queue_name="normalize", **STAGE_OPTIONS)
+# Every other stage works on one bounded batch; normalize handles the whole run, so it gets its own limit.
+@dramatiq.actor(queue_name="normalize", **(STAGE_OPTIONS | {"time_limit": get_settings().normalize_time_limit_ms}))
 def normalize(run_id: str) -> None:
     send_all(normalize_run(get_context(), run_id))

@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     actor_min_backoff_ms: int = Field(default=1_000, ge=0)
     actor_max_backoff_ms: int = Field(default=60_000, ge=0)
     actor_time_limit_ms: int = Field(default=300_000, ge=1_000)
+    normalize_time_limit_ms: int = Field(
+        default=1_200_000, ge=1_000,
+        description="normalize's work grows with the run (100,000 lines, a confirmed publish per lookup); "
+        "keep it under RabbitMQ's 30-minute consumer timeout",
+    )
     resolve_batch_size: int = Field(default=50, ge=1, le=50)
     metadata_batch_size: int = Field(default=50, ge=1, le=50)
 

@@ -396,7 +396,9 @@ def run_channel_rows(session: Session, *, run_id: str) -> list[tuple[Channel, li
     rows = session.execute(
         sa.select(Channel, RunInput.line_no)
         .join(Job, col(Job.channel_id) == col(Channel.id))
-        .join(RunInput, sa.and_(col(RunInput.job_id) == col(Job.id), col(RunInput.run_id) == col(Job.run_id)))
+        # On job_id alone (job ids are unique): with run_id too, a new run that the planner's statistics
+        # do not know yet got a nested loop over all of the run's inputs per job (quadratic at 100,000).
+        .join(RunInput, col(RunInput.job_id) == col(Job.id))
         .where(col(Job.run_id) == run_id, col(Job.status) == JobStatus.DONE)
         .order_by(RunInput.line_no)
     )
