@@ -48,7 +48,7 @@ def admin(emu):
 
 
 def test_catalogue_lists_channels_with_their_flags(emu, admin):
-    """Given GET /_emulator/catalogue?limit=N&offset=M, then it lists N entries from M with every documented field and the total."""
+    """Given 300 channels, when GET /_emulator/catalogue?limit=40&offset=10 is asked, then it lists those 40 entries with every documented field and the total."""
     body = admin.admin("GET", "catalogue", limit=40, offset=10).json
     assert body["total"] == 300 and len(body["channels"]) == 40
     assert all(ENTRY_KEYS <= set(entry) for entry in body["channels"])
@@ -56,7 +56,7 @@ def test_catalogue_lists_channels_with_their_flags(emu, admin):
 
 
 def test_catalogue_includes_terminated_channels_flagged(emu, admin):
-    """Given the whole catalogue, then terminated channels are listed and flagged, and the other flags all occur."""
+    """Given the whole catalogue, when it is listed, then terminated channels are there and flagged, and every other flag occurs too."""
     channels = admin.admin("GET", "catalogue", limit=300).json["channels"]
     for flag in ("terminated", "hidden", "no_videos"):
         assert any(entry[flag] for entry in channels), flag
@@ -66,7 +66,7 @@ def test_catalogue_includes_terminated_channels_flagged(emu, admin):
 
 
 def test_usage_over_http_matches_the_in_process_usage(emu, admin):
-    """Given a few calls, then GET /_emulator/usage equals emu.usage() and names keys by fingerprint."""
+    """Given a channels.list and a search, when GET /_emulator/usage is asked, then it equals emu.usage() and names the key by fingerprint."""
     api = RawClient(emu.base_url, key=KEY)
     channel_id = emu.catalogue.sample(1)[0]["id"]
     api.get("/youtube/v3/channels", part="id", id=channel_id)
@@ -84,7 +84,7 @@ def test_usage_over_http_matches_the_in_process_usage(emu, admin):
 
 
 def test_clock_advances_and_sets_over_http(emu, admin):
-    """Given POST /_emulator/clock with advance_seconds and then set, then each answers the new now."""
+    """Given a frozen clock, when POST /_emulator/clock advances it and then sets it, then each answer is the new now."""
     advanced = admin.admin("POST", "clock", {"advance_seconds": 3600}).json
     assert datetime.fromisoformat(advanced["now"]) == START + timedelta(hours=1)
     moved = admin.admin("POST", "clock", {"set": "2027-01-01T10:00:00Z"}).json
@@ -94,7 +94,7 @@ def test_clock_advances_and_sets_over_http(emu, admin):
 
 
 def test_in_process_clock_matches_the_admin_clock(emu, admin):
-    """Given emu.advance_clock, then emu.now() and GET /_emulator/clock agree."""
+    """Given a frozen clock, when emu.advance_clock moves it 2 days, then emu.now() and GET /_emulator/clock agree."""
     emu.advance_clock(timedelta(days=2))
     assert emu.now() == START + timedelta(days=2)
     assert datetime.fromisoformat(admin.admin("GET", "clock").json["now"]) == emu.now()
@@ -113,14 +113,14 @@ def test_reset_over_http_clears_usage_faults_and_clock(emu, admin):
 
 
 def test_unknown_admin_paths_and_bad_json_are_refused(emu, admin):
-    """Given an unknown admin endpoint or a non-JSON body, then the admin API answers 404 or 400."""
+    """Given an unknown admin endpoint or a non-JSON body, when sent, then the admin API answers 404 or 400."""
     assert admin.admin("GET", "nothing-here").status == 404
     assert admin.request("POST", "/_emulator/faults", body=b"{not json").status == 400
     assert admin.request("GET", "/elsewhere").status == 404
 
 
 def test_same_seed_same_catalogue_other_seed_other_catalogue():
-    """Given two emulators with one seed and one with another, then the first two list the same channels and the third does not."""
+    """Given two catalogues with one seed and one with another, when sampled, then the first two list the same channels and the third does not."""
     from pipeline.emulator import Catalogue
 
     assert Catalogue(21, 200).sample(50) == Catalogue(21, 200).sample(50)
@@ -156,7 +156,7 @@ def test_context_manager_stops_even_with_an_open_keep_alive_connection():
 
 
 def test_port_zero_picks_a_free_port_and_two_servers_coexist():
-    """Given two emulators on port 0, then each gets its own port and answers."""
+    """Given two emulators, when both start on port 0, then each gets its own port and answers."""
     with (
         EmulatorServer(EmulatorConfig(channels=10)) as one,
         EmulatorServer(EmulatorConfig(channels=10)) as two,

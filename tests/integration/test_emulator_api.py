@@ -66,7 +66,7 @@ def test_fifty_ids_return_every_live_channel_keyed_by_id(emu, api):
 
 
 def test_unknown_and_terminated_ids_are_silently_left_out(emu, api):
-    """Given a batch mixing live, terminated, well-shaped unknown and garbage ids, then only the live ones answer."""
+    """Given a batch mixing live, terminated, well-shaped unknown and garbage ids, when channels.list answers, then only the live ones are in it."""
     good = [e["id"] for e in live(emu)[:3]]
     dead = emu.catalogue.find(limit=1, terminated=True)[0]["id"]
     unknown = "UC" + "A" * 21 + "w"
@@ -84,7 +84,7 @@ def test_item_order_is_not_the_request_order(emu, api):
 
 
 def test_comma_list_and_repeated_parameters_are_the_same_request(emu, api):
-    """Given ids as ``id=a%2Cb`` and as ``id=a&id=b`` (and parts both ways), then the answers hold the same items."""
+    """Given ids as ``id=a%2Cb`` and as ``id=a&id=b`` (and parts both ways), when both are sent, then the answers hold the same items."""
     ids = [e["id"] for e in live(emu)[:4]]
     as_string = api.get(CHANNELS, part="snippet,statistics", id=",".join(ids)).json
     as_list = api.get(CHANNELS, part=["snippet", "statistics"], id=ids).json
@@ -92,7 +92,7 @@ def test_comma_list_and_repeated_parameters_are_the_same_request(emu, api):
 
 
 def test_duplicate_ids_answer_once(emu, api):
-    """Given the same id three times in a batch, then it is answered once."""
+    """Given the same id three times in a batch, when channels.list answers, then it holds that channel once."""
     channel_id = live(emu)[0]["id"]
     answer = api.get(CHANNELS, part="id", id=[channel_id] * 3)
     assert [item["id"] for item in answer.json["items"]] == [channel_id]
@@ -200,7 +200,7 @@ def test_mine_with_an_api_key_needs_oauth(emu, api):
 
 # --- forHandle and forUsername --------------------------------------------------------------------------
 def test_for_handle_with_or_without_at_in_any_case(emu, api):
-    """Given a handle with and without @, lower, upper and mixed case, then each finds the same channel."""
+    """Given a handle with and without @, lower, upper and mixed case, when forHandle asks for each, then each finds the same channel."""
     entry = live(emu, script="latin")[0]
     handle = entry["handle"]
     for variant in (handle, "@" + handle, handle.upper(), "@" + handle.lower(), handle.swapcase()):
@@ -210,7 +210,7 @@ def test_for_handle_with_or_without_at_in_any_case(emu, api):
 
 @pytest.mark.parametrize("script", ["ja", "ru", "ar", "hi", "ko"])
 def test_for_handle_matches_non_latin_handles_percent_encoded(emu, api, script):
-    """Given a non-Latin handle sent percent-encoded (UTF-8), in another case where the script has case, then it matches."""
+    """Given a non-Latin handle, when forHandle sends it percent-encoded (UTF-8), with @ or in another case, then it matches."""
     entry = next(e for e in emu.catalogue.find(limit=50, script=script, terminated=False))
     handle = entry["handle"]
     for variant in ("@" + handle, handle.upper(), handle.lower()):
@@ -364,7 +364,7 @@ def test_no_video_channels_show_video_count_zero(emu, api):
 
 
 def test_identifiers_have_the_real_shapes(emu):
-    """Given the catalogue, then channel, video, playlist and uploads ids have the API's shapes."""
+    """Given the catalogue, when its ids are listed, then channel, video, playlist and uploads ids have the API's shapes."""
     for entry in emu.catalogue.sample(300):
         assert re.fullmatch(r"UC[A-Za-z0-9_-]{21}[AQgw]", entry["id"])
         assert entry["uploads_playlist_id"] == "UU" + entry["id"][2:]
@@ -483,7 +483,7 @@ def test_search_finds_a_custom_name_first(emu, api):
 
 # --- the POST form of long requests ---------------------------------------------------------------------
 def test_post_with_method_override_reads_the_query_from_the_body(emu, api):
-    """Given a POST with X-HTTP-Method-Override: GET and the query (key included) in a form body, then it answers as the GET would."""
+    """Given the query (key included) in a form body, when POSTed with X-HTTP-Method-Override: GET, then it answers as the GET would."""
     ids = [e["id"] for e in live(emu)[:50]]
     posted = api.post_override(CHANNELS, part=ALL, id=",".join(ids))
     got = api.get(CHANNELS, part=ALL, id=",".join(ids))

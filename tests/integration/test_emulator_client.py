@@ -127,7 +127,7 @@ def test_search_through_the_client(emu, live):
 
 
 def test_errors_reach_the_client_as_http_errors_with_the_api_body(emu, live):
-    """Given a bad key, a no-video uploads playlist and a spent quota, then HttpError carries each status and reason."""
+    """Given a bad key, a no-video uploads playlist and a spent quota, when the client executes, then HttpError carries each status and reason."""
     with pytest.raises(HttpError) as bad_key:
         youtube(emu, key=BAD).channels().list(part="id", id=live[0]["id"]).execute()
     assert bad_key.value.resp.status == 400

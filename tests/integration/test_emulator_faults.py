@@ -40,7 +40,7 @@ def statuses(api, channel_id, n, path=CHANNELS):
 
 
 def test_count_faults_hit_the_next_n_matching_requests(emu, api, channel_id):
-    """Given 2 backend_503 on channels.list, then the next 2 channels.list answer the verbatim 503 and the 3rd is 200."""
+    """Given 2 backend_503 on channels.list, when 3 calls are made, then the first 2 answer the verbatim 503 and the 3rd is 200."""
     emu.set_faults([{"endpoint": "channels.list", "kind": "backend_503", "count": 2}])
     answers = [api.get(CHANNELS, part="id", id=channel_id) for _ in range(3)]
     assert [a.status for a in answers] == [503, 503, 200]
@@ -114,7 +114,7 @@ def test_drop_closes_the_connection_without_an_answer(emu, api, channel_id):
 
 
 def test_faulted_requests_cost_one_unit_and_quota_faults_cost_none(emu, api, channel_id):
-    """Given a 503, a 429 and an injected quotaExceeded, then usage charges 1 + 1 + 0 units."""
+    """Given a 503, a 429 and an injected quotaExceeded, when each meets a call, then usage charges 1 + 1 + 0 units."""
     emu.set_faults(
         [
             {"kind": "backend_503", "count": 1},
@@ -143,7 +143,7 @@ def test_a_bad_plan_is_refused(emu, api):
 
 
 def test_latency_is_added_globally_and_per_endpoint(emu, api, channel_id):
-    """Given 600 ms on channels.list only, then channels.list takes at least that and videos.list does not."""
+    """Given 600 ms of latency on channels.list only, when both methods are called, then channels.list takes at least that and videos.list does not."""
     plan = emu.set_faults([], latency_ms={"channels.list": 600})
     assert plan["latency_ms"] == {"channels.list": 600.0, "*": 0.0}
     started = time.perf_counter()

@@ -81,7 +81,7 @@ def test_an_unknown_key_is_invalid_when_keys_are_configured(emu, ids):
 
 
 def test_disabled_key_is_access_not_configured(emu, ids):
-    """Given a key whose project has the API disabled, then it answers 403 accessNotConfigured with SERVICE_DISABLED."""
+    """Given a key whose project has the API disabled, when it calls, then it answers 403 accessNotConfigured with SERVICE_DISABLED."""
     answer = call(emu, OFF)
     assert answer.status == 403
     error = answer.json["error"]
@@ -92,7 +92,7 @@ def test_disabled_key_is_access_not_configured(emu, ids):
 
 
 def test_bad_keys_cost_nothing_but_are_counted_by_fingerprint(emu, ids):
-    """Given requests with invalid and disabled keys, then usage counts them under fingerprints with 0 units."""
+    """Given invalid and disabled keys, when they call, then usage counts them under their fingerprints with 0 units."""
     call(emu, BAD)
     call(emu, OFF)
     usage = emu.usage()
@@ -110,7 +110,7 @@ def test_open_mode_takes_any_non_empty_key():
 
 
 def test_a_key_can_come_in_the_x_goog_api_key_header(emu, ids):
-    """Given the key in the X-Goog-Api-Key header instead of the query, then the request is served."""
+    """Given a valid key, when it comes in the X-Goog-Api-Key header instead of the query, then the request is served."""
     answer = RawClient(emu.base_url).request(
         "GET", f"{CHANNELS}?part=id&id={ids[0]}", headers={"X-Goog-Api-Key": K1}
     )
@@ -119,7 +119,7 @@ def test_a_key_can_come_in_the_x_goog_api_key_header(emu, ids):
 
 # --- costs ----------------------------------------------------------------------------------------------
 def test_every_method_costs_its_units():
-    """Given one call of each method, then usage charges channels, videos, playlists, playlistItems 1 and search 100."""
+    """Given a fresh emulator, when each method is called once, then usage charges channels, videos, playlists, playlistItems 1 and search 100."""
     with server(quota_per_key=10_000) as emu:
         entry = next(e for e in emu.catalogue.sample(50) if e["video_ids"] and not e["terminated"])
         api = RawClient(emu.base_url, key=K1)
@@ -145,7 +145,7 @@ def test_every_method_costs_its_units():
 
 
 def test_invalid_requests_and_not_found_cost_units_too(emu, ids):
-    """Given a 400 (bad part) and a 404 (unknown playlist), then each still costs its method's unit."""
+    """Given a bad part and an unknown playlist, when they answer 400 and 404, then each still costs its method's unit."""
     api = RawClient(emu.base_url, key=K1)
     assert api.get(CHANNELS, part="bogus", id=ids[0]).status == 400
     assert api.get("/youtube/v3/playlistItems", part="id", playlistId="PLnope").status == 404
@@ -154,7 +154,7 @@ def test_invalid_requests_and_not_found_cost_units_too(emu, ids):
 
 
 def test_usage_never_contains_a_key(emu, ids):
-    """Given calls with every kind of key, then neither the usage document nor its HTTP form contains a key."""
+    """Given calls with every kind of key, when usage is read in process and over HTTP, then neither contains a key."""
     for key in (K1, K2, BAD, OFF):
         call(emu, key)
     text = json.dumps(emu.usage()) + RawClient(emu.base_url).admin("GET", "usage").body.decode()
@@ -255,7 +255,7 @@ def test_clock_set_over_http_turns_the_day(emu, ids):
 
 
 def test_concurrent_calls_never_overspend_a_bucket():
-    """Given 40 concurrent calls on a 25-unit allowance, then exactly 25 are served and 15 refused."""
+    """Given a 25-unit allowance, when 40 calls come concurrently, then exactly 25 are served and 15 refused."""
     from concurrent.futures import ThreadPoolExecutor
 
     with server(quota_per_key=25) as emu:

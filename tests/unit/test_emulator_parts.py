@@ -47,7 +47,7 @@ def test_foreign_ids_decode_to_nothing(text):
 
 
 def test_another_seed_makes_other_ids():
-    """Given two seeds, then the same slot has different ids and one seed cannot decode the other's."""
+    """Given two seeds, when they encode the same slot, then the ids differ and one seed cannot decode the other's."""
     other = IdCodec(8)
     assert other.channel_id(5) != CODEC.channel_id(5)
     assert other.channel_index(CODEC.channel_id(5)) is None
@@ -55,7 +55,7 @@ def test_another_seed_makes_other_ids():
 
 @given(st.integers(min_value=0, max_value=10**15))
 def test_rounding_keeps_three_significant_figures_rounding_down(count):
-    """Given any count, then the shown count is at most it, has at most 3 significant figures and loses under 1%."""
+    """Given any count, when rounded for display, then it is at most the count, has at most 3 significant figures and loses under 1%."""
     shown = round_3_significant(count)
     assert shown <= count
     assert len(str(shown).rstrip("0") or "0") <= 3 or shown == count
@@ -63,12 +63,12 @@ def test_rounding_keeps_three_significant_figures_rounding_down(count):
 
 
 def test_fingerprint_is_eight_hex_of_sha256():
-    """Given a key, then its fingerprint is the first 8 hex characters of its SHA-256."""
+    """Given a key, when fingerprinted, then the result is the first 8 hex characters of its SHA-256."""
     assert fingerprint("abc") == "ba7816bf"
 
 
 def test_pacific_day_and_its_end_follow_daylight_saving():
-    """Given instants around the 2026 DST changes, then the Pacific day and its end in UTC are right."""
+    """Given instants around the 2026 DST changes, when their quota day is computed, then the Pacific day and its end in UTC are right."""
     assert pacific_day(datetime(2026, 3, 9, 6, 59, tzinfo=UTC)) == "2026-03-08"
     assert pacific_day(datetime(2026, 3, 9, 7, 0, tzinfo=UTC)) == "2026-03-09"
     assert next_pacific_midnight(datetime(2026, 3, 8, 12, tzinfo=UTC)) == datetime(2026, 3, 9, 7, tzinfo=UTC)
@@ -79,7 +79,7 @@ def test_pacific_day_and_its_end_follow_daylight_saving():
 
 
 def test_frozen_clock_moves_only_when_told():
-    """Given a start time, then now() stays there until advanced or set, and reset() goes back."""
+    """Given a start time, when the clock is advanced, set and reset, then now() moves only then and reset() goes back."""
     start = datetime(2026, 1, 1, tzinfo=UTC)
     clock = EmulatorClock(start)
     assert clock.now() == start
@@ -93,24 +93,24 @@ def test_frozen_clock_moves_only_when_told():
 
 @given(st.integers(min_value=0, max_value=10**9), st.booleans())
 def test_page_tokens_round_trip(offset, backwards):
-    """Given any offset, then its page token reads back as that offset."""
+    """Given any offset, when encoded as a page token, then it reads back as that offset."""
     assert read_page_token(page_token(offset, backwards)) == offset
 
 
 def test_page_token_has_the_api_shape():
-    """Given offset 5, then the token is the API's familiar CAUQAA."""
+    """Given offset 5, when encoded, then the token is the API's familiar CAUQAA, and garbage reads as no token."""
     assert page_token(5) == "CAUQAA"
     assert read_page_token("garbage!") is None
 
 
 def test_query_parsing_decodes_utf8_plus_and_repeats():
-    """Given a query with %2C, + and repeated names, then values are decoded and collected in order."""
+    """Given a query with %2C, + and repeated names, when parsed, then values are decoded and collected in order."""
     params = parse_query("id=a%2Cb&id=c&q=two+words&forHandle=%40%E3%81%95%E3%81%8F%E3%82%89&empty=")
     assert params == {"id": ["a,b", "c"], "q": ["two words"], "forHandle": ["@さくら"], "empty": [""]}
 
 
 def test_fault_rate_draws_are_deterministic_per_seed():
-    """Given the same seed and plan, then the same request sequence meets the same faults; another seed differs."""
+    """Given one rate plan, when the same request sequence runs under one seed twice and under another, then the first two meet the same faults."""
     plan = {"faults": [{"kind": "backend_503", "rate": 0.5}]}
 
     def run(seed):
@@ -141,12 +141,12 @@ def test_handle_can_be_answered_without_http():
 
 
 def test_catalogue_prefix_is_stable_whatever_its_size():
-    """Given catalogues of 300 and 3,000 channels from one seed, then their first 300 channels are identical."""
+    """Given one seed, when catalogues of 300 and 3,000 channels are built, then their first 300 channels are identical."""
     assert Catalogue(9, 300).sample(300) == Catalogue(9, 3000).sample(300)
 
 
 def test_catalogue_has_the_documented_variety():
-    """Given 10,000 channels, then usernames, custom names, hidden, no-country, no-video and terminated shares are as documented."""
+    """Given 10,000 channels, when counted, then usernames, custom names, hidden, no-country, no-video and terminated shares are as documented."""
     cat = Catalogue(7, 10_000)
     n = len(cat)
 
