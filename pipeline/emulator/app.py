@@ -5,6 +5,21 @@ and a byte join: the benchmark asks for thousands of requests per second on two 
 
 Order of checks for an API request, as Google's front end does it: the key (missing, invalid,
 disabled), then the project's quota, then injected faults, then the method's own validation.
+
+Admin API (no key):
+
+- ``GET /_emulator/catalogue?limit=N&offset=M`` -> ``{"channels": [entry, ...], "total": N}``, an
+  entry being ``{"id", "handle", "username", "custom_name", "title", "video_ids", "playlist_ids",
+  "uploads_playlist_id", "terminated", "hidden", "no_videos", "country", "script"}``
+- ``GET /_emulator/usage`` -> ``{"units_total", "requests_total", "by_key": {fingerprint: {"units",
+  "requests", "status", "project", "by_method", "by_status"}}, "by_method": {method: {"units",
+  "requests"}}, "by_status", "by_verb", "quota": {"day", "resets_at", "limit_per_project",
+  "projects": {name: {"keys", "units_today", "remaining_today"}}}}``
+- ``GET|POST /_emulator/faults``: ``{"faults": [{"endpoint", "kind", "rate"?, "count"?, "key"?}],
+  "latency_ms"?: ms | {endpoint: ms}}`` (POST replaces; ``{"faults": []}`` clears)
+- ``GET|POST /_emulator/clock``: ``{"advance_seconds": N}`` or ``{"set": "ISO instant"}`` ->
+  ``{"now", "pacific_day", "resets_at"}``
+- ``POST /_emulator/reset`` (usage, quota, faults, clock); ``GET /_emulator/health``
 """
 
 from __future__ import annotations
