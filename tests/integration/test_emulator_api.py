@@ -503,3 +503,19 @@ def test_answers_are_json_in_utf8(emu, api):
     answer = api.get(CHANNELS, part="snippet", id=entry["id"])
     assert answer.headers["content-type"] == "application/json; charset=UTF-8"
     assert entry["title"].encode() in answer.body
+
+
+def test_answers_carry_one_server_header_and_a_date(emu, api):
+    """Given any API call, when answered, then the headers hold one ``server`` (ESF, as Google's) and a ``date``."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", emu.port, timeout=10)
+    try:
+        conn.request("GET", f"{CHANNELS}?part=id&id=x&key={KEY}")
+        answer = conn.getresponse()
+        answer.read()
+        names = [name.lower() for name, _ in answer.getheaders()]
+    finally:
+        conn.close()
+    assert names.count("server") == 1 and answer.getheader("server") == "ESF"
+    assert "date" in names
