@@ -41,8 +41,9 @@ def truncate(engine: sa.Engine) -> None:
         ))
 
 
-def purge_queues() -> None:
-    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+def purge_queues(url: str = AMQP_URL) -> None:
+    """Empty every stage queue, delay queue and dead-letter queue of the vhost, and the events queue."""
+    connection = pika.BlockingConnection(pika.URLParameters(url))
     try:
         channel = connection.channel()
         for name in [*QUEUES, *(f"{q}.DQ" for q in QUEUES), *(f"{q}.XQ" for q in QUEUES), RUN_FINISHED_QUEUE]:

@@ -11,7 +11,7 @@ from googleapiclient.errors import HttpError
 
 from pipeline.emulator import EmulatorConfig, EmulatorServer
 
-KEY, BAD = "AIzaClientSuiteKey0000000000000000000000", "AIzaNotAValidKey"
+KEY, BAD = "AIzaTestClientSuiteKey000000000000000000", "AIzaNotAValidKey"
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,11 @@ from pipeline.emulator.testing import RawClient
 
 CHANNELS = "/youtube/v3/channels"
 K1, K2, K3 = (
-    "AIzaKeyOne111111111111111111111111111111",
-    "AIzaKeyTwo22222222222222222222222222222",
+    "AIzaTestKeyOne1111111111111111111111111",
+    "AIzaTestKeyTwo2222222222222222222222222",
     "AIzaKeyThree",
 )
-BAD, OFF = "AIzaInvalidKey000000000000000000000000000", "AIzaDisabledKey0000000000000000000000000"
+BAD, OFF = "AIzaTestInvalidKey000000000000000000000", "AIzaTestDisabledKey00000000000000000000"
 
 QUOTA_EXCEEDED = {"error": {"code": 403, "message": "The request cannot be completed because you have exceeded your <a href=\"/youtube/v3/getting-started#quota\">quota</a>.", "errors": [{"message": "The request cannot be completed because you have exceeded your <a href=\"/youtube/v3/getting-started#quota\">quota</a>.", "domain": "youtube.quota", "reason": "quotaExceeded"}]}}  # fmt: skip
 API_KEY_INVALID = {"error": {"code": 400, "message": "API key not valid. Please pass a valid API key.", "errors": [{"message": "API key not valid. Please pass a valid API key.", "domain": "global", "reason": "badRequest"}], "status": "INVALID_ARGUMENT", "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID", "domain": "googleapis.com", "metadata": {"service": "youtube.googleapis.com"}}, {"@type": "type.googleapis.com/google.rpc.LocalizedMessage", "locale": "en-US", "message": "API key not valid. Please pass a valid API key."}]}}  # fmt: skip

@@ -36,7 +36,7 @@ pytestmark = pytest.mark.services
 BIN = Path(sys.executable).parent
 OPS_DB = "ytc_ops_test"
 EMPTY_DB = "ytc_ops_test_empty"
-FAKE_KEY = "AIzaOpsFakeKey-DISTINCTIVE-doctor-000001"
+FAKE_KEY = "AIzaFakeOpsKey-DISTINCTIVE-doctor-000001"
 FAKE_FP = key_fingerprint(FAKE_KEY)
 LEDGER_NAMESPACE = "ytc_ops_test"  # the collector test's own ledger keys, removed after it
 

@@ -53,6 +53,7 @@ from tests.integration.pipeline_harness import (
     truncate,
     wait_until,
 )
+from tests.integration.pipeline_harness import purge_queues as harness_purge_queues
 from tests.integration.worker_process import WorkerProcess, worker_env
 
 # Each test takes 10 to 60 s; the bound stops a wedged one early (its finally still kills the worker group).
@@ -137,17 +138,7 @@ def rel_broker(services: None) -> Iterator[Any]:
 
 
 def purge_queues() -> None:
-    """Empty every stage queue, delay queue and dead-letter queue of the vhost, and the events queue."""
-    connection = pika.BlockingConnection(pika.URLParameters(BROKER_URL))
-    try:
-        channel = connection.channel()
-        for name in [*QUEUES, *(f"{q}.DQ" for q in QUEUES), *(f"{q}.XQ" for q in QUEUES), RUN_FINISHED_QUEUE]:
-            try:
-                channel.queue_purge(name)
-            except pika.exceptions.ChannelClosedByBroker:
-                channel = connection.channel()  # the queue does not exist yet: nothing to purge
-    finally:
-        connection.close()
+    harness_purge_queues(BROKER_URL)
 
 
 def drain_events() -> list[bytes]:

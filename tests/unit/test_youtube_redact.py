@@ -11,7 +11,7 @@ from googleapiclient.errors import HttpError
 from pipeline.youtube.redact import install_log_redaction, redact, register_secret
 
 KEY = "AIzaFakeKey-DISTINCTIVE-0001"
-REAL_SHAPED = "AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q"  # 39 characters, like a real key
+REAL_SHAPED = "AIzaTestA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p"  # 39 characters, like a real key
 
 
 @pytest.mark.parametrize(
