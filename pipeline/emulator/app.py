@@ -485,6 +485,23 @@ class Emulator:
         parts[-1] = b"]}"
         return 200, b"".join(parts)
 
+    @staticmethod
+    def _one_filter(params: Params, names: tuple[str, ...]) -> tuple[str, Answer | None]:
+        """The one filter among ``names`` the request uses; a 400 answer when it has none or several."""
+        filters = [name for name in names if name in params]
+        if not filters:
+            return "", (400, errors.no_filter(", ".join(sorted(names, key=str.lower))))
+        if len(filters) > 1:
+            return "", (400, errors.youtube_error(
+                400,
+                "incompatibleParameters",
+                "The request specifies two or more parameters that cannot be used "
+                "in the same request: " + ", ".join(filters),
+                location="parameters.",
+                location_type="other",
+            ))
+        return filters[0], None
+
     # --- videos.list -------------------------------------------------------------------------------------
     def videos_list(self, params: Params, now: float) -> Answer:
         mask, error = self._parts(params, "videos.list", VIDEO_PARTS)
@@ -493,22 +510,13 @@ class Emulator:
         _, error = self._max_results(params)
         if error:
             return 400, error
-        filters = [name for name in ("id", "chart", "myRating") if name in params]
-        if not filters:
-            return 400, errors.no_filter("chart, id, myRating")
-        if len(filters) > 1:
-            return 400, errors.youtube_error(
-                400,
-                "incompatibleParameters",
-                "The request specifies two or more parameters that cannot be used "
-                "in the same request: " + ", ".join(filters),
-                location="parameters.",
-                location_type="other",
-            )
-        if filters[0] == "myRating":
+        chosen, refusal = self._one_filter(params, ("id", "chart", "myRating"))
+        if refusal:
+            return refusal
+        if chosen == "myRating":
             return 401, errors.LOGIN_REQUIRED
         found: dict[str, tuple[int, int]] = {}
-        if filters[0] == "id":
+        if chosen == "id":
             ids, error = self._ids(params)
             if error:
                 return 400, error
@@ -530,22 +538,13 @@ class Emulator:
         per_page, error = self._max_results(params)
         if error:
             return 400, error
-        filters = [name for name in ("id", "channelId", "mine") if name in params]
-        if not filters:
-            return 400, errors.no_filter("channelId, id, mine")
-        if len(filters) > 1:
-            return 400, errors.youtube_error(
-                400,
-                "incompatibleParameters",
-                "The request specifies two or more parameters that cannot be used "
-                "in the same request: " + ", ".join(filters),
-                location="parameters.",
-                location_type="other",
-            )
-        if filters[0] == "mine":
+        chosen, refusal = self._one_filter(params, ("id", "channelId", "mine"))
+        if refusal:
+            return refusal
+        if chosen == "mine":
             return 401, errors.LOGIN_REQUIRED
         cat = self.catalogue
-        if filters[0] == "id":
+        if chosen == "id":
             ids, error = self._ids(params)
             if error:
                 return 400, error
