@@ -21,8 +21,8 @@ from pipeline.messages import Send
 from pipeline.stages import (
     BATCH_KINDS,
     RunRequest,
-    _publish_finished,
     dispatch_metadata,
+    publish_finished,
     record_run,
 )
 
@@ -68,7 +68,7 @@ def reconcile(ctx: Context, *, stuck_after_seconds: int | None = None) -> Reconc
             session, finished_before=now - timedelta(seconds=EVENT_GRACE_SECONDS)
         )
     for run in unsent:
-        _publish_finished(ctx, run.id)
+        publish_finished(ctx, run.id)
         report.events_republished.append(run.id)
     return report
 

@@ -159,7 +159,7 @@ def _owned_run(session: Any, run_id: str, owner_id: str | None) -> Any:
 def cancel_run(run_id: str, owner_id: str | None = None, *, ctx: Context | None = None) -> bool:
     """Cancel a run: open jobs become CANCELLED (in-flight ones end at their next guarded write) and the
     run moves to CANCELLED exactly once, publishing run_finished. False when it had already ended."""
-    from pipeline.stages import _publish_finished
+    from pipeline.stages import publish_finished
     from pipeline.summary import build_summary
 
     ctx = ctx or _runtime_context()
@@ -177,7 +177,7 @@ def cancel_run(run_id: str, owner_id: str | None = None, *, ctx: Context | None 
     if open_jobs:
         ctx.completion.mark_terminal(run_id, {j.id: JobStatus.CANCELLED for j in open_jobs})  # type: ignore[misc]
     if won:
-        _publish_finished(ctx, run_id)
+        publish_finished(ctx, run_id)
     return won
 
 

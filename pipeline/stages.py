@@ -138,7 +138,7 @@ def reject_run(ctx: Context, *, run_id: str, analysis_id: Any, owner_id: Any, er
         ))
         won = store.finish_run(session, run_id=run_id, summary=summary, now=now)
     if won:
-        _publish_finished(ctx, run_id)
+        publish_finished(ctx, run_id)
 
 
 # --- normalize ----------------------------------------------------------------------------------
@@ -600,11 +600,11 @@ def finalize_run(ctx: Context, run_id: str) -> list[Send]:
         summary = build_summary(session, run, now=now)
         won = store.finish_run(session, run_id=run_id, summary=summary, now=now)
     if won:
-        _publish_finished(ctx, run_id)
+        publish_finished(ctx, run_id)
     return []
 
 
-def _publish_finished(ctx: Context, run_id: str) -> None:
+def publish_finished(ctx: Context, run_id: str) -> None:
     with ctx.session() as session:
         run = store.get_run(session, run_id=run_id)
     if run is None:

@@ -8,7 +8,7 @@ import typer
 
 from pipeline import maintenance
 from pipeline.cli.app import app, console
-from pipeline.cli.runs import Session
+from pipeline.cli.runs import CliRuntime
 from pipeline.config import get_settings
 
 maintenance_app = typer.Typer(help="run a periodic job once, now", no_args_is_help=True)
@@ -24,8 +24,8 @@ def _send(sends) -> None:  # type: ignore[no-untyped-def]
 @maintenance_app.command("reconcile")
 def reconcile(stuck_after: int = typer.Option(None, "--stuck-after", help="seconds; default from settings")) -> None:
     """Rebuild lost Redis state, finalize finished runs, resend stuck and quota-waiting jobs."""
-    with Session(get_settings(), need_worker=False) as session:
-        report = maintenance.reconcile(session.ctx, stuck_after_seconds=stuck_after)
+    with CliRuntime(get_settings(), need_worker=False) as runtime:
+        report = maintenance.reconcile(runtime.ctx, stuck_after_seconds=stuck_after)
         _send(report.sends)
     console.print_json(json.dumps(report.as_dict()))
 
@@ -33,8 +33,8 @@ def reconcile(stuck_after: int = typer.Option(None, "--stuck-after", help="secon
 @maintenance_app.command("refresh")
 def refresh() -> None:
     """Start a system run refetching channels older than the refresh interval."""
-    with Session(get_settings(), need_worker=False) as session:
-        run_id, sends = maintenance.refresh(session.ctx)
+    with CliRuntime(get_settings(), need_worker=False) as runtime:
+        run_id, sends = maintenance.refresh(runtime.ctx)
         _send(sends)
     console.print(f"refresh run {run_id} started" if run_id else "no channel is due for a refresh")
 
@@ -42,8 +42,8 @@ def refresh() -> None:
 @maintenance_app.command("reresolve")
 def reresolve() -> None:
     """Start a system run resolving again the inputs whose resolution is older than its TTL."""
-    with Session(get_settings(), need_worker=False) as session:
-        run_id, sends = maintenance.reresolve(session.ctx)
+    with CliRuntime(get_settings(), need_worker=False) as runtime:
+        run_id, sends = maintenance.reresolve(runtime.ctx)
         _send(sends)
     console.print(f"re-resolve run {run_id} started" if run_id else "no resolution is due")
 
@@ -51,6 +51,6 @@ def reresolve() -> None:
 @maintenance_app.command("purge")
 def purge() -> None:
     """Apply the retention settings now."""
-    with Session(get_settings(), need_worker=False) as session:
-        removed = maintenance.purge(session.ctx)
+    with CliRuntime(get_settings(), need_worker=False) as runtime:
+        removed = maintenance.purge(runtime.ctx)
     console.print(f"removed: {removed}")

@@ -51,7 +51,7 @@ def describe_mode(settings: Settings, ctx: Context) -> str:
     return ", ".join(parts)
 
 
-class Session:
+class CliRuntime:
     """The context and (without BROKER_URL) the in-process worker a CLI command needs."""
 
     def __init__(self, settings: Settings, *, need_worker: bool) -> None:
@@ -66,7 +66,7 @@ class Session:
         else:
             import actors  # noqa: F401  (binds actors to the configured broker so start_run can send)
 
-    def __enter__(self) -> Session:
+    def __enter__(self) -> CliRuntime:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -216,8 +216,8 @@ def run(
     if not lines:
         raise _fail("no inputs: give them as arguments or with --file PATH (or --file - for stdin)")
     options: dict[str, Any] = {"allow_search": True, "search_budget": search_budget} if allow_search else {}
-    with Session(settings, need_worker=True) as session:
-        ctx = session.ctx
+    with CliRuntime(settings, need_worker=True) as runtime:
+        ctx = runtime.ctx
         err_console.print(f"[dim]{describe_mode(settings, ctx)}[/]")
         try:
             run_id = start_run(analysis_id, owner_id, lines, options, ctx=ctx)
@@ -243,11 +243,11 @@ def status(
     watch: bool = typer.Option(False, "--watch", help="follow the run until it finishes"),
 ) -> None:
     """A run's status, progress and (once finished) its summary."""
-    with Session(get_settings(), need_worker=False) as session:
+    with CliRuntime(get_settings(), need_worker=False) as runtime:
         try:
-            result = get_run_status(run_id, owner_id, ctx=session.ctx)
+            result = get_run_status(run_id, owner_id, ctx=runtime.ctx)
             if watch and result["run_status"] not in FINAL_STATES:
-                result = wait_for(session.ctx, run_id, show=not as_json)
+                result = wait_for(runtime.ctx, run_id, show=not as_json)
         except RunNotFound as exc:
             raise _fail(str(exc), 1) from None
     if as_json:
@@ -272,9 +272,9 @@ def results(
     """What every input line became, in input order (duplicates and bad lines included)."""
     if fmt not in ("table", "csv", "json"):
         raise _fail("--format must be table, csv or json")
-    with Session(get_settings(), need_worker=False) as session:
+    with CliRuntime(get_settings(), need_worker=False) as runtime:
         try:
-            rows = get_run_results(run_id, owner_id, ctx=session.ctx)
+            rows = get_run_results(run_id, owner_id, ctx=runtime.ctx)
         except RunNotFound as exc:
             raise _fail(str(exc), 1) from None
     if fmt == "json":
@@ -344,8 +344,8 @@ def demo_inputs(base_url: str | None) -> list[str]:
 def demo(as_json: bool = typer.Option(False, "--json", help="print the final status as JSON")) -> None:
     """Run a sample of every input kind end to end; needs nothing configured (embedded mode)."""
     settings = get_settings()
-    with Session(settings, need_worker=True) as session:
-        ctx = session.ctx
+    with CliRuntime(settings, need_worker=True) as runtime:
+        ctx = runtime.ctx
         err_console.print(f"[dim]{describe_mode(settings, ctx)}[/]")
         base = ctx.emulator.base_url if ctx.emulator else settings.youtube_api_url
         lines = demo_inputs(base)
@@ -368,9 +368,9 @@ def cancel(run_id: str, owner_id: str = typer.Option(None, "--owner-id")) -> Non
     """Cancel a run: pending jobs become CANCELLED and the run ends as CANCELLED, once."""
     from pipeline.runs import cancel_run
 
-    with Session(get_settings(), need_worker=False) as session:
+    with CliRuntime(get_settings(), need_worker=False) as runtime:
         try:
-            won = cancel_run(run_id, owner_id, ctx=session.ctx)
+            won = cancel_run(run_id, owner_id, ctx=runtime.ctx)
         except RunNotFound as exc:
             raise _fail(str(exc), 1) from None
     console.print(f"run {run_id} cancelled" if won else f"run {run_id} had already ended: nothing to cancel")
@@ -388,10 +388,10 @@ def retry(
     from pipeline.runs import retry_run
 
     settings = get_settings()
-    with Session(settings, need_worker=True) as session:
+    with CliRuntime(settings, need_worker=True) as runtime:
         try:
             new_id = retry_run(run_id, owner_id, allow_search=allow_search, search_budget=search_budget,
-                               ctx=session.ctx)
+                               ctx=runtime.ctx)
         except (RunNotFound, InvalidRequest) as exc:
             raise _fail(str(exc), 1) from None
         if new_id is None:
@@ -399,7 +399,7 @@ def retry(
             return
         console.print(f"run {new_id} started (retry of {run_id})")
         if wait or not settings.broker_url:
-            print_summary(wait_for(session.ctx, new_id, show=True))
+            print_summary(wait_for(runtime.ctx, new_id, show=True))
 
 
 @app.command()
@@ -407,9 +407,9 @@ def delete(run_id: str, owner_id: str = typer.Option(None, "--owner-id")) -> Non
     """Delete a finished run with its jobs and snapshots (channels other runs use stay)."""
     from pipeline.runs import delete_run
 
-    with Session(get_settings(), need_worker=False) as session:
+    with CliRuntime(get_settings(), need_worker=False) as runtime:
         try:
-            delete_run(run_id, owner_id, ctx=session.ctx)
+            delete_run(run_id, owner_id, ctx=runtime.ctx)
         except (RunNotFound, InvalidRequest) as exc:
             raise _fail(str(exc), 1) from None
     console.print(f"run {run_id} deleted")

@@ -58,3 +58,14 @@ def test_unknown_run_and_bad_requests_give_clear_errors(tmp_path):
     assert missing.returncode == 1 and "not found" in missing.stderr
     empty = subprocess.run([*CLI, "run"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert empty.returncode == 2 and "no inputs" in empty.stderr
+
+
+def test_maintenance_jobs_run_once_by_hand(tmp_path):
+    """Given the embedded default, when reconcile and purge are run by hand, then each reports what it did."""
+    env = clean_env(tmp_path)
+    purge = subprocess.run([*CLI, "maintenance", "purge"], env=env, cwd=tmp_path, capture_output=True,
+                           text=True, timeout=120, check=True)
+    assert "removed:" in purge.stdout and "'api_calls': 0" in purge.stdout
+    reconcile = subprocess.run([*CLI, "maintenance", "reconcile"], env=env, cwd=tmp_path, capture_output=True,
+                               text=True, timeout=120, check=True)
+    assert json.loads(reconcile.stdout)["messages"] == 0
