@@ -10,6 +10,24 @@ import pytest
 PG_URL = os.environ.get("YTC_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("YTC_TEST_REDIS_URL", "redis://127.0.0.1:6379/1")
 AMQP_URL = os.environ.get("YTC_TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+# Two checkouts can run their suites side by side on one machine (scripts/test-namespace): each then
+# names its own databases and vhosts with this suffix, on its own Redis.
+TEST_NAMESPACE = os.environ.get("YTC_TEST_NAMESPACE", "")
+
+
+def named(name: str) -> str:
+    """A test module's own database or vhost name, suffixed with the checkout's namespace."""
+    return f"{name}_{TEST_NAMESPACE}" if TEST_NAMESPACE else name
+
+
+def redis_url(db: int) -> str:
+    """Another database number on the test Redis (the one YTC_TEST_REDIS_URL names)."""
+    return REDIS_URL.rsplit("/", 1)[0] + f"/{db}"
+
+
+def pg_url(database: str) -> str:
+    """Another database on the test PostgreSQL server."""
+    return PG_URL.rsplit("/", 1)[0] + "/" + database
 
 # The end-to-end fixtures (real services, emulator, worker) are available to every test module.
 pytest_plugins = ["tests.integration.pipeline_harness"]

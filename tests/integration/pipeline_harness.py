@@ -14,10 +14,10 @@ import pytest
 import redis as redis_lib
 import sqlalchemy as sa
 
-from tests.conftest import AMQP_URL, PG_URL
+from tests.conftest import AMQP_URL, PG_URL, redis_url
 from tests.factories import TestClock, make_settings
 
-PIPELINE_REDIS_URL = "redis://127.0.0.1:6379/2"  # its own database: pipeline tests flush it
+PIPELINE_REDIS_URL = redis_url(2)  # its own database: pipeline tests flush it
 RUN_FINISHED_QUEUE = "ytc_test_run_finished"
 KEYS = ["AIzaFakeKey-DISTINCTIVE-pipeline-0001", "AIzaFakeKey-DISTINCTIVE-pipeline-0002"]
 QUEUES = ["runs", "normalize", "resolve", "metadata", "finalize"]

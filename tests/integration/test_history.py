@@ -23,13 +23,14 @@ from models import ApiCall, Channel, ChannelSnapshot, Job, Resolution, Run, RunI
 from pipeline import db, store
 from pipeline import history as hist
 from pipeline.errors import RunNotFound
+from tests.conftest import named, pg_url
 
 pytestmark = pytest.mark.services
 
 # Its own database: the shared `test` database is dropped and recreated by other test modules.
-DB_NAME = "ytc_history_test"
-ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-DB_URL = f"postgresql://postgres@127.0.0.1:5432/{DB_NAME}"
+DB_NAME = named("ytc_history_test")
+ADMIN_URL = pg_url("postgres")
+DB_URL = pg_url(DB_NAME)
 REPO = Path(__file__).resolve().parents[2]
 
 NOW = datetime.now(UTC).replace(microsecond=0)

@@ -29,13 +29,13 @@ import redis as redis_lib
 from psycopg import sql
 
 from pipeline.youtube.quota import key_fingerprint
-from tests.conftest import AMQP_URL, PG_URL, REDIS_URL
+from tests.conftest import AMQP_URL, PG_URL, REDIS_URL, named
 
 pytestmark = pytest.mark.services
 
 BIN = Path(sys.executable).parent
-OPS_DB = "ytc_ops_test"
-EMPTY_DB = "ytc_ops_test_empty"
+OPS_DB = named("ytc_ops_test")
+EMPTY_DB = named("ytc_ops_test_empty")
 FAKE_KEY = "AIzaFakeOpsKey-DISTINCTIVE-doctor-000001"
 FAKE_FP = key_fingerprint(FAKE_KEY)
 LEDGER_NAMESPACE = "ytc_ops_test"  # the collector test's own ledger keys, removed after it

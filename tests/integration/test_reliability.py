@@ -42,7 +42,7 @@ from pipeline.errors import RunNotFound
 from pipeline.events import AmqpEventPublisher
 from pipeline.runs import get_run_results, get_run_status, start_run
 from pipeline.youtube.quota import QuotaLedger
-from tests.conftest import AMQP_URL, PG_URL
+from tests.conftest import AMQP_URL, PG_URL, named
 from tests.factories import make_settings
 from tests.integration.pipeline_harness import (
     KEYS,
@@ -68,7 +68,7 @@ DISABLED_KEY = "AIzaFakeKey-DISTINCTIVE-rel-0003-off"
 ALL_KEYS = [*KEYS, GOOD_KEY, INVALID_KEY, DISABLED_KEY]
 KEY_FRAGMENTS = ["DISTINCTIVE", "FakeKey"]  # a key cut, re-encoded or partly redacted still shows these
 
-VHOST = "ytc_reliability"
+VHOST = named("ytc_reliability")
 BROKER_URL = AMQP_URL.rsplit("/", 1)[0] + "/" + VHOST
 
 EXPECTED_PERMANENT = {"not_found", "invalid_input", "needs_search"}
