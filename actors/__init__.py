@@ -13,6 +13,14 @@ from actors.scheduled import purge, reconcile, refresh, reresolve
 from actors.start_run import start_run
 
 __all__ = [
-    "fetch_metadata", "finalize", "normalize", "purge", "reconcile", "refresh", "reresolve", "resolve",
-    "retries_exhausted", "start_run",
+    "fetch_metadata",
+    "finalize",
+    "normalize",
+    "purge",
+    "reconcile",
+    "refresh",
+    "reresolve",
+    "resolve",
+    "retries_exhausted",
+    "start_run",
 ]

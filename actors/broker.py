@@ -27,8 +27,11 @@ def middleware(settings: Settings) -> list[Middleware]:
         ShutdownNotifications(),
         Callbacks(),
         # Minutes, not Dramatiq's default of days: RabbitMQ's consumer timeout punishes long held delays.
-        Retries(max_retries=settings.actor_max_retries, min_backoff=settings.actor_min_backoff_ms,
-                max_backoff=settings.actor_max_backoff_ms),
+        Retries(
+            max_retries=settings.actor_max_retries,
+            min_backoff=settings.actor_min_backoff_ms,
+            max_backoff=settings.actor_max_backoff_ms,
+        ),
         PeriodiqMiddleware(skip_delay=30),
         # Prometheus on METRICS_HOST:METRICS_PORT (127.0.0.1:9191), RabbitMQ only, and only once a
         # `dramatiq` worker process boots: the embedded CLI and the scheduler never open a port.

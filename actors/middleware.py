@@ -34,11 +34,19 @@ class LogContext(dramatiq.Middleware):
 
     def before_process_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
         kwargs = message.kwargs or {}
-        set_message_context(run_id=kwargs.get("run_id"), job_ids=kwargs.get("job_ids"),
-                            message_id=message.message_id, actor=message.actor_name)
+        set_message_context(
+            run_id=kwargs.get("run_id"),
+            job_ids=kwargs.get("job_ids"),
+            message_id=message.message_id,
+            actor=message.actor_name,
+        )
 
     def after_process_message(
-        self, broker: dramatiq.Broker, message: MessageProxy, *, result: Any = None,
+        self,
+        broker: dramatiq.Broker,
+        message: MessageProxy,
+        *,
+        result: Any = None,
         exception: BaseException | None = None,
     ) -> None:
         clear_message_context()
@@ -101,7 +109,11 @@ class WorkerMetrics(dramatiq.Middleware):
             self._inner.before_process_message(broker, message)
 
     def after_process_message(
-        self, broker: dramatiq.Broker, message: MessageProxy, *, result: Any = None,
+        self,
+        broker: dramatiq.Broker,
+        message: MessageProxy,
+        *,
+        result: Any = None,
         exception: BaseException | None = None,
     ) -> None:
         if self._inner is not None:

@@ -10,6 +10,8 @@ from pipeline.stages import normalize_run
 
 
 # Every other stage works on one bounded batch; normalize handles the whole run, so it gets its own limit.
-@dramatiq.actor(queue_name="normalize", **(STAGE_OPTIONS | {"time_limit": get_settings().normalize_time_limit_ms}))
+@dramatiq.actor(
+    queue_name="normalize", **(STAGE_OPTIONS | {"time_limit": get_settings().normalize_time_limit_ms})
+)
 def normalize(run_id: str) -> None:
     send_all(normalize_run(get_context(), run_id))

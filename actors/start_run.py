@@ -17,12 +17,23 @@ log = logging.getLogger(__name__)
 
 
 @dramatiq.actor(queue_name="runs", **STAGE_OPTIONS)
-def start_run(run_id: str, analysis_id: str, owner_id: str, channel_inputs: list[Any],
-              options: dict[str, Any] | None = None) -> None:
+def start_run(
+    run_id: str,
+    analysis_id: str,
+    owner_id: str,
+    channel_inputs: list[Any],
+    options: dict[str, Any] | None = None,
+) -> None:
     ctx = get_context()
     try:
-        request = validate_run_request(ctx, run_id=run_id, analysis_id=analysis_id, owner_id=owner_id,
-                                       channel_inputs=channel_inputs, options=options)
+        request = validate_run_request(
+            ctx,
+            run_id=run_id,
+            analysis_id=analysis_id,
+            owner_id=owner_id,
+            channel_inputs=channel_inputs,
+            options=options,
+        )
     except InvalidRequest as exc:
         if storable_id(run_id, 64):  # the run can be recorded as rejected, so the backend hears of it
             log.warning("start_run %s rejected: %s", run_id, exc)

@@ -20,8 +20,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # name -> (command, what it measures); the first four run by default, in this order.
 BENCHMARKS = {
-    "quota": (["-m", "bench.bench_quota"], "units for 1,000 mixed inputs vs the theoretical minimum and naive"),
-    "throughput": (["-m", "bench.bench_throughput"], "10,000 inputs/s vs no-op 4-actor chains/s, 1x8 and 2x8"),
+    "quota": (
+        ["-m", "bench.bench_quota"],
+        "units for 1,000 mixed inputs vs the theoretical minimum and naive",
+    ),
+    "throughput": (
+        ["-m", "bench.bench_throughput"],
+        "10,000 inputs/s vs no-op 4-actor chains/s, 1x8 and 2x8",
+    ),
     "latency": (["-m", "bench.bench_latency"], "2,000 handles at 100 ms API latency vs the threads' bound"),
     "scale": (["-m", "bench.bench_scale"], "one 100,000-input run: time, peak worker RSS, status p50/p99"),
     "plan": (["bench/bench_plan.py"], "ytcollect plan on 100,000 lines (CLI and plan_inputs)"),

@@ -28,9 +28,10 @@ def call_window(ctx: Any, run_id: str) -> tuple[int, float]:
     import sqlalchemy as sa
 
     with ctx.engine.connect() as conn:
-        row = conn.execute(sa.text(
-            "SELECT count(*), min(at), max(at), max(latency_ms) FROM api_calls WHERE run_id = :id"),
-            {"id": run_id}).one()
+        row = conn.execute(
+            sa.text("SELECT count(*), min(at), max(at), max(latency_ms) FROM api_calls WHERE run_id = :id"),
+            {"id": run_id},
+        ).one()
     calls, first, last = row[0], row[1], row[2]
     return calls, (last - first).total_seconds() if calls > 1 else 0.0
 
@@ -44,11 +45,19 @@ def repetition(ctx: Any, emu: Any, workers: Any, lines: list[str], bound: float)
     recorded, window = call_window(ctx, run["run_id"])
     calls_per_s = spent["requests"] / run["seconds"]
     window_per_s = recorded / window if window else 0.0
-    return {"seconds": run["seconds"], "requests": spent["requests"], "by_method": spent["by_method"],
-            "calls_per_s": calls_per_s, "share_of_bound": calls_per_s / bound,
-            "window_seconds": window, "window_calls_per_s": window_per_s,
-            "window_share_of_bound": window_per_s / bound, "jobs": run["jobs"],
-            "cpu": common.cpu_between(cpu0, cpu1), "load_before": os.getloadavg()[0]}
+    return {
+        "seconds": run["seconds"],
+        "requests": spent["requests"],
+        "by_method": spent["by_method"],
+        "calls_per_s": calls_per_s,
+        "share_of_bound": calls_per_s / bound,
+        "window_seconds": window,
+        "window_calls_per_s": window_per_s,
+        "window_share_of_bound": window_per_s / bound,
+        "jobs": run["jobs"],
+        "cpu": common.cpu_between(cpu0, cpu1),
+        "load_before": os.getloadavg()[0],
+    }
 
 
 def main() -> None:
@@ -75,38 +84,57 @@ def main() -> None:
                 processes, threads = (int(x) for x in config.split("x"))
                 bound = processes * threads * 1000 / args.latency_ms
                 reps = []
-                with common.Workers(emu.url, processes=processes, threads=threads,
-                                    name="latency-workers") as workers:
+                with common.Workers(
+                    emu.url, processes=processes, threads=threads, name="latency-workers"
+                ) as workers:
                     common.reset_state()
                     common.timed_run(ctx, warmup.lines, timeout=300, label="bench-warmup")
                     for rep in range(args.runs):
                         result, discarded = common.undisturbed(
                             lambda w=workers, b=bound: repetition(ctx, emu, w, work.lines, b),
-                            what=f"{config} repetition")
+                            what=f"{config} repetition",
+                        )
                         result["discarded_attempts"] = discarded
                         reps.append(result)
-                        log(f"{config} rep {rep + 1}: {result['requests']} calls in {result['seconds']:.2f} s = "
+                        log(
+                            f"{config} rep {rep + 1}: {result['requests']} calls in {result['seconds']:.2f} s = "
                             f"{result['calls_per_s']:.1f}/s ({100 * result['share_of_bound']:.0f}% of {bound:.0f}); "
-                            f"window {result['window_calls_per_s']:.1f}/s; cpu {result['cpu']}")
+                            f"window {result['window_calls_per_s']:.1f}/s; cpu {result['cpu']}"
+                        )
                 results[config] = {
-                    "processes": processes, "threads": threads, "bound_calls_per_s": bound,
+                    "processes": processes,
+                    "threads": threads,
+                    "bound_calls_per_s": bound,
                     "calls_per_s_median": round(common.median([r["calls_per_s"] for r in reps]), 1),
                     "share_of_bound_median": round(common.median([r["share_of_bound"] for r in reps]), 3),
-                    "window_calls_per_s_median": round(common.median([r["window_calls_per_s"] for r in reps]), 1),
+                    "window_calls_per_s_median": round(
+                        common.median([r["window_calls_per_s"] for r in reps]), 1
+                    ),
                     "window_share_of_bound_median": round(
-                        common.median([r["window_share_of_bound"] for r in reps]), 3),
+                        common.median([r["window_share_of_bound"] for r in reps]), 3
+                    ),
                     "seconds_median": round(common.median([r["seconds"] for r in reps]), 2),
                     "reps": reps,
                 }
-                log(f"{config}: {results[config]['calls_per_s_median']}/s = "
-                    f"{100 * results[config]['share_of_bound_median']:.0f}% of the {bound:.0f}/s bound")
+                log(
+                    f"{config}: {results[config]['calls_per_s_median']}/s = "
+                    f"{100 * results[config]['share_of_bound_median']:.0f}% of the {bound:.0f}/s bound"
+                )
         finally:
             ctx.close()
-    path = common.save_result("latency", {
-        "command": "python -m bench.bench_latency " + " ".join(
-            f"--{k.replace('_', '-')} {' '.join(v) if isinstance(v, list) else v}" for k, v in vars(args).items()),
-        "handles": args.handles, "latency_ms": args.latency_ms, "configs": results,
-    })
+    path = common.save_result(
+        "latency",
+        {
+            "command": "python -m bench.bench_latency "
+            + " ".join(
+                f"--{k.replace('_', '-')} {' '.join(v) if isinstance(v, list) else v}"
+                for k, v in vars(args).items()
+            ),
+            "handles": args.handles,
+            "latency_ms": args.latency_ms,
+            "configs": results,
+        },
+    )
     log(f"wrote {path.relative_to(common.ROOT)}")
 
 

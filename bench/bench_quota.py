@@ -123,10 +123,23 @@ def theoretical_minimum(intents: list[Intent], catalogue: Any) -> Minimum:
     lookups = len(handles) + len(usernames) + custom_units
     metadata_calls = ceil50(len(need))
     total = lookups + ceil50(len(videos)) + ceil50(len(playlists)) + metadata_calls
-    by_method = {"channels.list": lookups + metadata_calls, "videos.list": ceil50(len(videos)),
-                 "playlists.list": ceil50(len(playlists))}
-    return Minimum(len(handles), len(usernames), custom_units, ceil50(len(videos)), ceil50(len(playlists)),
-                   len(need), metadata_calls, total, {k: v for k, v in by_method.items() if v}, overlap)
+    by_method = {
+        "channels.list": lookups + metadata_calls,
+        "videos.list": ceil50(len(videos)),
+        "playlists.list": ceil50(len(playlists)),
+    }
+    return Minimum(
+        len(handles),
+        len(usernames),
+        custom_units,
+        ceil50(len(videos)),
+        ceil50(len(playlists)),
+        len(need),
+        metadata_calls,
+        total,
+        {k: v for k, v in by_method.items() if v},
+        overlap,
+    )
 
 
 def naive_units(intents: list[Intent]) -> int:
@@ -155,8 +168,10 @@ def second_run_required(intents: list[Intent], catalogue: Any) -> dict[str, int]
         elif intent.kind == "username":
             units += _live(catalogue, catalogue.index_of_username(intent.key)) is None
         elif intent.kind == "custom_url":
-            found = (_live(catalogue, catalogue.index_of_handle(intent.key)) is not None
-                     or _live(catalogue, catalogue.index_of_username(intent.key)) is not None)
+            found = (
+                _live(catalogue, catalogue.index_of_handle(intent.key)) is not None
+                or _live(catalogue, catalogue.index_of_username(intent.key)) is not None
+            )
             units += 0 if found else 2
         elif intent.kind == "video":
             missing_videos += _video_owner(catalogue, intent.key) is None
@@ -166,8 +181,13 @@ def second_run_required(intents: list[Intent], catalogue: Any) -> dict[str, int]
             index = catalogue.index_of_id(intent.key)
             missing_channels += _live(catalogue, index) is None
     calls = ceil50(missing_videos) + ceil50(missing_playlists) + ceil50(missing_channels)
-    return {"units": units + calls, "failed_lookup_units": units, "missing_video_ids": missing_videos,
-            "missing_playlist_ids": missing_playlists, "missing_channel_ids": missing_channels}
+    return {
+        "units": units + calls,
+        "failed_lookup_units": units,
+        "missing_video_ids": missing_videos,
+        "missing_playlist_ids": missing_playlists,
+        "missing_channel_ids": missing_channels,
+    }
 
 
 def _pipeline_units(ctx: Any, run_id: str) -> dict[str, Any]:
@@ -194,15 +214,19 @@ def main() -> None:
     naive = naive_units(work.intents)
     required2 = second_run_required(work.intents, catalogue)
     lines_by_kind = Counter(i.kind for i in work.intents)
-    log(f"{len(work.lines)} lines {dict(lines_by_kind)}; minimum {minimum.total} {minimum.by_method}, "
-        f"naive {naive}, second run requires {required2['units']}")
+    log(
+        f"{len(work.lines)} lines {dict(lines_by_kind)}; minimum {minimum.total} {minimum.by_method}, "
+        f"naive {naive}, second run requires {required2['units']}"
+    )
 
     common.prepare_services()
     runs: list[dict[str, Any]] = []
     with common.Emulator(channels=args.channels, name="quota-emulator") as emu:
         ctx = common.driver_context(emu.url)
         try:
-            with common.Workers(emu.url, processes=args.processes, threads=args.threads, name="quota-workers"):
+            with common.Workers(
+                emu.url, processes=args.processes, threads=args.threads, name="quota-workers"
+            ):
                 for rep in range(args.runs):
                     common.reset_state()
                     emu.reset()
@@ -212,15 +236,23 @@ def main() -> None:
                     second = common.timed_run(ctx, work.lines, timeout=300, label="bench-quota")
                     after = emu.usage()
                     rep_result = {
-                        "first": {**first, "spent": common.units_between(before, middle),
-                                  "pipeline_units": _pipeline_units(ctx, first["run_id"])},
-                        "second": {**second, "spent": common.units_between(middle, after),
-                                   "pipeline_units": _pipeline_units(ctx, second["run_id"])},
+                        "first": {
+                            **first,
+                            "spent": common.units_between(before, middle),
+                            "pipeline_units": _pipeline_units(ctx, first["run_id"]),
+                        },
+                        "second": {
+                            **second,
+                            "spent": common.units_between(middle, after),
+                            "pipeline_units": _pipeline_units(ctx, second["run_id"]),
+                        },
                     }
                     runs.append(rep_result)
-                    log(f"rep {rep + 1}: run 1 {rep_result['first']['spent']} in {first['seconds']:.2f} s "
+                    log(
+                        f"rep {rep + 1}: run 1 {rep_result['first']['spent']} in {first['seconds']:.2f} s "
                         f"{first['jobs']}; run 2 {rep_result['second']['spent']} in {second['seconds']:.2f} s "
-                        f"{second['jobs']}")
+                        f"{second['jobs']}"
+                    )
         finally:
             ctx.close()
 
@@ -230,12 +262,15 @@ def main() -> None:
     spent1 = runs[0]["first"]["spent"]
     spent2 = runs[0]["second"]["spent"]
     result = {
-        "command": "python -m bench.bench_quota " + " ".join(
-            f"--{k} {v}" for k, v in vars(args).items()),
+        "command": "python -m bench.bench_quota " + " ".join(f"--{k} {v}" for k, v in vars(args).items()),
         "inputs": len(work.lines),
         "lines_by_intent": dict(lines_by_kind),
-        "distinct_jobs": len({(i.kind, i.key if i.kind != "invalid" else line)
-                              for i, line in zip(work.intents, work.lines, strict=True)}),
+        "distinct_jobs": len(
+            {
+                (i.kind, i.key if i.kind != "invalid" else line)
+                for i, line in zip(work.intents, work.lines, strict=True)
+            }
+        ),
         "workers": f"{args.processes}x{args.threads}",
         "minimum": asdict(minimum),
         "naive": naive,
@@ -258,9 +293,11 @@ def main() -> None:
         "pipeline_units_second": runs[0]["second"]["pipeline_units"],
     }
     path = common.save_result("quota", result)
-    log(f"minimum {minimum.total}, spent {spent1['units']} ({spent1['by_method']}), naive {naive} "
+    log(
+        f"minimum {minimum.total}, spent {spent1['units']} ({spent1['by_method']}), naive {naive} "
         f"({result['naive_over_spent']}x); second run {spent2['units']} (requires {required2['units']}); "
-        f"deterministic={deterministic}; wrote {path.relative_to(common.ROOT)}")
+        f"deterministic={deterministic}; wrote {path.relative_to(common.ROOT)}"
+    )
     if not deterministic:
         log(f"WARNING: units differ between repetitions: {result['units_per_rep']}")
 

@@ -50,15 +50,19 @@ def main() -> None:
     catalogue = Catalogue(seed=7, channels=args.channels)
     work = common.mixed_workload(catalogue, args.inputs, seed=args.seed)
     minimum = theoretical_minimum(work.intents, catalogue)
-    log(f"{len(work.lines):,} inputs generated in {time.perf_counter() - started:.1f} s; "
-        f"minimum {minimum.total:,} units")
+    log(
+        f"{len(work.lines):,} inputs generated in {time.perf_counter() - started:.1f} s; "
+        f"minimum {minimum.total:,} units"
+    )
     processes, threads = (int(x) for x in args.config.split("x"))
     common.prepare_services()
 
     with common.Emulator(channels=args.channels, name="scale-emulator") as emu:
         ctx = common.driver_context(emu.url)
         try:
-            with common.Workers(emu.url, processes=processes, threads=threads, name="scale-workers") as workers:
+            with common.Workers(
+                emu.url, processes=processes, threads=threads, name="scale-workers"
+            ) as workers:
                 from pipeline.runs import get_run_status
 
                 common.reset_state()
@@ -84,8 +88,10 @@ def main() -> None:
                     return wall, status["counts_source"], status["progress"], cpu, control
 
                 before, cpu0 = emu.usage(), common.cpu_snapshot(workers=workers, emulator=emu)
-                with common.sampling(0.5, workers.memory) as memory, \
-                        common.sampling(0.1, status_sample) as statuses:
+                with (
+                    common.sampling(0.5, workers.memory) as memory,
+                    common.sampling(0.1, status_sample) as statuses,
+                ):
                     run = common.timed_run(ctx, work.lines, timeout=3600, label="bench-scale", run_id=run_id)
                 after, cpu1 = emu.usage(), common.cpu_snapshot(workers=workers, emulator=emu)
         finally:
@@ -100,10 +106,14 @@ def main() -> None:
     peak_pss = max(m["pss_kb"] for m in memory)
     result = {
         "command": f"python -m bench.bench_scale --inputs {args.inputs} --channels {args.channels} "
-                   f"--config {args.config} --seed {args.seed}",
-        "inputs": args.inputs, "workers": args.config, "runs": 1,
-        "seconds": round(run["seconds"], 1), "inputs_per_s": round(args.inputs / run["seconds"], 1),
-        "jobs": run["jobs"], "total_jobs": run["total_jobs"],
+        f"--config {args.config} --seed {args.seed}",
+        "inputs": args.inputs,
+        "workers": args.config,
+        "runs": 1,
+        "seconds": round(run["seconds"], 1),
+        "inputs_per_s": round(args.inputs / run["seconds"], 1),
+        "jobs": run["jobs"],
+        "total_jobs": run["total_jobs"],
         "peak_worker_rss_mb": round(peak["rss_kb"] / 1024, 1),
         "peak_worker_pss_mb": round(peak_pss / 1024, 1),
         "peak_master_rss_mb": round(max(m["master_rss_kb"] for m in memory) / 1024, 1),
@@ -122,16 +132,21 @@ def main() -> None:
         "status_cpu_p99_ms": round(percentile(cpu_ms, 99), 2),
         "control_select1_ping_p50_ms": round(percentile(control, 50), 2),
         "control_select1_ping_p99_ms": round(percentile(control, 99), 2),
-        "units": spent["units"], "units_by_method": spent["by_method"], "minimum_units": minimum.total,
+        "units": spent["units"],
+        "units_by_method": spent["by_method"],
+        "minimum_units": minimum.total,
         "minimum_by_method": minimum.by_method,
-        "cpu": common.cpu_between(cpu0, cpu1), "load_after": os.getloadavg()[0],
+        "cpu": common.cpu_between(cpu0, cpu1),
+        "load_after": os.getloadavg()[0],
     }
     path = common.save_result("scale", result)
-    log(f"{args.inputs:,} inputs in {result['seconds']} s ({result['inputs_per_s']}/s); peak worker RSS "
+    log(
+        f"{args.inputs:,} inputs in {result['seconds']} s ({result['inputs_per_s']}/s); peak worker RSS "
         f"{result['peak_worker_rss_mb']} MB (Pss {result['peak_worker_pss_mb']} MB); status p50 "
         f"{result['status_p50_ms']} ms p99 {result['status_p99_ms']} ms ({len(latencies)} samples; CPU p99 "
         f"{result['status_cpu_p99_ms']} ms; SELECT 1 + PING p99 {result['control_select1_ping_p99_ms']} ms); units "
-        f"{spent['units']:,} vs minimum {minimum.total:,}; wrote {path.relative_to(common.ROOT)}")
+        f"{spent['units']:,} vs minimum {minimum.total:,}; wrote {path.relative_to(common.ROOT)}"
+    )
 
 
 if __name__ == "__main__":

@@ -85,7 +85,9 @@ class ActorCpu(dramatiq.Middleware):
     def before_process_message(self, broker: Any, message: Any) -> None:
         _local.started = time.thread_time()
 
-    def after_process_message(self, broker: Any, message: Any, *, result: Any = None, exception: Any = None) -> None:
+    def after_process_message(
+        self, broker: Any, message: Any, *, result: Any = None, exception: Any = None
+    ) -> None:
         spent = time.thread_time() - getattr(_local, "started", time.thread_time())
         with _cpu_lock:
             total = _cpu.setdefault(message.actor_name, [0.0, 0])
@@ -118,13 +120,18 @@ def actor_cpu() -> dict[str, tuple[float, int]]:
     return {name: (cpu, int(count)) for name, (cpu, count) in totals.items()}
 
 
-def actor_cpu_between(before: dict[str, tuple[float, int]], after: dict[str, tuple[float, int]]) -> dict[str, Any]:
+def actor_cpu_between(
+    before: dict[str, tuple[float, int]], after: dict[str, tuple[float, int]]
+) -> dict[str, Any]:
     spent = {}
     for name, (cpu, count) in after.items():
         cpu0, count0 = before.get(name, (0.0, 0))
         if count - count0:
-            spent[name] = {"cpu_s": round(cpu - cpu0, 3), "messages": count - count0,
-                           "cpu_ms_per_message": round(1000 * (cpu - cpu0) / (count - count0), 2)}
+            spent[name] = {
+                "cpu_s": round(cpu - cpu0, 3),
+                "messages": count - count0,
+                "cpu_ms_per_message": round(1000 * (cpu - cpu0) / (count - count0), 2),
+            }
     return spent
 
 
@@ -165,13 +172,21 @@ def repetition(ctx: Any, emu: Any, workers: Any, lines: list[str], chains: int) 
     run = common.timed_run(ctx, lines, timeout=1800, label="bench-throughput")
     time.sleep(0.3)
     cpu2, actors2 = common.cpu_snapshot(workers=workers, emulator=emu), actor_cpu()
-    return {"chains_per_s": noop["chains_per_s"], "chain_seconds": noop["seconds"],
-            "chain_send_seconds": noop["send_seconds"], "inputs_per_s": len(lines) / run["seconds"],
-            "run_seconds": run["seconds"], "jobs": run["jobs"], "total_jobs": run["total_jobs"],
-            "load_before": load_before, "load_after": os.getloadavg()[0],
-            "cpu_chains": common.cpu_between(cpu0, cpu1), "cpu_run": common.cpu_between(cpu1, cpu2),
-            "actor_cpu_chains": actor_cpu_between(actors0, actors1),
-            "actor_cpu_run": actor_cpu_between(actors1, actors2)}
+    return {
+        "chains_per_s": noop["chains_per_s"],
+        "chain_seconds": noop["seconds"],
+        "chain_send_seconds": noop["send_seconds"],
+        "inputs_per_s": len(lines) / run["seconds"],
+        "run_seconds": run["seconds"],
+        "jobs": run["jobs"],
+        "total_jobs": run["total_jobs"],
+        "load_before": load_before,
+        "load_after": os.getloadavg()[0],
+        "cpu_chains": common.cpu_between(cpu0, cpu1),
+        "cpu_run": common.cpu_between(cpu1, cpu2),
+        "actor_cpu_chains": actor_cpu_between(actors0, actors1),
+        "actor_cpu_run": actor_cpu_between(actors1, actors2),
+    }
 
 
 def main() -> None:
@@ -199,9 +214,14 @@ def main() -> None:
         try:
             for config in args.configs:
                 processes, threads = (int(x) for x in config.split("x"))
-                workers = common.Workers(emu.url, processes=processes, threads=threads,
-                                         queues=[*common.PIPELINE_QUEUES, *NOOP_QUEUES],
-                                         modules=["bench.bench_throughput"], name="throughput-workers")
+                workers = common.Workers(
+                    emu.url,
+                    processes=processes,
+                    threads=threads,
+                    queues=[*common.PIPELINE_QUEUES, *NOOP_QUEUES],
+                    modules=["bench.bench_throughput"],
+                    name="throughput-workers",
+                )
                 reps: list[dict[str, Any]] = []
                 with workers:
                     common.reset_state(NOOP_QUEUES)
@@ -210,32 +230,47 @@ def main() -> None:
                     for rep in range(args.runs):
                         rep_result, discarded = common.undisturbed(
                             lambda w=workers: repetition(ctx, emu, w, work.lines, args.chains),
-                            what=f"{config} repetition")
+                            what=f"{config} repetition",
+                        )
                         rep_result["discarded_attempts"] = discarded
                         reps.append(rep_result)
-                        log(f"{config} rep {rep + 1}: no-op {rep_result['chains_per_s']:.0f} chains/s "
+                        log(
+                            f"{config} rep {rep + 1}: no-op {rep_result['chains_per_s']:.0f} chains/s "
                             f"({rep_result['chain_seconds']:.2f} s, cpu {rep_result['cpu_chains']}); pipeline "
                             f"{rep_result['inputs_per_s']:.0f} inputs/s ({rep_result['run_seconds']:.2f} s, "
-                            f"{rep_result['jobs']}, cpu {rep_result['cpu_run']}); load {rep_result['load_before']:.1f}")
+                            f"{rep_result['jobs']}, cpu {rep_result['cpu_run']}); load {rep_result['load_before']:.1f}"
+                        )
                 chains_med = common.median([r["chains_per_s"] for r in reps])
                 inputs_med = common.median([r["inputs_per_s"] for r in reps])
-                results[config] = {"processes": processes, "threads": threads,
-                                   "chains_per_s_median": round(chains_med, 1),
-                                   "inputs_per_s_median": round(inputs_med, 1),
-                                   "ratio": round(inputs_med / chains_med, 3),
-                                   "run_seconds_median": round(common.median([r["run_seconds"] for r in reps]), 2),
-                                   "reps": reps}
-                log(f"{config}: {inputs_med:.0f} inputs/s vs {chains_med:.0f} chains/s "
-                    f"(ratio {inputs_med / chains_med:.2f})")
+                results[config] = {
+                    "processes": processes,
+                    "threads": threads,
+                    "chains_per_s_median": round(chains_med, 1),
+                    "inputs_per_s_median": round(inputs_med, 1),
+                    "ratio": round(inputs_med / chains_med, 3),
+                    "run_seconds_median": round(common.median([r["run_seconds"] for r in reps]), 2),
+                    "reps": reps,
+                }
+                log(
+                    f"{config}: {inputs_med:.0f} inputs/s vs {chains_med:.0f} chains/s "
+                    f"(ratio {inputs_med / chains_med:.2f})"
+                )
         finally:
             ctx.close()
-    path = common.save_result("throughput", {
-        "command": "python -m bench.bench_throughput " + " ".join(
-            f"--{k} {' '.join(v) if isinstance(v, list) else v}" for k, v in vars(args).items()),
-        "inputs": args.inputs, "chains": args.chains, "emulator_channels": args.channels,
-        "distinct_jobs": len({(i.kind, i.key or line) for i, line in zip(work.intents, work.lines, strict=True)}),
-        "configs": results,
-    })
+    path = common.save_result(
+        "throughput",
+        {
+            "command": "python -m bench.bench_throughput "
+            + " ".join(f"--{k} {' '.join(v) if isinstance(v, list) else v}" for k, v in vars(args).items()),
+            "inputs": args.inputs,
+            "chains": args.chains,
+            "emulator_channels": args.channels,
+            "distinct_jobs": len(
+                {(i.kind, i.key or line) for i, line in zip(work.intents, work.lines, strict=True)}
+            ),
+            "configs": results,
+        },
+    )
     log(f"wrote {path.relative_to(common.ROOT)}")
 
 

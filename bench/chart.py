@@ -24,8 +24,15 @@ CHART = HERE / "results_chart.png"
 
 def _label(ax, bars, fmt: str = "{:,.0f}") -> None:  # type: ignore[no-untyped-def]
     for bar in bars:
-        ax.annotate(fmt.format(bar.get_height()), (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                    ha="center", va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points")
+        ax.annotate(
+            fmt.format(bar.get_height()),
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            xytext=(0, 2),
+            textcoords="offset points",
+        )
 
 
 def draw() -> Path:
@@ -34,8 +41,13 @@ def draw() -> Path:
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8))
 
     names = ["minimum", "spent", "naive", "2nd run:\nrequired", "2nd run:\nspent"]
-    values = [quota["minimum"]["total"], quota["first_run_units"], quota["naive"],
-              quota["second_run_required"]["units"], quota["second_run_units"]]
+    values = [
+        quota["minimum"]["total"],
+        quota["first_run_units"],
+        quota["naive"],
+        quota["second_run_required"]["units"],
+        quota["second_run_units"],
+    ]
     colours = ["#9aa5b1", "#1f77b4", "#d62728", "#9aa5b1", "#1f77b4"]
     _label(left, left.bar(names, values, color=colours))
     left.set_ylabel("YouTube API units")
@@ -47,9 +59,16 @@ def draw() -> Path:
     width = 0.38
     inputs = [throughput["configs"][c]["inputs_per_s_median"] for c in configs]
     chains = [throughput["configs"][c]["chains_per_s_median"] for c in configs]
-    _label(right, right.bar([x - width / 2 for x in xs], inputs, width, label="pipeline inputs/s", color="#1f77b4"))
-    _label(right, right.bar([x + width / 2 for x in xs], chains, width, label="no-op 4-actor chains/s",
-                            color="#9aa5b1"))
+    _label(
+        right,
+        right.bar([x - width / 2 for x in xs], inputs, width, label="pipeline inputs/s", color="#1f77b4"),
+    )
+    _label(
+        right,
+        right.bar(
+            [x + width / 2 for x in xs], chains, width, label="no-op 4-actor chains/s", color="#9aa5b1"
+        ),
+    )
     right.set_xticks(list(xs), [f"{c} (processes x threads)" for c in configs])
     right.set_ylabel("per second (median of 3)")
     right.set_title(f"Throughput: {throughput['inputs']:,} inputs vs {throughput['chains']:,} no-op chains")

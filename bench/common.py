@@ -55,9 +55,7 @@ RUN_FINISHED_QUEUE = "bench_run_finished"
 API_KEYS = ["bench-key-0001"]  # the emulator's only valid key; one project with a quota we never reach
 QUOTA = 100_000_000
 PIPELINE_QUEUES = ["runs", "normalize", "resolve", "metadata", "finalize"]
-TABLES = (
-    "runs, run_inputs, jobs, channels, channel_snapshots, resolutions, resolution_changes, api_calls"
-)
+TABLES = "runs, run_inputs, jobs, channels, channel_snapshots, resolutions, resolution_changes, api_calls"
 
 
 def log(message: str) -> None:
@@ -89,8 +87,11 @@ def ensure_vhost() -> None:
     listed = subprocess.run(["rabbitmqctl", "-q", "list_vhosts"], capture_output=True, text=True, check=True)
     if VHOST not in listed.stdout.split():
         subprocess.run(["rabbitmqctl", "add_vhost", VHOST], check=True, capture_output=True)
-    subprocess.run(["rabbitmqctl", "set_permissions", "-p", VHOST, "guest", ".*", ".*", ".*"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["rabbitmqctl", "set_permissions", "-p", VHOST, "guest", ".*", ".*", ".*"],
+        check=True,
+        capture_output=True,
+    )
 
 
 def prepare_services() -> None:
@@ -196,7 +197,9 @@ def free_port() -> int:
 class Emulator:
     """``ytcollect emulator`` as a subprocess in its own process group."""
 
-    def __init__(self, *, channels: int, seed: int = 7, latency_ms: float = 0, name: str = "emulator") -> None:
+    def __init__(
+        self, *, channels: int, seed: int = 7, latency_ms: float = 0, name: str = "emulator"
+    ) -> None:
         self.channels, self.seed, self.latency_ms = channels, seed, latency_ms
         self.port = free_port()
         self.log_path = OUT / f"{name}.log"
@@ -208,12 +211,33 @@ class Emulator:
 
     def start(self) -> Emulator:
         OUT.mkdir(parents=True, exist_ok=True)
-        command = [YTCOLLECT, "emulator", "--host", "127.0.0.1", "--port", str(self.port),
-                   "--seed", str(self.seed), "--channels", str(self.channels),
-                   "--latency-ms", str(self.latency_ms), "--quota", str(QUOTA), "--keys", ",".join(API_KEYS)]
+        command = [
+            YTCOLLECT,
+            "emulator",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--seed",
+            str(self.seed),
+            "--channels",
+            str(self.channels),
+            "--latency-ms",
+            str(self.latency_ms),
+            "--quota",
+            str(QUOTA),
+            "--keys",
+            ",".join(API_KEYS),
+        ]
         with open(self.log_path, "wb") as out:
-            self.proc = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                         start_new_session=True, env={**os.environ, "COLUMNS": "200"})
+            self.proc = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env={**os.environ, "COLUMNS": "200"},
+            )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -235,8 +259,12 @@ class Emulator:
 
     def reset(self) -> None:
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        request = urllib.request.Request(self.url + "/_emulator/reset", data=b"{}", method="POST",
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            self.url + "/_emulator/reset",
+            data=b"{}",
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
         with opener.open(request, timeout=10):
             pass
 
@@ -332,8 +360,17 @@ def memory_kb(pid: int) -> tuple[int, int]:
 class Workers:
     """``python -m dramatiq actors [modules] --processes P --threads T --queues …`` in its own group."""
 
-    def __init__(self, emulator_url: str, *, processes: int, threads: int, queues: Sequence[str] = PIPELINE_QUEUES,
-                 modules: Sequence[str] = (), name: str = "workers", env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        emulator_url: str,
+        *,
+        processes: int,
+        threads: int,
+        queues: Sequence[str] = PIPELINE_QUEUES,
+        modules: Sequence[str] = (),
+        name: str = "workers",
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.emulator_url = emulator_url
         self.processes, self.threads = processes, threads
         self.queues, self.modules = list(queues), list(modules)
@@ -345,11 +382,23 @@ class Workers:
         OUT.mkdir(parents=True, exist_ok=True)
         path = os.pathsep.join(filter(None, (str(ROOT), self.extra_env.get("PYTHONPATH"))))
         env = {**os.environ, **service_env(self.emulator_url), **self.extra_env, "PYTHONPATH": path}
-        command = [PYTHON, "-m", "dramatiq", "actors", *self.modules, "--processes", str(self.processes),
-                   "--threads", str(self.threads), "--queues", *self.queues]
+        command = [
+            PYTHON,
+            "-m",
+            "dramatiq",
+            "actors",
+            *self.modules,
+            "--processes",
+            str(self.processes),
+            "--threads",
+            str(self.threads),
+            "--queues",
+            *self.queues,
+        ]
         with open(self.log_path, "wb") as out:
-            self.proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -394,8 +443,14 @@ def run_row(ctx: Any, run_id: str) -> dict[str, Any] | None:
     import sqlalchemy as sa
 
     with ctx.engine.connect() as conn:
-        row = conn.execute(sa.text("SELECT status, created_at, finished_at, total_jobs FROM runs WHERE id = :id"),
-                           {"id": run_id}).mappings().first()
+        row = (
+            conn.execute(
+                sa.text("SELECT status, created_at, finished_at, total_jobs FROM runs WHERE id = :id"),
+                {"id": run_id},
+            )
+            .mappings()
+            .first()
+        )
     return dict(row) if row else None
 
 
@@ -416,20 +471,24 @@ def wait_finished(ctx: Any, run_id: str, *, timeout: float, interval: float = 0.
         if row and row["status"] in ("FINISHED", "CANCELLED"):
             return row
         time.sleep(interval)
-    raise TimeoutError(f"run {run_id} did not finish within {timeout:.0f} s (last state: {run_row(ctx, run_id)})")
+    raise TimeoutError(
+        f"run {run_id} did not finish within {timeout:.0f} s (last state: {run_row(ctx, run_id)})"
+    )
 
 
 def job_counts(ctx: Any, run_id: str) -> dict[str, int]:
     import sqlalchemy as sa
 
     with ctx.engine.connect() as conn:
-        rows = conn.execute(sa.text("SELECT status, count(*) FROM jobs WHERE run_id = :id GROUP BY status"),
-                            {"id": run_id}).all()
+        rows = conn.execute(
+            sa.text("SELECT status, count(*) FROM jobs WHERE run_id = :id GROUP BY status"), {"id": run_id}
+        ).all()
     return {status: n for status, n in rows}
 
 
-def timed_run(ctx: Any, lines: Sequence[str], *, timeout: float, label: str = "bench",
-              run_id: str | None = None) -> dict[str, Any]:
+def timed_run(
+    ctx: Any, lines: Sequence[str], *, timeout: float, label: str = "bench", run_id: str | None = None
+) -> dict[str, Any]:
     """``start_run`` → FINISHED: seconds from just before the call to the run's ``finished_at``."""
     from datetime import UTC, datetime
 
@@ -442,8 +501,13 @@ def timed_run(ctx: Any, lines: Sequence[str], *, timeout: float, label: str = "b
     row = wait_finished(ctx, run_id, timeout=timeout)
     polled = time.perf_counter() - t0
     seconds = (row["finished_at"] - started).total_seconds()
-    return {"run_id": run_id, "seconds": seconds, "polled_seconds": polled, "jobs": job_counts(ctx, run_id),
-            "total_jobs": row["total_jobs"]}
+    return {
+        "run_id": run_id,
+        "seconds": seconds,
+        "polled_seconds": polled,
+        "jobs": job_counts(ctx, run_id),
+        "total_jobs": row["total_jobs"],
+    }
 
 
 def pg_started_at() -> Any:
@@ -481,10 +545,13 @@ def median(values: Sequence[float]) -> float:
 
 def code_version() -> dict[str, Any]:
     """The commit the measured code came from, and whether pipeline code outside bench/ had local edits."""
+
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.rstrip()
 
-    dirty = [line[3:] for line in git("status", "--porcelain", "--", "pipeline", "actors", "models").splitlines()]
+    dirty = [
+        line[3:] for line in git("status", "--porcelain", "--", "pipeline", "actors", "models").splitlines()
+    ]
     return {"commit": git("rev-parse", "--short", "HEAD"), "uncommitted_pipeline_files": dirty}
 
 
@@ -512,8 +579,13 @@ MIX = (
 )
 DUPLICATES = 0.05
 _ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
-_HOSTS = ("https://www.youtube.com", "https://youtube.com", "youtube.com", "www.youtube.com",
-          "https://m.youtube.com")
+_HOSTS = (
+    "https://www.youtube.com",
+    "https://youtube.com",
+    "youtube.com",
+    "www.youtube.com",
+    "https://m.youtube.com",
+)
 _TABS = ("", "", "/videos", "/featured", "/about", "/shorts", "/streams", "/playlists")
 
 
@@ -571,38 +643,44 @@ def _handle_line(rng: random.Random, handle: str) -> str:
 
 
 def _video_line(rng: random.Random, video_id: str) -> str:
-    return rng.choice((
-        f"https://youtu.be/{video_id}?si={_token(rng, 16)}",
-        f"https://www.youtube.com/watch?v={video_id}&t={rng.randint(1, 900)}s",
-        f"{rng.choice(_HOSTS)}/watch?v={video_id}",
-        f"https://www.youtube.com/shorts/{video_id}",
-        f"https://m.youtube.com/watch?v={video_id}&feature=share",
-    ))
+    return rng.choice(
+        (
+            f"https://youtu.be/{video_id}?si={_token(rng, 16)}",
+            f"https://www.youtube.com/watch?v={video_id}&t={rng.randint(1, 900)}s",
+            f"{rng.choice(_HOSTS)}/watch?v={video_id}",
+            f"https://www.youtube.com/shorts/{video_id}",
+            f"https://m.youtube.com/watch?v={video_id}&feature=share",
+        )
+    )
 
 
 def _playlist_line(rng: random.Random, playlist_id: str) -> str:
-    return rng.choice((
-        f"https://www.youtube.com/playlist?list={playlist_id}",
-        f"{rng.choice(_HOSTS)}/playlist?list={playlist_id}",
-    ))
+    return rng.choice(
+        (
+            f"https://www.youtube.com/playlist?list={playlist_id}",
+            f"{rng.choice(_HOSTS)}/playlist?list={playlist_id}",
+        )
+    )
 
 
 def _invalid_line(rng: random.Random, n: int) -> str:
     tag = f"{n}{_token(rng, 6)}".replace("-", "x").replace("_", "y")
-    return rng.choice((
-        f"javascript:alert({n})",
-        f"https://vimeo.com/{tag}",
-        f"https://youtube.com.evil.com/@{tag}",
-        "UC" + _token(rng, 20),  # 22 characters: a damaged channel id
-        f"https://www.youtube.com/results?search_query={tag}",
-        f"@a{n} b{n}",
-        f"ftp://youtube.com/{tag}",
-        f"https://www.youtube.com/channel/UC{tag}",
-        f"https://www.youtube.com/watch?v=short{n}",
-        f"https://www.youtube.com/playlist?list=RD{tag}",
-        f"example.com/@{tag}",
-        f"https://www.youtube.com/feed/{tag}",
-    ))
+    return rng.choice(
+        (
+            f"javascript:alert({n})",
+            f"https://vimeo.com/{tag}",
+            f"https://youtube.com.evil.com/@{tag}",
+            "UC" + _token(rng, 20),  # 22 characters: a damaged channel id
+            f"https://www.youtube.com/results?search_query={tag}",
+            f"@a{n} b{n}",
+            f"ftp://youtube.com/{tag}",
+            f"https://www.youtube.com/channel/UC{tag}",
+            f"https://www.youtube.com/watch?v=short{n}",
+            f"https://www.youtube.com/playlist?list=RD{tag}",
+            f"example.com/@{tag}",
+            f"https://www.youtube.com/feed/{tag}",
+        )
+    )
 
 
 def _valid_name(name: str) -> bool:
@@ -661,8 +739,11 @@ def mixed_workload(catalogue: Any, total: int, *, seed: int) -> Workload:
     for what, ref in planned:
         if what in ("channel_id", "channel_url"):
             channel_id = catalogue.channel_id(ref)
-            line = channel_id if what == "channel_id" else (
-                f"{rng.choice(_HOSTS)}/channel/{channel_id}{rng.choice(_TABS)}")
+            line = (
+                channel_id
+                if what == "channel_id"
+                else (f"{rng.choice(_HOSTS)}/channel/{channel_id}{rng.choice(_TABS)}")
+            )
             work.add(line, Intent("channel_id", channel_id, ref))
         elif what == "handle":
             handle = catalogue.handles[ref]
@@ -672,8 +753,10 @@ def mixed_workload(catalogue: Any, total: int, *, seed: int) -> Workload:
             work.add(_handle_line(rng, handle), Intent("handle", handle, None))
         elif what == "username":
             name = catalogue.usernames[ref]
-            work.add(f"{rng.choice(_HOSTS)}/user/{name}{rng.choice(('', '', '/videos'))}",
-                     Intent("username", name, ref))
+            work.add(
+                f"{rng.choice(_HOSTS)}/user/{name}{rng.choice(('', '', '/videos'))}",
+                Intent("username", name, ref),
+            )
         elif what == "username_missing":
             name = f"NoSuchUser{ref}x{rng.randint(10_000, 99_999)}"
             work.add(f"https://www.youtube.com/user/{name}", Intent("username", name, None))
@@ -739,8 +822,10 @@ def _check_against_parser(work: Workload, fold: Any) -> None:
         if parsed.kind != intent.kind or (intent.kind != "invalid" and parsed.value != intent.key):
             bad.append((line.text, intent, parsed))
     if bad:
-        sample = "\n".join(f"  {t!r}: meant {i.kind}:{i.key!r}, parsed {p.kind}:{p.value!r} ({p.reason})"
-                           for t, i, p in bad[:10])
+        sample = "\n".join(
+            f"  {t!r}: meant {i.kind}:{i.key!r}, parsed {p.kind}:{p.value!r} ({p.reason})"
+            for t, i, p in bad[:10]
+        )
         raise AssertionError(f"{len(bad)} generated line(s) do not parse as intended:\n{sample}")
 
 
@@ -797,8 +882,20 @@ def _cmdline(pid: int) -> str:
 def cpu_snapshot(*, workers: Workers | None = None, emulator: Emulator | None = None) -> dict[str, float]:
     """CPU seconds so far by component: the bench workers, the emulator, PostgreSQL backends of
     ``ytc_bench``, the rest of PostgreSQL, RabbitMQ, Redis, this driver, and the whole machine."""
-    split = dict.fromkeys(("workers", "emulator", "postgres_bench", "postgres_other", "rabbitmq", "redis",
-                           "driver", "machine", "steal"), 0.0)
+    split = dict.fromkeys(
+        (
+            "workers",
+            "emulator",
+            "postgres_bench",
+            "postgres_other",
+            "rabbitmq",
+            "redis",
+            "driver",
+            "machine",
+            "steal",
+        ),
+        0.0,
+    )
     mine = set()
     if workers is not None and workers.proc is not None:
         mine = {workers.proc.pid, *workers.worker_pids()}

@@ -13,6 +13,17 @@ from models.snapshot import ChannelSnapshot
 metadata = SQLModel.metadata
 
 __all__ = [
-    "ApiCall", "Channel", "ChannelSnapshot", "Job", "JobStatus", "OPEN_STATUSES", "Resolution",
-    "ResolutionChange", "Run", "RunInput", "RunStatus", "TERMINAL_STATUSES", "metadata",
+    "ApiCall",
+    "Channel",
+    "ChannelSnapshot",
+    "Job",
+    "JobStatus",
+    "OPEN_STATUSES",
+    "Resolution",
+    "ResolutionChange",
+    "Run",
+    "RunInput",
+    "RunStatus",
+    "TERMINAL_STATUSES",
+    "metadata",
 ]

@@ -191,7 +191,9 @@ class RunCompletion:
             args.extend((status, n))
         args.append(len(waiting_ids))
         args.extend(waiting_ids)
-        keys = [run_key(run_id, n) for n in ("remaining", "unresolved", "done", "counts", "resolved", "waiting")]
+        keys = [
+            run_key(run_id, n) for n in ("remaining", "unresolved", "done", "counts", "resolved", "waiting")
+        ]
         return bool(self._rebuild(keys=keys, args=args))
 
     def forget(self, run_id: str) -> None:

@@ -39,15 +39,19 @@ class Settings(BaseSettings):
         default=None, ge=0, description="cap on units per key per Pacific day spent by ytcollect"
     )
     quota_interactive_reserve: int = Field(
-        default=1_000, ge=0, description="units per key kept for interactive runs; system runs stop short of it"
+        default=1_000,
+        ge=0,
+        description="units per key kept for interactive runs; system runs stop short of it",
     )
 
     # --- resolution and freshness ---------------------------------------------------------------
     metadata_freshness_hours: float = Field(default=24.0, ge=0)
     resolution_cache_days: float = Field(default=7.0, ge=0)
     default_search_budget: int = Field(
-        default=10, ge=0, description="search.list calls (100 units each) a run with allow_search may make "
-        "unless it sets search_budget"
+        default=10,
+        ge=0,
+        description="search.list calls (100 units each) a run with allow_search may make "
+        "unless it sets search_budget",
     )
 
     # --- input bounds ---------------------------------------------------------------------------
@@ -64,7 +68,8 @@ class Settings(BaseSettings):
     actor_max_backoff_ms: int = Field(default=60_000, ge=0)
     actor_time_limit_ms: int = Field(default=300_000, ge=1_000)
     normalize_time_limit_ms: int = Field(
-        default=1_200_000, ge=1_000,
+        default=1_200_000,
+        ge=1_000,
         description="normalize's work grows with the run (100,000 lines, a confirmed publish per lookup); "
         "keep it under RabbitMQ's 30-minute consumer timeout",
     )
@@ -84,7 +89,9 @@ class Settings(BaseSettings):
     api_call_retention_days: int = Field(default=90, ge=1)
     snapshot_retention_days: int = Field(default=365, ge=1)
     channel_data_max_age_days: int = Field(
-        default=30, ge=1, description="YouTube policy: stored channel data is refreshed or deleted within 30 days"
+        default=30,
+        ge=1,
+        description="YouTube policy: stored channel data is refreshed or deleted within 30 days",
     )
 
     # --- observability --------------------------------------------------------------------------

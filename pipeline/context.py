@@ -119,7 +119,9 @@ def build_context(
     if not keys and base_url is None:
         from pipeline.emulator import EmulatorConfig, EmulatorServer
 
-        emulator = EmulatorServer(EmulatorConfig(seed=7, channels=emulator_channels), host="127.0.0.1", port=0)
+        emulator = EmulatorServer(
+            EmulatorConfig(seed=7, channels=emulator_channels), host="127.0.0.1", port=0
+        )
         emulator.start()
         closers.append(emulator.stop)
         base_url = emulator.base_url
@@ -151,6 +153,15 @@ def build_context(
             else MemoryEventPublisher()
         )
     return Context(
-        settings=settings, engine=engine, sessions=sessions, redis=redis, completion=completion, ledger=ledger,
-        youtube=youtube, events=events, clock=clock, emulator=emulator, _closers=closers,
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        redis=redis,
+        completion=completion,
+        ledger=ledger,
+        youtube=youtube,
+        events=events,
+        clock=clock,
+        emulator=emulator,
+        _closers=closers,
     )

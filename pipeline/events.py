@@ -39,7 +39,9 @@ class AmqpEventPublisher:
                 routing_key=self.queue,
                 body=json.dumps(event, default=str).encode(),
                 properties=pika.BasicProperties(
-                    content_type="application/json", delivery_mode=2, message_id=event.get("event_id"),
+                    content_type="application/json",
+                    delivery_mode=2,
+                    message_id=event.get("event_id"),
                     type=event.get("event"),
                 ),
                 mandatory=True,

@@ -88,7 +88,9 @@ def short_number(value: float | None, *, signed: bool = False) -> str:
     if size < 10_000:
         return sign + (f"{value:,.0f}" if size >= 100 or float(value).is_integer() else f"{value:,.1f}")
     rounded = float(f"{value:.3g}")  # round first, so 999,999 becomes 1.00M rather than 1000k
-    limit, suffix = next((lim, suf) for lim, suf in ((1e9, "B"), (1e6, "M"), (1e3, "k")) if abs(rounded) >= lim)
+    limit, suffix = next(
+        (lim, suf) for lim, suf in ((1e9, "B"), (1e6, "M"), (1e3, "k")) if abs(rounded) >= lim
+    )
     scaled = rounded / limit
     decimals = max(0, 2 - int(math.floor(math.log10(abs(scaled)))))
     return f"{sign}{scaled:.{decimals}f}{suffix}"
@@ -235,7 +237,9 @@ def make_point(current: SnapshotLike, previous: SnapshotLike | None = None) -> H
     return replace(base, **fields)
 
 
-def build_points(snapshots: Sequence[SnapshotLike], *, baseline: SnapshotLike | None = None) -> list[HistoryPoint]:
+def build_points(
+    snapshots: Sequence[SnapshotLike], *, baseline: SnapshotLike | None = None
+) -> list[HistoryPoint]:
     """One channel's snapshots (oldest first) as points; ``baseline`` is the snapshot before the window."""
     points: list[HistoryPoint] = []
     previous = baseline
@@ -263,17 +267,21 @@ def _chunks(items: Sequence[str]) -> Iterable[list[str]]:
         yield list(items[start : start + _CHUNK])
 
 
-def _latest_before(session: Session, *, channel_ids: Sequence[str], before: datetime) -> dict[str, ChannelSnapshot]:
+def _latest_before(
+    session: Session, *, channel_ids: Sequence[str], before: datetime
+) -> dict[str, ChannelSnapshot]:
     """Each channel's latest snapshot strictly before ``before``: the baseline of a ``since`` window."""
     found: dict[str, ChannelSnapshot] = {}
     for chunk in _chunks(channel_ids):
         ranked = (
             sa.select(
                 ChannelSnapshot,
-                sa.func.row_number().over(
+                sa.func.row_number()
+                .over(
                     partition_by=ChannelSnapshot.channel_id,
                     order_by=(col(ChannelSnapshot.fetched_at).desc(), col(ChannelSnapshot.id).desc()),
-                ).label("rank"),
+                )
+                .label("rank"),
             )
             .where(col(ChannelSnapshot.channel_id).in_(chunk), col(ChannelSnapshot.fetched_at) < before)
             .subquery()
@@ -284,8 +292,9 @@ def _latest_before(session: Session, *, channel_ids: Sequence[str], before: date
     return found
 
 
-def _snapshots_by_channel(session: Session, *, channel_ids: Sequence[str], since: datetime | None
-                          ) -> dict[str, list[ChannelSnapshot]]:
+def _snapshots_by_channel(
+    session: Session, *, channel_ids: Sequence[str], since: datetime | None
+) -> dict[str, list[ChannelSnapshot]]:
     by_channel: dict[str, list[ChannelSnapshot]] = {cid: [] for cid in channel_ids}
     for chunk in _chunks(channel_ids):
         for snap in store.snapshots_of(session, channel_ids=chunk, since=since):
@@ -295,8 +304,9 @@ def _snapshots_by_channel(session: Session, *, channel_ids: Sequence[str], since
     return by_channel
 
 
-def channel_history(session: Session, *, channel_ids: Sequence[str], since: date | datetime | None = None
-                    ) -> dict[str, list[HistoryPoint]]:
+def channel_history(
+    session: Session, *, channel_ids: Sequence[str], since: date | datetime | None = None
+) -> dict[str, list[HistoryPoint]]:
     """Each channel's snapshots (oldest first) with daily deltas, keyed in the order given.
 
     With ``since``, only snapshots from then on are listed, but the first one still gets its deltas
@@ -330,9 +340,13 @@ def _known_channel_ids(session: Session, channel_ids: Iterable[str]) -> set[str]
         known.update(session.execute(sa.select(col(Channel.id)).where(col(Channel.id).in_(chunk))).scalars())
         missing = [cid for cid in chunk if cid not in known]
         if missing:  # snapshots can outlive a channel row in principle; they are still its history
-            known.update(session.execute(
-                sa.select(col(ChannelSnapshot.channel_id)).where(col(ChannelSnapshot.channel_id).in_(missing)).distinct()
-            ).scalars())
+            known.update(
+                session.execute(
+                    sa.select(col(ChannelSnapshot.channel_id))
+                    .where(col(ChannelSnapshot.channel_id).in_(missing))
+                    .distinct()
+                ).scalars()
+            )
     return known
 
 
@@ -340,14 +354,18 @@ def _channel_by_handle(session: Session, handle: str) -> str | None:
     """The channel whose stored handle is ``@handle``; the most recently fetched one if a handle moved."""
     stmt = (
         # customUrl holds "@handle" today; older channels may still carry it without the "@".
-        sa.select(col(Channel.id)).where(col(Channel.handle).in_([f"@{handle}", handle]))
-        .order_by(col(Channel.fetched_at).desc()).limit(1)
+        sa.select(col(Channel.id))
+        .where(col(Channel.handle).in_([f"@{handle}", handle]))
+        .order_by(col(Channel.fetched_at).desc())
+        .limit(1)
     )
     return session.execute(stmt).scalars().first()
 
 
 def _resolved(session: Session, kind: str, value: str) -> str | None:
-    found = session.exec(select(Resolution).where(Resolution.dedupe_key == store.dedupe_key(kind, value))).first()
+    found = session.exec(
+        select(Resolution).where(Resolution.dedupe_key == store.dedupe_key(kind, value))
+    ).first()
     return found.channel_id if found else None
 
 
@@ -369,13 +387,24 @@ def resolve_channel_refs(session: Session, refs: Sequence[str]) -> tuple[dict[st
         if parsed.kind is InputKind.CHANNEL_ID:
             channel_id = parsed.value
         elif parsed.kind is InputKind.HANDLE:
-            channel_id = _channel_by_handle(session, parsed.value) or _resolved(session, parsed.kind, parsed.value)
+            channel_id = _channel_by_handle(session, parsed.value) or _resolved(
+                session, parsed.kind, parsed.value
+            )
         else:
             channel_id = _resolved(session, parsed.kind, parsed.value)
         if channel_id is None:
-            what = "handle @" + parsed.value if parsed.kind is InputKind.HANDLE else f"{parsed.kind} {parsed.value}"
-            errors.append(RefError(ref, f"unknown channel: no stored channel or resolution for {what} "
-                                        "(run it through `ytcollect run` first)"))
+            what = (
+                "handle @" + parsed.value
+                if parsed.kind is InputKind.HANDLE
+                else f"{parsed.kind} {parsed.value}"
+            )
+            errors.append(
+                RefError(
+                    ref,
+                    f"unknown channel: no stored channel or resolution for {what} "
+                    "(run it through `ytcollect run` first)",
+                )
+            )
             continue
         found[ref] = channel_id
     known = _known_channel_ids(session, found.values())
@@ -461,8 +490,13 @@ def run_growth(session: Session, *, run_id: str) -> list[ChannelGrowth]:
             before = [s for s in snaps if s.fetched_at < current.fetched_at and s.id != current.id]
             points[cid] = make_point(current, before[-1] if before else None)
     return [
-        ChannelGrowth(channel_id=channel.id, title=channel.title, handle=channel.handle, input_lines=lines,
-                      point=points.get(channel.id))
+        ChannelGrowth(
+            channel_id=channel.id,
+            title=channel.title,
+            handle=channel.handle,
+            input_lines=lines,
+            point=points.get(channel.id),
+        )
         for channel, lines in rows
     ]
 
@@ -473,8 +507,9 @@ def run_channel_ids(session: Session, *, run_id: str) -> list[str]:
     return [channel.id for channel, _ in store.run_channel_rows(session, run_id=run_id)]
 
 
-def run_history(session: Session, *, run_id: str, since: date | datetime | None = None
-                ) -> dict[str, list[HistoryPoint]]:
+def run_history(
+    session: Session, *, run_id: str, since: date | datetime | None = None
+) -> dict[str, list[HistoryPoint]]:
     """``channel_history`` for every channel of a run: the data of the chart comparing them over time."""
     return channel_history(session, channel_ids=run_channel_ids(session, run_id=run_id), since=since)
 
@@ -563,8 +598,14 @@ def plot_history(
         ys = [v for _, v in pts]
         (line,) = ax.plot(xs, ys, marker="o", markersize=3, linewidth=1.5, label=names.get(cid, cid)[:40])
         if metric == "subscribers":
-            ax.fill_between(xs, ys, [v + subscriber_step(v) - 1 for v in ys], color=line.get_color(),
-                            alpha=0.15, linewidth=0)
+            ax.fill_between(
+                xs,
+                ys,
+                [v + subscriber_step(v) - 1 for v in ys],
+                color=line.get_color(),
+                alpha=0.15,
+                linewidth=0,
+            )
     values = [v for pts in series.values() for _, v in pts]
     log_scale = min(values) > 0 and max(values) / min(values) >= 100
     if log_scale:  # channels 100x apart: on a linear axis the small ones are a flat line at 0
@@ -582,8 +623,14 @@ def plot_history(
         (only,) = date2num(sorted(times))
         ax.set_xlim(only - 1, only + 1)
     ax.yaxis.set_minor_formatter(FuncFormatter(lambda _v, _p: ""))
-    notes = [n for n, on in (("rounded down to 3 significant figures", metric == "subscribers"),
-                             ("log scale", log_scale)) if on]
+    notes = [
+        n
+        for n, on in (
+            ("rounded down to 3 significant figures", metric == "subscribers"),
+            ("log scale", log_scale),
+        )
+        if on
+    ]
     ax.set_ylabel(metric + (f" ({', '.join(notes)})" if notes else ""))
     ax.set_title(title or f"{metric} over time")
     ax.grid(True, alpha=0.3)

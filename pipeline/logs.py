@@ -63,8 +63,12 @@ def log_context(
 
 def current_context() -> dict[str, Any]:
     """The ids in effect here (absent ones left out)."""
-    values = {"run_id": _run_id.get(), "job_ids": _job_ids.get(), "message_id": _message_id.get(),
-              "actor": _actor.get()}
+    values = {
+        "run_id": _run_id.get(),
+        "job_ids": _job_ids.get(),
+        "message_id": _message_id.get(),
+        "actor": _actor.get(),
+    }
     return {name: value for name, value in values.items() if value is not None}
 
 
@@ -136,7 +140,9 @@ class TextFormatter(logging.Formatter):
 _CONTEXT_FILTER = ContextFilter()
 
 
-def configure_logging(level: str | int = "INFO", json: bool = False, *, stream: IO[str] | None = None) -> None:
+def configure_logging(
+    level: str | int = "INFO", json: bool = False, *, stream: IO[str] | None = None
+) -> None:
     """Format the root handlers (adding a stderr one if there is none) and install key redaction.
 
     Idempotent. Under the ``dramatiq`` CLI the worker's own handler (a pipe to the master process)

@@ -92,20 +92,36 @@ class YtcollectCollector:
 
         fp, state, status, source = ["fingerprint"], ["fingerprint", "state"], ["status"], ["source"]
         return {
-            "used": gauge("ytcollect_quota_units_used",
-                          "YouTube API units reserved today (Pacific day), per key fingerprint.", fp),
-            "left": gauge("ytcollect_quota_units_left",
-                          "YouTube API units still usable today per key fingerprint (0 when spent or disabled).", fp),
-            "state": gauge("ytcollect_quota_key_state",
-                           "1 for the key's current state (ok, spent, disabled), 0 for the others.", state),
-            "cap": gauge("ytcollect_quota_units_cap",
-                         "Units per key per Pacific day ytcollect allows itself (the daily units, capped by the budget)."),
-            "reset": gauge("ytcollect_quota_reset_timestamp_seconds",
-                           "When the quota day turns (the next Pacific midnight), as Unix time."),
+            "used": gauge(
+                "ytcollect_quota_units_used",
+                "YouTube API units reserved today (Pacific day), per key fingerprint.",
+                fp,
+            ),
+            "left": gauge(
+                "ytcollect_quota_units_left",
+                "YouTube API units still usable today per key fingerprint (0 when spent or disabled).",
+                fp,
+            ),
+            "state": gauge(
+                "ytcollect_quota_key_state",
+                "1 for the key's current state (ok, spent, disabled), 0 for the others.",
+                state,
+            ),
+            "cap": gauge(
+                "ytcollect_quota_units_cap",
+                "Units per key per Pacific day ytcollect allows itself (the daily units, capped by the budget).",
+            ),
+            "reset": gauge(
+                "ytcollect_quota_reset_timestamp_seconds",
+                "When the quota day turns (the next Pacific midnight), as Unix time.",
+            ),
             "runs": gauge("ytcollect_runs", "Runs by status.", status),
             "jobs": gauge("ytcollect_jobs", "Jobs by status.", status),
-            "up": gauge("ytcollect_collector_up",
-                        "1 when the source (quota: Redis; database) answered this scrape, else 0.", source),
+            "up": gauge(
+                "ytcollect_collector_up",
+                "1 when the source (quota: Redis; database) answered this scrape, else 0.",
+                source,
+            ),
         }
 
     def describe(self) -> Iterator[Any]:
@@ -165,7 +181,9 @@ def open_collector(settings: Settings) -> tuple[YtcollectCollector, Callable[[],
     closers: list[Callable[[], None]] = []
     ledger = None
     if settings.redis_url:
-        redis = Redis.from_url(settings.redis_url, decode_responses=True, socket_connect_timeout=3, socket_timeout=3)
+        redis = Redis.from_url(
+            settings.redis_url, decode_responses=True, socket_connect_timeout=3, socket_timeout=3
+        )
         closers.append(redis.close)
         ledger = QuotaLedger(
             redis,
@@ -279,7 +297,9 @@ def serve_metrics() -> int:
     except OSError as exc:
         log.error(
             "metrics: cannot listen on %s:%s (%s); give each worker group on this host its own METRICS_PORT",
-            settings.metrics_host, settings.metrics_port, exc,
+            settings.metrics_host,
+            settings.metrics_port,
+            exc,
         )
         close()
         return 1

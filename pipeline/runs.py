@@ -42,8 +42,14 @@ def start_run(
     """Record a run and enqueue it; returns its id. Raises InvalidRequest on bad input, before any write."""
     ctx = ctx or _runtime_context()
     run_id = run_id or str(uuid.uuid4())
-    request = validate_run_request(ctx, run_id=run_id, analysis_id=analysis_id, owner_id=owner_id,
-                                   channel_inputs=list(channel_inputs), options=options)
+    request = validate_run_request(
+        ctx,
+        run_id=run_id,
+        analysis_id=analysis_id,
+        owner_id=owner_id,
+        channel_inputs=list(channel_inputs),
+        options=options,
+    )
     (send or _default_sender())(record_run(ctx, request))
     return run_id
 
@@ -79,8 +85,9 @@ def get_run_status(run_id: str, owner_id: str | None = None, *, ctx: Context | N
                 key = job_status if waiting_or_terminal else LIVE_OPEN_KEY
                 counts[key] = counts.get(key, 0) + n
             remaining = sum(n for s, n in raw.items() if s not in TERMINAL_STATUSES)
-            by_method = (run.summary or {}).get("quota_units", {}).get("by_method") \
-                or store.units_by_method(session, run_id=run_id)
+            by_method = (run.summary or {}).get("quota_units", {}).get("by_method") or store.units_by_method(
+                session, run_id=run_id
+            )
             units = {"total": sum(by_method.values()), "by_method": by_method}
             source = "database"
     total = run.total_jobs
@@ -112,8 +119,14 @@ def get_run_status(run_id: str, owner_id: str | None = None, *, ctx: Context | N
     return answer
 
 
-def get_run_results(run_id: str, owner_id: str | None = None, *, ctx: Context | None = None,
-                    offset: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+def get_run_results(
+    run_id: str,
+    owner_id: str | None = None,
+    *,
+    ctx: Context | None = None,
+    offset: int = 0,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
     """One row per original input line, in input order: duplicates and invalid lines included."""
     ctx = ctx or _runtime_context()
     with ctx.session() as session:
@@ -123,25 +136,29 @@ def get_run_results(run_id: str, owner_id: str | None = None, *, ctx: Context | 
         rows = store.run_results(session, run_id=run_id, offset=offset, limit=limit)
     results = []
     for line, job, channel in rows:
-        results.append({
-            "line": line.line_no,
-            "input": line.text,
-            "job_id": line.job_id,
-            "kind": job.kind if job else None,
-            "value": job.value if job and job.kind != "invalid" else "",
-            "status": job.status if job else None,
-            "channel_id": job.channel_id if job else None,
-            "method": job.method if job else None,
-            "confidence": job.confidence if job else None,
-            "note": job.note if job else None,
-            "error_code": job.error_code if job else None,
-            "error_message": job.error_message if job else None,
-            "title": channel.title if channel else None,
-            "handle": channel.handle if channel else None,
-            "subscribers": channel.subscriber_count if channel and not channel.hidden_subscriber_count else None,
-            "views": channel.view_count if channel else None,
-            "videos": channel.video_count if channel else None,
-        })
+        results.append(
+            {
+                "line": line.line_no,
+                "input": line.text,
+                "job_id": line.job_id,
+                "kind": job.kind if job else None,
+                "value": job.value if job and job.kind != "invalid" else "",
+                "status": job.status if job else None,
+                "channel_id": job.channel_id if job else None,
+                "method": job.method if job else None,
+                "confidence": job.confidence if job else None,
+                "note": job.note if job else None,
+                "error_code": job.error_code if job else None,
+                "error_message": job.error_message if job else None,
+                "title": channel.title if channel else None,
+                "handle": channel.handle if channel else None,
+                "subscribers": channel.subscriber_count
+                if channel and not channel.hidden_subscriber_count
+                else None,
+                "views": channel.view_count if channel else None,
+                "videos": channel.video_count if channel else None,
+            }
+        )
     return results
 
 
@@ -169,9 +186,15 @@ def cancel_run(run_id: str, owner_id: str | None = None, *, ctx: Context | None 
         if run.status not in (RunStatus.PENDING, RunStatus.RUNNING):
             return False
         open_jobs = store.jobs_of_run(session, run_id=run_id, statuses=OPEN_STATUSES)
-        store.set_jobs_status(session, job_ids=[j.id for j in open_jobs], status=JobStatus.CANCELLED,
-                              from_statuses=OPEN_STATUSES, now=now, error_code="cancelled",
-                              error_message="the run was cancelled")
+        store.set_jobs_status(
+            session,
+            job_ids=[j.id for j in open_jobs],
+            status=JobStatus.CANCELLED,
+            from_statuses=OPEN_STATUSES,
+            now=now,
+            error_code="cancelled",
+            error_message="the run was cancelled",
+        )
         session.flush()
         won = store.cancel_run(session, run_id=run_id, summary=build_summary(session, run, now=now), now=now)
     if open_jobs:
@@ -181,8 +204,15 @@ def cancel_run(run_id: str, owner_id: str | None = None, *, ctx: Context | None 
     return won
 
 
-def retry_run(run_id: str, owner_id: str | None = None, *, allow_search: bool = False, search_budget: int = 10,
-              ctx: Context | None = None, send: Sender | None = None) -> str | None:
+def retry_run(
+    run_id: str,
+    owner_id: str | None = None,
+    *,
+    allow_search: bool = False,
+    search_budget: int = 10,
+    ctx: Context | None = None,
+    send: Sender | None = None,
+) -> str | None:
     """Start a new run, linked to this one, with its FAILED and NEEDS_SEARCH inputs (invalid lines excepted).
 
     Returns the new run id, or None when there is nothing to retry.
@@ -194,8 +224,11 @@ def retry_run(run_id: str, owner_id: str | None = None, *, allow_search: bool = 
         run = _owned_run(session, run_id, owner_id)
         if run.status not in (RunStatus.FINISHED, RunStatus.CANCELLED):
             raise InvalidRequest(f"run {run_id} is {run.status}: only a finished run can be retried")
-        lines = [text for job, text in store.jobs_needing_attention(session, run_id=run_id, limit=1_000_000)
-                 if job.error_code != "invalid_input"]
+        lines = [
+            text
+            for job, text in store.jobs_needing_attention(session, run_id=run_id, limit=1_000_000)
+            if job.error_code != "invalid_input"
+        ]
     if not lines:
         return None
     options: dict[str, Any] = {"allow_search": True, "search_budget": search_budget} if allow_search else {}

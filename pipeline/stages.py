@@ -106,14 +106,21 @@ def _input_text(item: Any) -> str:
     return _UNSTORABLE.sub("\ufffd", text)
 
 
-def record_run(ctx: Context, request: RunRequest, *, kind: str = "interactive",
-               parent_run_id: str | None = None) -> list[Send]:
+def record_run(
+    ctx: Context, request: RunRequest, *, kind: str = "interactive", parent_run_id: str | None = None
+) -> list[Send]:
     """Record the run and its raw inputs once (idempotent on run_id) and ask for normalize."""
     with ctx.session() as session:
         run = Run(
-            id=request.run_id, analysis_id=request.analysis_id, owner_id=request.owner_id, kind=kind,
-            options=request.options, raw_inputs=request.channel_inputs, total_inputs=len(request.channel_inputs),
-            parent_run_id=parent_run_id, created_at=ctx.now(),
+            id=request.run_id,
+            analysis_id=request.analysis_id,
+            owner_id=request.owner_id,
+            kind=kind,
+            options=request.options,
+            raw_inputs=request.channel_inputs,
+            total_inputs=len(request.channel_inputs),
+            parent_run_id=parent_run_id,
+            created_at=ctx.now(),
         )
         created = store.insert_run(session, run=run)
         existing = None if created else store.get_run(session, run_id=request.run_id)
@@ -129,13 +136,16 @@ def reject_run(ctx: Context, *, run_id: str, analysis_id: Any, owner_id: Any, er
     now = ctx.now()
     summary = {"error": error, "counts_by_status": {}, "total_jobs": 0}
     with ctx.session() as session:
-        store.insert_run(session, run=Run(
-            id=run_id,
-            analysis_id=_input_text(analysis_id)[:200] or "-",
-            owner_id=_input_text(owner_id)[:200] or "-",
-            error=_input_text(error)[:2000],
-            created_at=now,
-        ))
+        store.insert_run(
+            session,
+            run=Run(
+                id=run_id,
+                analysis_id=_input_text(analysis_id)[:200] or "-",
+                owner_id=_input_text(owner_id)[:200] or "-",
+                error=_input_text(error)[:2000],
+                created_at=now,
+            ),
+        )
         won = store.finish_run(session, run_id=run_id, summary=summary, now=now)
     if won:
         publish_finished(ctx, run_id)
@@ -190,32 +200,54 @@ def _create_jobs(ctx: Context, session: Any, run: Run, now: Any) -> None:
     use_cache = bool(run.options.get("use_resolution_cache", True))
     keys = [store.dedupe_key(j.kind, j.value) for j in plan.jobs]
     cacheable = [k for k, j in zip(keys, plan.jobs, strict=True) if j.kind not in ("invalid", "channel_id")]
-    cache = store.cached_resolutions(session, keys=cacheable, fresh_since=cache_fresh_since) if use_cache else {}
+    cache = (
+        store.cached_resolutions(session, keys=cacheable, fresh_since=cache_fresh_since) if use_cache else {}
+    )
 
     rows = []
     for key, planned in zip(keys, plan.jobs, strict=True):
         row: dict[str, Any] = {
-            "run_id": run.id, "kind": str(planned.kind), "value": planned.value, "dedupe_key": key,
-            "first_line_no": planned.line_indexes[0] + 1, "status": JobStatus.PENDING,
+            "run_id": run.id,
+            "kind": str(planned.kind),
+            "value": planned.value,
+            "dedupe_key": key,
+            "first_line_no": planned.line_indexes[0] + 1,
+            "status": JobStatus.PENDING,
             "note": (planned.reason or None) if planned.kind != "invalid" else None,
-            "created_at": now, "updated_at": now, "channel_id": None, "method": None, "confidence": None,
-            "error_code": None, "error_message": None,
+            "created_at": now,
+            "updated_at": now,
+            "channel_id": None,
+            "method": None,
+            "confidence": None,
+            "error_code": None,
+            "error_message": None,
         }
         if planned.kind == "invalid":
-            row.update(status=JobStatus.FAILED, error_code="invalid_input", error_message=planned.reason[:1000])
+            row.update(
+                status=JobStatus.FAILED, error_code="invalid_input", error_message=planned.reason[:1000]
+            )
         elif planned.kind == "channel_id":
-            row.update(status=JobStatus.FETCHING, channel_id=planned.value, method="channel_id",
-                       confidence="certain")
+            row.update(
+                status=JobStatus.FETCHING, channel_id=planned.value, method="channel_id", confidence="certain"
+            )
         elif key in cache:
             hit = cache[key]
-            row.update(status=JobStatus.FETCHING, channel_id=hit.channel_id, method=f"cache:{hit.method}",
-                       confidence=hit.confidence)
+            row.update(
+                status=JobStatus.FETCHING,
+                channel_id=hit.channel_id,
+                method=f"cache:{hit.method}",
+                confidence=hit.confidence,
+            )
         rows.append(row)
     store.insert_jobs(session, rows=rows)
     ids = store.job_ids_by_key(session, run_id=run.id)
     line_rows = [
-        {"run_id": run.id, "line_no": line.index + 1, "text": line.text[: settings.max_input_length + 1],
-         "job_id": ids[keys[line.job_index]]}
+        {
+            "run_id": run.id,
+            "line_no": line.index + 1,
+            "text": line.text[: settings.max_input_length + 1],
+            "job_id": ids[keys[line.job_index]],
+        }
         for line in plan.lines
     ]
     store.insert_run_inputs(session, rows=line_rows)
@@ -239,11 +271,16 @@ def dispatch_metadata(ctx: Context, run_id: str, job_ids: Sequence[int] | None =
                 return None
             jobs = store.jobs_of_run(session, run_id=run_id, statuses=[JobStatus.FETCHING])
         else:
-            jobs = [j for j in store.jobs_by_ids(session, run_id=run_id, job_ids=job_ids)
-                    if j.status == JobStatus.FETCHING]
+            jobs = [
+                j
+                for j in store.jobs_by_ids(session, run_id=run_id, job_ids=job_ids)
+                if j.status == JobStatus.FETCHING
+            ]
         run = store.get_run(session, run_id=run_id)
         fresh = store.fresh_channel_ids(
-            session, channel_ids=[j.channel_id for j in jobs if j.channel_id], fresh_since=_fresh_since(ctx, run)
+            session,
+            channel_ids=[j.channel_id for j in jobs if j.channel_id],
+            fresh_since=_fresh_since(ctx, run),
         )
     by_channel: dict[str, list[int]] = defaultdict(list)
     for job in jobs:
@@ -298,8 +335,13 @@ def resolve_jobs(ctx: Context, run_id: str, job_ids: Sequence[int]) -> list[Send
             return []
         loaded = store.jobs_by_ids(session, run_id=run_id, job_ids=job_ids)
         jobs = [j for j in loaded if j.status in (JobStatus.PENDING, JobStatus.RESOLVING)]
-        store.set_jobs_status(session, job_ids=[j.id for j in jobs], status=JobStatus.RESOLVING,  # type: ignore[misc]
-                              from_statuses=[JobStatus.PENDING], now=ctx.now())
+        store.set_jobs_status(
+            session,
+            job_ids=[j.id for j in jobs],
+            status=JobStatus.RESOLVING,  # type: ignore[misc]
+            from_statuses=[JobStatus.PENDING],
+            now=ctx.now(),
+        )
         already_dispatched = run.metadata_dispatched_at is not None
     outcome = _Outcome.empty()
     try:
@@ -318,7 +360,8 @@ def resolve_jobs(ctx: Context, run_id: str, job_ids: Sequence[int]) -> list[Send
     if barrier.remaining is None:  # Redis lost the run's keys: the database decides
         with ctx.session() as session:
             open_resolution = store.count_open_jobs(
-                session, run_id=run_id, statuses=[JobStatus.PENDING, JobStatus.RESOLVING])
+                session, run_id=run_id, statuses=[JobStatus.PENDING, JobStatus.RESOLVING]
+            )
         barrier_passed = open_resolution == 0
     else:
         barrier_passed = barrier.remaining <= 0
@@ -356,8 +399,11 @@ def _resolve_into(ctx: Context, run: Run, jobs: list[Job], outcome: _Outcome) ->
                     outcome.fetching[job.id] = (channel_id, method, "certain")  # type: ignore[index]
                 else:
                     what = "video" if kind == "video" else "playlist"
-                    outcome.failed[job.id] = ("not_found", f"no public {what} has the id {job.value}",  # type: ignore[index]
-                                              JobStatus.FAILED)
+                    outcome.failed[job.id] = (
+                        "not_found",
+                        f"no public {what} has the id {job.value}",  # type: ignore[index]
+                        JobStatus.FAILED,
+                    )
                 pending.remove(job)
         for job in [j for j in jobs if j.kind in SINGLE_KINDS]:
             try:
@@ -382,14 +428,21 @@ def _resolve_single(ctx: Context, run: Run, job: Job, outcome: _Outcome, kw: dic
     if job.kind == "handle":
         record = yt.channel_by_handle(job.value, **kw)
         if record is None:
-            outcome.failed[job.id] = ("not_found", f"no channel has the handle @{job.value}", JobStatus.FAILED)  # type: ignore[index]
+            outcome.failed[job.id] = (
+                "not_found",
+                f"no channel has the handle @{job.value}",
+                JobStatus.FAILED,
+            )  # type: ignore[index]
             return
         _found(outcome, job, record, "forHandle", "certain")
     elif job.kind == "username":
         record = yt.channel_by_username(job.value, **kw)
         if record is None:
-            outcome.failed[job.id] = ("not_found", f"no channel has the legacy username {job.value}",  # type: ignore[index]
-                                      JobStatus.FAILED)
+            outcome.failed[job.id] = (
+                "not_found",
+                f"no channel has the legacy username {job.value}",  # type: ignore[index]
+                JobStatus.FAILED,
+            )
             return
         _found(outcome, job, record, "forUsername", "certain")
     else:  # custom_url: no API filter exists, so the cheap probable routes first, search last
@@ -402,18 +455,27 @@ def _resolve_single(ctx: Context, run: Run, job: Job, outcome: _Outcome, kw: dic
             _found(outcome, job, record, "forUsername", "probable")
             return
         options = run.options or {}
-        budget = int(options.get("search_budget", ctx.settings.default_search_budget if options.get(
-            "allow_search") else 0))
+        budget = int(
+            options.get(
+                "search_budget", ctx.settings.default_search_budget if options.get("allow_search") else 0
+            )
+        )
         if options.get("allow_search") and ctx.completion.take_search(run.id, budget):
             hits = yt.search_channels(job.value, max_results=1, **kw)
             if hits:
                 outcome.fetching[job.id] = (hits[0].channel_id, "search", "probable")  # type: ignore[index]
             else:
-                outcome.failed[job.id] = ("not_found", f"search found no channel for /c/{job.value}",  # type: ignore[index]
-                                          JobStatus.FAILED)
+                outcome.failed[job.id] = (
+                    "not_found",
+                    f"search found no channel for /c/{job.value}",  # type: ignore[index]
+                    JobStatus.FAILED,
+                )
             return
-        reason = ("search.list (100 units) is not allowed by this run's options"
-                  if not options.get("allow_search") else "the run's search budget is spent")
+        reason = (
+            "search.list (100 units) is not allowed by this run's options"
+            if not options.get("allow_search")
+            else "the run's search budget is spent"
+        )
         outcome.failed[job.id] = (  # type: ignore[index]
             "needs_search",
             f"custom URL name '{job.value}' matched no handle or username; {reason}",
@@ -432,34 +494,73 @@ def _apply_outcome(ctx: Context, run: Run, outcome: _Outcome) -> None:
     open_states = [JobStatus.PENDING, JobStatus.RESOLVING, JobStatus.FETCHING, JobStatus.WAITING_QUOTA]
     with ctx.session() as session:
         store.save_channels(session, records=outcome.channels.values(), run_id=run.id, now=now)
-        jobs = {j.id: j for j in store.jobs_by_ids(session, run_id=run.id,
-                                                   job_ids=[*outcome.done, *outcome.fetching])}
+        jobs = {
+            j.id: j
+            for j in store.jobs_by_ids(session, run_id=run.id, job_ids=[*outcome.done, *outcome.fetching])
+        }
         for bucket in (outcome.done, outcome.fetching):
             for job_id, (channel_id, method, confidence) in bucket.items():
                 job = jobs.get(job_id)
                 if job is not None and job.kind != "channel_id" and not method.startswith("cache:"):
-                    store.record_resolution(session, kind=job.kind, value=job.value, channel_id=channel_id,
-                                            method=method, confidence=confidence, now=now, run_id=run.id)
+                    store.record_resolution(
+                        session,
+                        kind=job.kind,
+                        value=job.value,
+                        channel_id=channel_id,
+                        method=method,
+                        confidence=confidence,
+                        now=now,
+                        run_id=run.id,
+                    )
         for job_id, (channel_id, method, confidence) in outcome.done.items():
-            store.update_job(session, job_id=job_id, from_statuses=open_states, now=now, status=JobStatus.DONE,
-                             channel_id=channel_id, method=method, confidence=confidence)
+            store.update_job(
+                session,
+                job_id=job_id,
+                from_statuses=open_states,
+                now=now,
+                status=JobStatus.DONE,
+                channel_id=channel_id,
+                method=method,
+                confidence=confidence,
+            )
         for job_id, (channel_id, method, confidence) in outcome.fetching.items():
-            store.update_job(session, job_id=job_id, from_statuses=open_states, now=now,
-                             status=JobStatus.FETCHING, channel_id=channel_id, method=method,
-                             confidence=confidence)
+            store.update_job(
+                session,
+                job_id=job_id,
+                from_statuses=open_states,
+                now=now,
+                status=JobStatus.FETCHING,
+                channel_id=channel_id,
+                method=method,
+                confidence=confidence,
+            )
         for job_id, (code, message, status) in outcome.failed.items():
-            store.update_job(session, job_id=job_id, from_statuses=open_states, now=now, status=status,
-                             error_code=code[:64], error_message=message[:1000])
+            store.update_job(
+                session,
+                job_id=job_id,
+                from_statuses=open_states,
+                now=now,
+                status=status,
+                error_code=code[:64],
+                error_message=message[:1000],
+            )
         if outcome.waiting:
             until = max(outcome.waiting.values())
             for job_id, resets_at in outcome.waiting.items():
-                store.update_job(session, job_id=job_id, from_statuses=open_states, now=now,
-                                 status=JobStatus.WAITING_QUOTA, waiting_until=resets_at)
+                store.update_job(
+                    session,
+                    job_id=job_id,
+                    from_statuses=open_states,
+                    now=now,
+                    status=JobStatus.WAITING_QUOTA,
+                    waiting_until=resets_at,
+                )
             store.set_run_waiting(session, run_id=run.id, until=until)
 
 
-def _count_outcome(ctx: Context, run_id: str, outcome: _Outcome, settled: dict[int, str] | None = None
-                   ) -> list[Send]:
+def _count_outcome(
+    ctx: Context, run_id: str, outcome: _Outcome, settled: dict[int, str] | None = None
+) -> list[Send]:
     """Mark terminal jobs in Redis (after the commit); the caller that empties the run sends finalize.
 
     ``settled``: jobs of the message that an earlier delivery already made terminal, marked again.
@@ -472,8 +573,9 @@ def _count_outcome(ctx: Context, run_id: str, outcome: _Outcome, settled: dict[i
     return _mark_terminal(ctx, run_id, terminal, redelivered=bool(settled))
 
 
-def _mark_terminal(ctx: Context, run_id: str, terminal: dict[int, str], *, redelivered: bool = False
-                   ) -> list[Send]:
+def _mark_terminal(
+    ctx: Context, run_id: str, terminal: dict[int, str], *, redelivered: bool = False
+) -> list[Send]:
     if not terminal:
         return []
     result = ctx.completion.mark_terminal(run_id, terminal)
@@ -521,8 +623,12 @@ def fetch_metadata_jobs(ctx: Context, run_id: str, job_ids: Sequence[int]) -> li
             missing.update(cid for cid in chunk if cid not in got)
     except QuotaExhausted as exc:
         for job in jobs:
-            if job.channel_id not in fresh and job.channel_id not in found and job.channel_id not in missing \
-                    and job.id not in outcome.failed:
+            if (
+                job.channel_id not in fresh
+                and job.channel_id not in found
+                and job.channel_id not in missing
+                and job.id not in outcome.failed
+            ):
                 outcome.waiting[job.id] = exc.resets_at  # type: ignore[index]
     except NoApiKeys as exc:
         for job in jobs:
@@ -537,7 +643,10 @@ def fetch_metadata_jobs(ctx: Context, run_id: str, job_ids: Sequence[int]) -> li
             outcome.done[job.id] = (cid, job.method or "channel_id", job.confidence or "certain")  # type: ignore[index,arg-type]
         elif cid in missing:
             outcome.failed[job.id] = (  # type: ignore[index]
-                "not_found", f"channel {cid} does not exist or was terminated", JobStatus.FAILED)
+                "not_found",
+                f"channel {cid} does not exist or was terminated",
+                JobStatus.FAILED,
+            )
     _apply_metadata(ctx, run, outcome)
     return _count_outcome(ctx, run_id, outcome, settled)  # type: ignore[arg-type]
 
@@ -546,15 +655,33 @@ def _apply_metadata(ctx: Context, run: Run, outcome: _Outcome) -> None:
     now = ctx.now()
     with ctx.session() as session:
         store.save_channels(session, records=outcome.channels.values(), run_id=run.id, now=now)
-        store.set_jobs_status(session, job_ids=list(outcome.done), status=JobStatus.DONE,
-                              from_statuses=[JobStatus.FETCHING], now=now)
+        store.set_jobs_status(
+            session,
+            job_ids=list(outcome.done),
+            status=JobStatus.DONE,
+            from_statuses=[JobStatus.FETCHING],
+            now=now,
+        )
         for job_id, (code, message, status) in outcome.failed.items():
-            store.update_job(session, job_id=job_id, from_statuses=[JobStatus.FETCHING], now=now, status=status,
-                             error_code=code[:64], error_message=message[:1000])
+            store.update_job(
+                session,
+                job_id=job_id,
+                from_statuses=[JobStatus.FETCHING],
+                now=now,
+                status=status,
+                error_code=code[:64],
+                error_message=message[:1000],
+            )
         if outcome.waiting:
             for job_id, resets_at in outcome.waiting.items():
-                store.update_job(session, job_id=job_id, from_statuses=[JobStatus.FETCHING], now=now,
-                                 status=JobStatus.WAITING_QUOTA, waiting_until=resets_at)
+                store.update_job(
+                    session,
+                    job_id=job_id,
+                    from_statuses=[JobStatus.FETCHING],
+                    now=now,
+                    status=JobStatus.WAITING_QUOTA,
+                    waiting_until=resets_at,
+                )
             store.set_run_waiting(session, run_id=run.id, until=max(outcome.waiting.values()))
 
 
@@ -565,13 +692,21 @@ def fail_exhausted(ctx: Context, run_id: str, job_ids: Iterable[int], reason: st
     """A message ran out of retries: its open jobs fail *and are counted*, so the run still finishes."""
     now = ctx.now()
     with ctx.session() as session:
-        jobs = [j for j in store.jobs_by_ids(session, run_id=run_id, job_ids=job_ids) if j.status in OPEN_STATUSES]
+        jobs = [
+            j for j in store.jobs_by_ids(session, run_id=run_id, job_ids=job_ids) if j.status in OPEN_STATUSES
+        ]
         ids = [j.id for j in jobs]
         # Only jobs still in the resolution phase count toward the resolution barrier.
         resolving = [j.id for j in jobs if j.status in (JobStatus.PENDING, JobStatus.RESOLVING)]
-        store.set_jobs_status(session, job_ids=ids, status=JobStatus.FAILED,  # type: ignore[arg-type]
-                              from_statuses=OPEN_STATUSES, now=now, error_code="retries_exhausted",
-                              error_message=reason[:1000])
+        store.set_jobs_status(
+            session,
+            job_ids=ids,
+            status=JobStatus.FAILED,  # type: ignore[arg-type]
+            from_statuses=OPEN_STATUSES,
+            now=now,
+            error_code="retries_exhausted",
+            error_message=reason[:1000],
+        )
     outcome = _Outcome.empty()
     for job_id in ids:
         outcome.failed[job_id] = ("retries_exhausted", reason, JobStatus.FAILED)  # type: ignore[index]

@@ -69,13 +69,20 @@ def lock_run(session: Session, *, run_id: str) -> Run | None:
     return session.exec(select(Run).where(Run.id == run_id).with_for_update()).first()
 
 
-def start_run_normalized(session: Session, *, run_id: str, total_inputs: int, total_jobs: int, now: datetime) -> bool:
+def start_run_normalized(
+    session: Session, *, run_id: str, total_inputs: int, total_jobs: int, now: datetime
+) -> bool:
     """PENDING → RUNNING once normalize has created the jobs; drops the raw inputs kept until then."""
     stmt = (
         sa.update(Run)
         .where(col(Run.id) == run_id, col(Run.status) == RunStatus.PENDING)
-        .values(status=RunStatus.RUNNING, started_at=now, total_inputs=total_inputs, total_jobs=total_jobs,
-                raw_inputs=None)
+        .values(
+            status=RunStatus.RUNNING,
+            started_at=now,
+            total_inputs=total_inputs,
+            total_jobs=total_jobs,
+            raw_inputs=None,
+        )
     )
     return session.execute(stmt).rowcount == 1
 
@@ -135,7 +142,9 @@ def job_ids_by_key(session: Session, *, run_id: str) -> dict[str, int]:
 
 def insert_run_inputs(session: Session, *, rows: Sequence[dict[str, Any]]) -> None:
     for chunk in _chunks(rows):
-        stmt = _insert(session, RunInput.__table__).on_conflict_do_nothing(index_elements=["run_id", "line_no"])
+        stmt = _insert(session, RunInput.__table__).on_conflict_do_nothing(
+            index_elements=["run_id", "line_no"]
+        )
         session.execute(stmt, list(chunk))
 
 
@@ -174,7 +183,9 @@ def set_jobs_status(
     return session.execute(stmt).rowcount
 
 
-def update_job(session: Session, *, job_id: int, from_statuses: Iterable[str], now: datetime, **values: Any) -> bool:
+def update_job(
+    session: Session, *, job_id: int, from_statuses: Iterable[str], now: datetime, **values: Any
+) -> bool:
     """Guarded update of one job (its own channel id, method, error...)."""
     stmt = (
         sa.update(Job)
@@ -196,7 +207,9 @@ def count_open_jobs(session: Session, *, run_id: str, statuses: Iterable[str] = 
     return int(session.execute(stmt).scalar_one())
 
 
-def terminal_and_open_jobs(session: Session, *, run_id: str) -> tuple[dict[int, str], list[int], int, list[int]]:
+def terminal_and_open_jobs(
+    session: Session, *, run_id: str
+) -> tuple[dict[int, str], list[int], int, list[int]]:
     """What ``RunCompletion.rebuild`` needs: terminal statuses, open ids, unresolved count, waiting ids."""
     terminal: dict[int, str] = {}
     open_ids: list[int] = []
@@ -218,7 +231,9 @@ def terminal_and_open_jobs(session: Session, *, run_id: str) -> tuple[dict[int, 
 # --- resolutions --------------------------------------------------------------------------------
 
 
-def cached_resolutions(session: Session, *, keys: Sequence[str], fresh_since: datetime) -> dict[str, Resolution]:
+def cached_resolutions(
+    session: Session, *, keys: Sequence[str], fresh_since: datetime
+) -> dict[str, Resolution]:
     """Resolutions confirmed since ``fresh_since``, keyed by their dedupe key."""
     found: dict[str, Resolution] = {}
     for chunk in _chunks(keys):
@@ -250,16 +265,35 @@ def record_resolution(
     if existing is None:
         if channel_id is None:
             return None
-        stmt = _insert(session, Resolution.__table__).values(
-            kind=kind, value=value, dedupe_key=key, channel_id=channel_id, method=method, confidence=confidence,
-            resolved_at=now, first_resolved_at=now,
-        ).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        stmt = (
+            _insert(session, Resolution.__table__)
+            .values(
+                kind=kind,
+                value=value,
+                dedupe_key=key,
+                channel_id=channel_id,
+                method=method,
+                confidence=confidence,
+                resolved_at=now,
+                first_resolved_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        )
         session.execute(stmt)
         return None
     previous = existing.channel_id
     if channel_id is None or previous != channel_id:
-        session.add(ResolutionChange(kind=kind, value=value, dedupe_key=key, old_channel_id=previous,
-                                     new_channel_id=channel_id, changed_at=now, run_id=run_id))
+        session.add(
+            ResolutionChange(
+                kind=kind,
+                value=value,
+                dedupe_key=key,
+                old_channel_id=previous,
+                new_channel_id=channel_id,
+                changed_at=now,
+                run_id=run_id,
+            )
+        )
     if channel_id is None:
         session.delete(existing)
         return previous
@@ -271,8 +305,9 @@ def record_resolution(
     return previous if previous != channel_id else None
 
 
-def resolution_changes(session: Session, *, run_id: str | None = None, since: datetime | None = None,
-                       limit: int = 1_000) -> list[ResolutionChange]:
+def resolution_changes(
+    session: Session, *, run_id: str | None = None, since: datetime | None = None, limit: int = 1_000
+) -> list[ResolutionChange]:
     query = select(ResolutionChange)
     if run_id is not None:
         query = query.where(ResolutionChange.run_id == run_id)
@@ -282,7 +317,9 @@ def resolution_changes(session: Session, *, run_id: str | None = None, since: da
 
 
 def stale_resolutions(session: Session, *, older_than: datetime, limit: int) -> list[Resolution]:
-    query = select(Resolution).where(col(Resolution.resolved_at) < older_than).order_by(Resolution.resolved_at)
+    query = (
+        select(Resolution).where(col(Resolution.resolved_at) < older_than).order_by(Resolution.resolved_at)
+    )
     return list(session.exec(query.limit(limit)))
 
 
@@ -305,18 +342,30 @@ def channels_by_ids(session: Session, *, channel_ids: Iterable[str]) -> dict[str
     return found
 
 
-def save_channels(session: Session, *, records: Iterable[ChannelRecord], run_id: str | None, now: datetime) -> None:
+def save_channels(
+    session: Session, *, records: Iterable[ChannelRecord], run_id: str | None, now: datetime
+) -> None:
     """Upsert the latest metadata and append one snapshot per channel for this run (once)."""
     recs = list(records)
     if not recs:
         return
     channel_rows = [
         {
-            "id": r.channel_id, "title": r.title, "description": r.description, "handle": r.handle,
-            "published_at": r.published_at, "country": r.country, "thumbnail_url": r.thumbnail_url,
-            "uploads_playlist_id": r.uploads_playlist_id, "view_count": r.view_count,
-            "subscriber_count": r.subscriber_count, "hidden_subscriber_count": r.hidden_subscriber_count,
-            "video_count": r.video_count, "first_seen_at": now, "fetched_at": now, "last_run_id": run_id,
+            "id": r.channel_id,
+            "title": r.title,
+            "description": r.description,
+            "handle": r.handle,
+            "published_at": r.published_at,
+            "country": r.country,
+            "thumbnail_url": r.thumbnail_url,
+            "uploads_playlist_id": r.uploads_playlist_id,
+            "view_count": r.view_count,
+            "subscriber_count": r.subscriber_count,
+            "hidden_subscriber_count": r.hidden_subscriber_count,
+            "video_count": r.video_count,
+            "first_seen_at": now,
+            "fetched_at": now,
+            "last_run_id": run_id,
         }
         for r in sorted(recs, key=lambda r: r.channel_id)  # a stable order avoids upsert deadlocks
     ]
@@ -325,8 +374,12 @@ def save_channels(session: Session, *, records: Iterable[ChannelRecord], run_id:
     session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=updated), channel_rows)
     snapshot_rows = [
         {
-            "channel_id": r.channel_id, "run_id": run_id, "fetched_at": now, "view_count": r.view_count,
-            "subscriber_count": r.subscriber_count, "hidden_subscriber_count": r.hidden_subscriber_count,
+            "channel_id": r.channel_id,
+            "run_id": run_id,
+            "fetched_at": now,
+            "view_count": r.view_count,
+            "subscriber_count": r.subscriber_count,
+            "hidden_subscriber_count": r.hidden_subscriber_count,
             "video_count": r.video_count,
         }
         for r in recs
@@ -337,16 +390,18 @@ def save_channels(session: Session, *, records: Iterable[ChannelRecord], run_id:
     session.execute(snap, snapshot_rows)
 
 
-def snapshots_of(session: Session, *, channel_ids: Sequence[str], since: datetime | None = None
-                 ) -> list[ChannelSnapshot]:
+def snapshots_of(
+    session: Session, *, channel_ids: Sequence[str], since: datetime | None = None
+) -> list[ChannelSnapshot]:
     query = select(ChannelSnapshot).where(col(ChannelSnapshot.channel_id).in_(list(channel_ids)))
     if since is not None:
         query = query.where(col(ChannelSnapshot.fetched_at) >= since)
     return list(session.exec(query.order_by(ChannelSnapshot.channel_id, ChannelSnapshot.fetched_at)))
 
 
-def previous_snapshots(session: Session, *, channel_ids: Sequence[str], before_run: str,
-                       taken_before: datetime | None = None) -> dict[str, ChannelSnapshot]:
+def previous_snapshots(
+    session: Session, *, channel_ids: Sequence[str], before_run: str, taken_before: datetime | None = None
+) -> dict[str, ChannelSnapshot]:
     """For each channel, its latest snapshot made by another run (the baseline for growth).
 
     ``taken_before`` keeps later runs' snapshots out of an older run's baseline.
@@ -356,13 +411,17 @@ def previous_snapshots(session: Session, *, channel_ids: Sequence[str], before_r
         ranked = (
             sa.select(
                 ChannelSnapshot,
-                sa.func.row_number().over(
+                sa.func.row_number()
+                .over(
                     partition_by=ChannelSnapshot.channel_id, order_by=col(ChannelSnapshot.fetched_at).desc()
-                ).label("rank"),
+                )
+                .label("rank"),
             )
-            .where(col(ChannelSnapshot.channel_id).in_(list(chunk)),
-                   sa.or_(col(ChannelSnapshot.run_id).is_(None), col(ChannelSnapshot.run_id) != before_run),
-                   *([col(ChannelSnapshot.fetched_at) < taken_before] if taken_before is not None else []))
+            .where(
+                col(ChannelSnapshot.channel_id).in_(list(chunk)),
+                sa.or_(col(ChannelSnapshot.run_id).is_(None), col(ChannelSnapshot.run_id) != before_run),
+                *([col(ChannelSnapshot.fetched_at) < taken_before] if taken_before is not None else []),
+            )
             .subquery()
         )
         latest = sa.orm.aliased(ChannelSnapshot, ranked)
@@ -385,7 +444,8 @@ def errors_by_code(session: Session, *, run_id: str) -> dict[str, int]:
 
 def units_by_method(session: Session, *, run_id: str) -> dict[str, int]:
     rows = session.execute(
-        sa.select(ApiCall.endpoint, sa.func.sum(ApiCall.units)).where(col(ApiCall.run_id) == run_id)
+        sa.select(ApiCall.endpoint, sa.func.sum(ApiCall.units))
+        .where(col(ApiCall.run_id) == run_id)
         .group_by(ApiCall.endpoint)
     )
     return {endpoint: int(units or 0) for endpoint, units in rows}
@@ -412,7 +472,10 @@ def jobs_needing_attention(session: Session, *, run_id: str, limit: int) -> list
     """FAILED and NEEDS_SEARCH jobs with the first input line behind each."""
     rows = session.execute(
         sa.select(Job, RunInput.text)
-        .join(RunInput, sa.and_(col(RunInput.run_id) == col(Job.run_id), col(RunInput.line_no) == col(Job.first_line_no)))
+        .join(
+            RunInput,
+            sa.and_(col(RunInput.run_id) == col(Job.run_id), col(RunInput.line_no) == col(Job.first_line_no)),
+        )
         .where(col(Job.run_id) == run_id, col(Job.status).in_([JobStatus.FAILED, JobStatus.NEEDS_SEARCH]))
         .order_by(Job.first_line_no)
         .limit(limit)
@@ -420,8 +483,9 @@ def jobs_needing_attention(session: Session, *, run_id: str, limit: int) -> list
     return [(job, text) for job, text in rows]
 
 
-def run_results(session: Session, *, run_id: str, offset: int = 0, limit: int | None = None
-                ) -> list[tuple[RunInput, Job | None, Channel | None]]:
+def run_results(
+    session: Session, *, run_id: str, offset: int = 0, limit: int | None = None
+) -> list[tuple[RunInput, Job | None, Channel | None]]:
     """Every original input line in order, with its job and (when resolved) its channel."""
     query = (
         sa.select(RunInput, Job, Channel)
@@ -440,9 +504,19 @@ def run_results(session: Session, *, run_id: str, offset: int = 0, limit: int | 
 
 
 def insert_api_call(session: Session, *, record: ApiCallRecord) -> None:
-    session.add(ApiCall(at=record.at, endpoint=record.endpoint, key_fingerprint=record.key_fingerprint,
-                        units=record.units, outcome=record.outcome, http_status=record.http_status,
-                        latency_ms=record.latency_ms, attempt=record.attempt, run_id=record.run_id))
+    session.add(
+        ApiCall(
+            at=record.at,
+            endpoint=record.endpoint,
+            key_fingerprint=record.key_fingerprint,
+            units=record.units,
+            outcome=record.outcome,
+            http_status=record.http_status,
+            latency_ms=record.latency_ms,
+            attempt=record.attempt,
+            run_id=record.run_id,
+        )
+    )
 
 
 # --- reconcile, refresh, purge ------------------------------------------------------------------
@@ -472,7 +546,8 @@ def stuck_jobs(session: Session, *, run_id: str, updated_before: datetime) -> li
 
 def waiting_jobs_due(session: Session, *, run_id: str, now: datetime) -> list[Job]:
     query = select(Job).where(
-        Job.run_id == run_id, Job.status == JobStatus.WAITING_QUOTA,
+        Job.run_id == run_id,
+        Job.status == JobStatus.WAITING_QUOTA,
         sa.or_(col(Job.waiting_until).is_(None), col(Job.waiting_until) <= now),
     )
     return list(session.exec(query.order_by(Job.id)))
@@ -488,7 +563,9 @@ def delete_api_calls_before(session: Session, *, before: datetime) -> int:
 
 
 def delete_snapshots_before(session: Session, *, before: datetime) -> int:
-    return session.execute(sa.delete(ChannelSnapshot).where(col(ChannelSnapshot.fetched_at) < before)).rowcount
+    return session.execute(
+        sa.delete(ChannelSnapshot).where(col(ChannelSnapshot.fetched_at) < before)
+    ).rowcount
 
 
 def delete_channels_not_fetched_since(session: Session, *, before: datetime) -> int:
@@ -525,7 +602,8 @@ def mean_run_seconds(session: Session) -> float | None:
     rows = session.execute(
         sa.select(Run.started_at, Run.finished_at)
         .where(col(Run.status) == RunStatus.FINISHED, col(Run.started_at).is_not(None))
-        .order_by(col(Run.finished_at).desc()).limit(1_000)
+        .order_by(col(Run.finished_at).desc())
+        .limit(1_000)
     ).all()
     durations = [(f - s).total_seconds() for s, f in rows if s and f]
     return sum(durations) / len(durations) if durations else None

@@ -22,36 +22,52 @@ def build_summary(session: Session, run: Run, *, now: datetime) -> dict[str, Any
     counts = store.count_jobs_by_status(session, run_id=run.id)
     units = store.units_by_method(session, run_id=run.id)
     rows = store.run_channel_rows(session, run_id=run.id)
-    previous = store.previous_snapshots(session, channel_ids=[c.id for c, _ in rows], before_run=run.id,
-                                       taken_before=run.created_at)
+    previous = store.previous_snapshots(
+        session, channel_ids=[c.id for c, _ in rows], before_run=run.id, taken_before=run.created_at
+    )
     channels = []
     for channel, lines in rows:
         base = previous.get(channel.id)
         views, videos = channel.view_count, channel.video_count
-        channels.append({
-            "channel_id": channel.id,
-            "title": channel.title,
-            "handle": channel.handle,
-            "subscribers": None if channel.hidden_subscriber_count else channel.subscriber_count,
-            "subscribers_hidden": channel.hidden_subscriber_count,
-            "views": views,
-            "videos": videos,
-            "views_per_video": round(views / videos, 1) if views is not None and videos else None,
-            "input_lines": lines,
-            "previous_snapshot_at": base.fetched_at.isoformat() if base else None,
-            "subscriber_change": _delta(channel.subscriber_count, base.subscriber_count if base else None),
-            "view_change": _delta(views, base.view_count if base else None),
-            "video_change": _delta(videos, base.video_count if base else None),
-        })
+        channels.append(
+            {
+                "channel_id": channel.id,
+                "title": channel.title,
+                "handle": channel.handle,
+                "subscribers": None if channel.hidden_subscriber_count else channel.subscriber_count,
+                "subscribers_hidden": channel.hidden_subscriber_count,
+                "views": views,
+                "videos": videos,
+                "views_per_video": round(views / videos, 1) if views is not None and videos else None,
+                "input_lines": lines,
+                "previous_snapshot_at": base.fetched_at.isoformat() if base else None,
+                "subscriber_change": _delta(
+                    channel.subscriber_count, base.subscriber_count if base else None
+                ),
+                "view_change": _delta(views, base.view_count if base else None),
+                "video_change": _delta(videos, base.video_count if base else None),
+            }
+        )
     channels.sort(key=lambda c: (c["subscribers"] is None, -(c["subscribers"] or 0), c["channel_id"]))
     attention = [
-        {"line": job.first_line_no, "input": text[:300], "kind": job.kind, "status": job.status,
-         "error_code": job.error_code, "message": job.error_message}
+        {
+            "line": job.first_line_no,
+            "input": text[:300],
+            "kind": job.kind,
+            "status": job.status,
+            "error_code": job.error_code,
+            "message": job.error_message,
+        }
         for job, text in store.jobs_needing_attention(session, run_id=run.id, limit=ATTENTION_LIMIT)
     ]
     changes = [
-        {"kind": c.kind, "value": c.value, "old_channel_id": c.old_channel_id, "new_channel_id": c.new_channel_id,
-         "changed_at": c.changed_at.isoformat()}
+        {
+            "kind": c.kind,
+            "value": c.value,
+            "old_channel_id": c.old_channel_id,
+            "new_channel_id": c.new_channel_id,
+            "changed_at": c.changed_at.isoformat(),
+        }
         for c in store.resolution_changes(session, run_id=run.id, limit=ATTENTION_LIMIT)
     ]
     started = run.started_at or run.created_at

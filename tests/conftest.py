@@ -29,6 +29,7 @@ def pg_url(database: str) -> str:
     """Another database on the test PostgreSQL server."""
     return PG_URL.rsplit("/", 1)[0] + "/" + database
 
+
 # The end-to-end fixtures (real services, emulator, worker) are available to every test module.
 pytest_plugins = ["tests.integration.pipeline_harness"]
 
@@ -54,7 +55,9 @@ def _answers(port: int) -> bool:
 @pytest.fixture(scope="session")
 def services() -> None:
     """Fail (not skip) with the command that starts whatever service is down."""
-    down = [f"{name} (start it with: {hint})" for name, (port, hint) in _SERVICES.items() if not _answers(port)]
+    down = [
+        f"{name} (start it with: {hint})" for name, (port, hint) in _SERVICES.items() if not _answers(port)
+    ]
     if down:
         pytest.fail("services down on 127.0.0.1: " + "; ".join(down), pytrace=False)
 

@@ -18,12 +18,18 @@ COMMAND_MODULES = {
     "plan": "plan",
     "emulator": "emulator",
     "quota": "quota",
-    "run": "runs", "status": "runs", "results": "runs", "demo": "runs",
-    "cancel": "runs", "retry": "runs", "delete": "runs",
+    "run": "runs",
+    "status": "runs",
+    "results": "runs",
+    "demo": "runs",
+    "cancel": "runs",
+    "retry": "runs",
+    "delete": "runs",
     "db": "db",
     "doctor": "ops",
     "maintenance": "maintenance",
-    "history": "history", "stats": "history",
+    "history": "history",
+    "stats": "history",
 }
 
 

@@ -104,8 +104,14 @@ def _rows(histories: dict[str, list[hist.HistoryPoint]], channels: dict[str, Any
         channel = channels.get(cid)
         for point in points:
             row = point.as_row()
-            rows.append({"channel_id": cid, "title": channel.title if channel else None,
-                         "handle": channel.handle if channel else None, **row})
+            rows.append(
+                {
+                    "channel_id": cid,
+                    "title": channel.title if channel else None,
+                    "handle": channel.handle if channel else None,
+                    **row,
+                }
+            )
     return rows
 
 
@@ -116,14 +122,22 @@ def _channel_name(cid: str, channel: Any) -> str:
     return escape(name)
 
 
-def _history_table(cid: str, points: list[hist.HistoryPoint], channel: Any, since: date | None) -> Table | str:
+def _history_table(
+    cid: str, points: list[hist.HistoryPoint], channel: Any, since: date | None
+) -> Table | str:
     name = _channel_name(cid, channel)
     if not points:
         return f"[yellow]{name}: no snapshots{f' since {since}' if since else ''}[/]"
     # A time of day only matters when a day holds more than one snapshot.
     stamp = "%Y-%m-%d %H:%M" if len({p.fetched_at.date() for p in points}) < len(points) else "%Y-%m-%d"
-    table = Table(title=f"{name}: {len(points)} snapshots", title_justify="left", box=box.SIMPLE_HEAD,
-                  show_edge=False, pad_edge=False, collapse_padding=True)
+    table = Table(
+        title=f"{name}: {len(points)} snapshots",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,
+    )
     table.add_column("date (UTC)", no_wrap=True)
     table.add_column("subs", justify="right")
     # Wide enough for "+10.0k…+30.0k" on one line: the one cell an 80-column terminal must not fold.
@@ -132,17 +146,27 @@ def _history_table(cid: str, points: list[hist.HistoryPoint], channel: Any, sinc
         table.add_column(column, justify="right")
     for p in points:
         table.add_row(
-            p.fetched_at.astimezone(UTC).strftime(stamp), _subs(p), _subs_change(p), _subs_per_day(p),
-            short(p.views), short(p.views_per_day, signed=True), short(p.videos),
+            p.fetched_at.astimezone(UTC).strftime(stamp),
+            _subs(p),
+            _subs_change(p),
+            _subs_per_day(p),
+            short(p.views),
+            short(p.views_per_day, signed=True),
+            short(p.videos),
             short(p.videos_per_day, signed=True),
         )
     return table
 
 
 def _growth_table(run_id: str, growth: list[hist.ChannelGrowth]) -> Table:
-    table = Table(title=f"run {escape(run_id)}: growth since each channel's previous snapshot",
-                  title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
-                  collapse_padding=True)
+    table = Table(
+        title=f"run {escape(run_id)}: growth since each channel's previous snapshot",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,
+    )
     table.add_column("channel", min_width=12)
     table.add_column("subs", justify="right")
     table.add_column("Δ subs", justify="right", min_width=13)
@@ -155,11 +179,17 @@ def _growth_table(run_id: str, growth: list[hist.ChannelGrowth]) -> Table:
         if p is None:
             table.add_row(name, *(["–"] * 6))
             continue
-        videos = short(p.videos) + ("" if p.video_change is None else f" ({short(p.video_change, signed=True)})")
+        videos = short(p.videos) + (
+            "" if p.video_change is None else f" ({short(p.video_change, signed=True)})"
+        )
         table.add_row(
-            name, _subs(p), _subs_change(p),
+            name,
+            _subs(p),
+            _subs_change(p),
             "first" if p.previous_fetched_at is None else f"{p.previous_fetched_at:%Y-%m-%d}",
-            short(p.views), short(p.view_change, signed=True), videos,
+            short(p.views),
+            short(p.view_change, signed=True),
+            videos,
         )
     return table
 
@@ -173,10 +203,16 @@ def history(
         None, metavar="CHANNEL", help="channel ids, @handles, channel URLs, or any input a run has resolved"
     ),
     run_id: str = typer.Option(None, "--run", metavar="RUN_ID", help="take every channel of this run"),
-    since: str = typer.Option(None, "--since", metavar="YYYY-MM-DD", help="only snapshots from this UTC day on"),
+    since: str = typer.Option(
+        None, "--since", metavar="YYYY-MM-DD", help="only snapshots from this UTC day on"
+    ),
     fmt: str = typer.Option("table", "--format", help="table, csv or json"),
-    plot: Path = typer.Option(None, "--plot", metavar="FILE.png", help="also draw --metric over time into a PNG"),
-    metric: str = typer.Option("subscribers", "--metric", help="what --plot draws: subscribers, views or videos"),
+    plot: Path = typer.Option(
+        None, "--plot", metavar="FILE.png", help="also draw --metric over time into a PNG"
+    ),
+    metric: str = typer.Option(
+        "subscribers", "--metric", help="what --plot draws: subscribers, views or videos"
+    ),
 ) -> None:
     """Channels' snapshots over time with daily deltas, aware of YouTube's subscriber rounding."""
     if fmt not in FORMATS:
@@ -224,7 +260,9 @@ def history(
         rows = _rows(histories, channels)
         for cid, points in histories.items():
             if not points:
-                err_console.print(f"[yellow]{cid}: no snapshots{f' since {since_day}' if since_day else ''}[/]")
+                err_console.print(
+                    f"[yellow]{cid}: no snapshots{f' since {since_day}' if since_day else ''}[/]"
+                )
         if fmt == "json":
             print(json.dumps(rows, ensure_ascii=False))
         else:
@@ -266,8 +304,11 @@ def stats(
     rate = result["success_rate"]
     console.print(
         "success rate: "
-        + ("– (no finished jobs)" if rate is None
-           else f"{rate:.1%} ({result['done_jobs']:,} done of {result['terminal_jobs']:,} finished jobs)")
+        + (
+            "– (no finished jobs)"
+            if rate is None
+            else f"{rate:.1%} ({result['done_jobs']:,} done of {result['terminal_jobs']:,} finished jobs)"
+        )
     )
     mean = result["mean_run_seconds"]
     console.print("mean run time: " + ("– (no finished runs)" if mean is None else f"{mean:,.1f} s"))

@@ -22,7 +22,9 @@ def _send(sends) -> None:  # type: ignore[no-untyped-def]
 
 
 @maintenance_app.command("reconcile")
-def reconcile(stuck_after: int = typer.Option(None, "--stuck-after", help="seconds; default from settings")) -> None:
+def reconcile(
+    stuck_after: int = typer.Option(None, "--stuck-after", help="seconds; default from settings"),
+) -> None:
     """Rebuild lost Redis state, finalize finished runs, resend stuck and quota-waiting jobs."""
     with CliRuntime(get_settings(), need_worker=False) as runtime:
         report = maintenance.reconcile(runtime.ctx, stuck_after_seconds=stuck_after)

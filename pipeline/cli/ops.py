@@ -90,16 +90,23 @@ def explain(exc: BaseException) -> str:
 
 
 def check_embedded(settings: Settings) -> list[Check]:
-    checks = [Check("mode", OK, "embedded: no BROKER_URL, REDIS_URL, DATABASE_URL or YT_API_KEYS set, so "
-                    "`ytcollect run` uses an in-process broker and worker, a Redis stand-in, SQLite and the "
-                    "bundled YouTube API emulator", "set those four to use RabbitMQ, Redis, PostgreSQL "
-                    "and the real API (see .env.example)")]
+    checks = [
+        Check(
+            "mode",
+            OK,
+            "embedded: no BROKER_URL, REDIS_URL, DATABASE_URL or YT_API_KEYS set, so "
+            "`ytcollect run` uses an in-process broker and worker, a Redis stand-in, SQLite and the "
+            "bundled YouTube API emulator",
+            "set those four to use RabbitMQ, Redis, PostgreSQL and the real API (see .env.example)",
+        )
+    ]
     checks += check_embedded_sqlite(settings)
     checks.append(check_redis_stand_in())
     checks.append(Check("broker", OK, "in-process StubBroker with an in-process worker (no RabbitMQ)"))
     checks.append(check_bundled_emulator())
-    checks.append(Check("YouTube API keys", OK, "none needed: the bundled emulator accepts the embedded "
-                        "mode's own key"))
+    checks.append(
+        Check("YouTube API keys", OK, "none needed: the bundled emulator accepts the embedded mode's own key")
+    )
     checks.append(Check("metrics", OK, "the embedded mode opens no metrics port"))
     return checks
 
@@ -110,18 +117,32 @@ def check_embedded_sqlite(settings: Settings) -> list[Check]:
     url = settings.sqlalchemy_url
     path = Path(url.split("///", 1)[-1])
     if not path.exists():
-        return [Check("database (SQLite)", OK, f"{path} does not exist yet: the first `ytcollect run` "
-                      "creates and migrates it")]
+        return [
+            Check(
+                "database (SQLite)",
+                OK,
+                f"{path} does not exist yet: the first `ytcollect run` creates and migrates it",
+            )
+        ]
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     try:
         current, head = db.current_revision(engine), db.head_revision()
     except Exception as exc:
-        return [Check("database (SQLite)", FAIL, f"{path}: {explain(exc)}",
-                      f"move {path} aside (it is only the demo's data) and run again")]
+        return [
+            Check(
+                "database (SQLite)",
+                FAIL,
+                f"{path}: {explain(exc)}",
+                f"move {path} aside (it is only the demo's data) and run again",
+            )
+        ]
     finally:
         engine.dispose()
-    state = "at the newest revision" if current == head else (
-        f"at {current}, newest {head}: the next `ytcollect run` migrates it")
+    state = (
+        "at the newest revision"
+        if current == head
+        else (f"at {current}, newest {head}: the next `ytcollect run` migrates it")
+    )
     return [Check("database (SQLite)", OK, f"{path}, {state}")]
 
 
@@ -132,8 +153,12 @@ def check_redis_stand_in() -> Check:
         stand_in = fakeredis.FakeRedis(decode_responses=True)
         answer = stand_in.eval("return redis.call('PING')", 0)
     except Exception as exc:
-        return Check("Redis (stand-in)", FAIL, f"the in-process Redis cannot run Lua: {explain(exc)}",
-                     "pip install 'fakeredis[lua]' (the completion counter and quota ledger are Lua scripts)")
+        return Check(
+            "Redis (stand-in)",
+            FAIL,
+            f"the in-process Redis cannot run Lua: {explain(exc)}",
+            "pip install 'fakeredis[lua]' (the completion counter and quota ledger are Lua scripts)",
+        )
     return Check("Redis (stand-in)", OK, f"in-process fakeredis with Lua ({answer})")
 
 
@@ -144,8 +169,12 @@ def check_bundled_emulator() -> Check:
         with EmulatorServer(EmulatorConfig(seed=7, channels=20), host="127.0.0.1", port=0) as emulator:
             where = emulator.base_url
     except Exception as exc:
-        return Check("YouTube API (emulator)", FAIL, f"the bundled emulator did not start: {explain(exc)}",
-                     "reinstall ytcollect (pip install -e .); the emulator ships with the package")
+        return Check(
+            "YouTube API (emulator)",
+            FAIL,
+            f"the bundled emulator did not start: {explain(exc)}",
+            "reinstall ytcollect (pip install -e .); the emulator ships with the package",
+        )
     return Check("YouTube API (emulator)", OK, f"the bundled emulator starts and answers (tried on {where})")
 
 
@@ -154,25 +183,47 @@ def check_bundled_emulator() -> Check:
 
 def check_configuration(settings: Settings) -> list[Check]:
     """Which services are set, and the combinations that cannot work across processes."""
-    set_ = [name for name, value in (("BROKER_URL", settings.broker_url), ("REDIS_URL", settings.redis_url),
-                                     ("DATABASE_URL", settings.database_url),
-                                     ("YT_API_KEYS", settings.yt_api_keys)) if value]
+    set_ = [
+        name
+        for name, value in (
+            ("BROKER_URL", settings.broker_url),
+            ("REDIS_URL", settings.redis_url),
+            ("DATABASE_URL", settings.database_url),
+            ("YT_API_KEYS", settings.yt_api_keys),
+        )
+        if value
+    ]
     checks = [Check("mode", OK, f"services: {', '.join(set_)} set")]
     if not settings.broker_url:
-        checks.append(Check("configuration", WARN, "BROKER_URL is not set: `ytcollect run` works with an "
-                            "in-process worker, but `dramatiq` workers and the scheduler need RabbitMQ",
-                            "set BROKER_URL=amqp://user:password@host:5672/%2F"))
+        checks.append(
+            Check(
+                "configuration",
+                WARN,
+                "BROKER_URL is not set: `ytcollect run` works with an "
+                "in-process worker, but `dramatiq` workers and the scheduler need RabbitMQ",
+                "set BROKER_URL=amqp://user:password@host:5672/%2F",
+            )
+        )
     if not settings.redis_url:
-        checks.append(Check(
-            "configuration", FAIL if settings.broker_url else WARN,
-            "REDIS_URL is not set: each process keeps its own in-memory Redis stand-in, so run counters "
-            "and the quota ledger are not shared between workers", "set REDIS_URL=redis://host:6379/0"))
+        checks.append(
+            Check(
+                "configuration",
+                FAIL if settings.broker_url else WARN,
+                "REDIS_URL is not set: each process keeps its own in-memory Redis stand-in, so run counters "
+                "and the quota ledger are not shared between workers",
+                "set REDIS_URL=redis://host:6379/0",
+            )
+        )
     if not settings.database_url:
-        checks.append(Check(
-            "configuration", FAIL if settings.broker_url else WARN,
-            f"DATABASE_URL is not set: results go to a local SQLite file ({settings.embedded_dir}) that "
-            "workers on other hosts or containers cannot see",
-            "set DATABASE_URL=postgresql://user:password@host:5432/ytcollect"))
+        checks.append(
+            Check(
+                "configuration",
+                FAIL if settings.broker_url else WARN,
+                f"DATABASE_URL is not set: results go to a local SQLite file ({settings.embedded_dir}) that "
+                "workers on other hosts or containers cannot see",
+                "set DATABASE_URL=postgresql://user:password@host:5432/ytcollect",
+            )
+        )
     return checks
 
 
@@ -185,8 +236,14 @@ def check_database(settings: Settings) -> list[Check]:
     name = "database (SQLite)" if sqlite else "database (PostgreSQL)"
     where = safe_url(settings.database_url) or url
     if sqlite and not Path(url.split("///", 1)[-1]).exists():  # connecting would create it
-        return [Check(name, FAIL, f"{url.split('///', 1)[-1]} does not exist",
-                      "run `ytcollect db upgrade` to create it, or correct DATABASE_URL")]
+        return [
+            Check(
+                name,
+                FAIL,
+                f"{url.split('///', 1)[-1]} does not exist",
+                "run `ytcollect db upgrade` to create it, or correct DATABASE_URL",
+            )
+        ]
     connect_args = {} if sqlite else {"connect_timeout": int(TIMEOUT)}
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args=connect_args)
     try:
@@ -202,12 +259,22 @@ def check_database(settings: Settings) -> list[Check]:
                 fix = "check the user and password in DATABASE_URL"
             else:
                 fix = "start PostgreSQL (`docker compose up -d postgres`, or your service manager) or correct DATABASE_URL"
-            return [Check(name, FAIL, f"cannot connect to {where}: {reason}", fix),
-                    Check("migrations", FAIL, "not checked: the database is unreachable", "fix the database first")]
+            return [
+                Check(name, FAIL, f"cannot connect to {where}: {reason}", fix),
+                Check(
+                    "migrations", FAIL, "not checked: the database is unreachable", "fix the database first"
+                ),
+            ]
         checks = [Check(name, OK, f"{where} answers" + (f" (server {version})" if version else ""))]
         if sqlite:
-            checks.append(Check("database (SQLite)", WARN, "SQLite is a local file: workers on other hosts "
-                                "cannot share it", "use PostgreSQL beyond one machine"))
+            checks.append(
+                Check(
+                    "database (SQLite)",
+                    WARN,
+                    "SQLite is a local file: workers on other hosts cannot share it",
+                    "use PostgreSQL beyond one machine",
+                )
+            )
         checks.append(check_migrations(engine))
         return checks
     finally:
@@ -218,14 +285,24 @@ def check_migrations(engine: object) -> Check:
     try:
         current, head = db.current_revision(engine), db.head_revision()  # type: ignore[arg-type]
     except Exception as exc:
-        return Check("migrations", FAIL, f"cannot read the revision: {explain(exc)}", "run `ytcollect db upgrade`")
+        return Check(
+            "migrations", FAIL, f"cannot read the revision: {explain(exc)}", "run `ytcollect db upgrade`"
+        )
     if current == head:
         return Check("migrations", OK, f"at the newest revision ({head})")
     if current is None:
-        return Check("migrations", FAIL, f"the database has no tables yet (newest revision {head})",
-                     "run `ytcollect db upgrade` (compose: the `migrate` service does it)")
-    return Check("migrations", FAIL, f"at revision {current}, this package ships {head}",
-                 "run `ytcollect db upgrade`; if the database is newer than the package, upgrade ytcollect")
+        return Check(
+            "migrations",
+            FAIL,
+            f"the database has no tables yet (newest revision {head})",
+            "run `ytcollect db upgrade` (compose: the `migrate` service does it)",
+        )
+    return Check(
+        "migrations",
+        FAIL,
+        f"at revision {current}, this package ships {head}",
+        "run `ytcollect db upgrade`; if the database is newer than the package, upgrade ytcollect",
+    )
 
 
 def check_redis(settings: Settings) -> tuple[list[Check], object | None]:
@@ -234,16 +311,20 @@ def check_redis(settings: Settings) -> tuple[list[Check], object | None]:
 
     assert settings.redis_url
     where = safe_url(settings.redis_url)
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True, socket_connect_timeout=TIMEOUT,
-                                  socket_timeout=TIMEOUT)
+    client = redis.Redis.from_url(
+        settings.redis_url, decode_responses=True, socket_connect_timeout=TIMEOUT, socket_timeout=TIMEOUT
+    )
     try:
         client.ping()
         version = client.info("server").get("redis_version", "?")
     except Exception as exc:
         client.close()
         reason = explain(exc)
-        fix = ("check the password in REDIS_URL" if "auth" in reason.lower() or "password" in reason.lower()
-               else "start Redis (`docker compose up -d redis`, or `redis-server`) or correct REDIS_URL")
+        fix = (
+            "check the password in REDIS_URL"
+            if "auth" in reason.lower() or "password" in reason.lower()
+            else "start Redis (`docker compose up -d redis`, or `redis-server`) or correct REDIS_URL"
+        )
         return [Check("Redis", FAIL, f"cannot PING {where}: {reason}", fix)], None
     checks = [Check("Redis", OK, f"{where} answers PING (Redis {version})")]
     try:
@@ -252,9 +333,16 @@ def check_redis(settings: Settings) -> tuple[list[Check], object | None]:
     except Exception:  # managed Redis often forbids CONFIG: nothing to say then
         policy, limit = "", 0
     if limit and policy and policy != "noeviction":
-        checks.append(Check("Redis eviction", WARN, f"maxmemory-policy is {policy}: under memory pressure Redis "
-                            "may evict run state (reconcile rebuilds it) and today's quota counters (the "
-                            "ledger could then overspend)", "set maxmemory-policy noeviction"))
+        checks.append(
+            Check(
+                "Redis eviction",
+                WARN,
+                f"maxmemory-policy is {policy}: under memory pressure Redis "
+                "may evict run state (reconcile rebuilds it) and today's quota counters (the "
+                "ledger could then overspend)",
+                "set maxmemory-policy noeviction",
+            )
+        )
     return checks, client
 
 
@@ -275,10 +363,15 @@ def check_rabbitmq(settings: Settings) -> list[Check]:
         params.blocked_connection_timeout = TIMEOUT
         connection = pika.BlockingConnection(params)
     except Exception as exc:
-        auth = isinstance(exc, pika.exceptions.ProbableAuthenticationError | pika.exceptions.ProbableAccessDeniedError)
-        fix = ("check the user, password and vhost in BROKER_URL" if auth else
-               "start RabbitMQ (`docker compose up -d rabbitmq`, or `rabbitmq-server -detached`) or correct "
-               "the host and port in BROKER_URL")
+        auth = isinstance(
+            exc, pika.exceptions.ProbableAuthenticationError | pika.exceptions.ProbableAccessDeniedError
+        )
+        fix = (
+            "check the user, password and vhost in BROKER_URL"
+            if auth
+            else "start RabbitMQ (`docker compose up -d rabbitmq`, or `rabbitmq-server -detached`) or correct "
+            "the host and port in BROKER_URL"
+        )
         return [Check("RabbitMQ", FAIL, f"cannot connect to {where}: {explain(exc)}", fix)]
     checks = [Check("RabbitMQ", OK, f"{where} accepts the connection")]
     try:
@@ -288,8 +381,14 @@ def check_rabbitmq(settings: Settings) -> list[Check]:
                 declared = channel.queue_declare(queue, passive=True).method
             except pika.exceptions.ChannelClosedByBroker:  # 404: not declared yet
                 channel = connection.channel()
-                checks.append(Check(f"queue {queue}", WARN, "not declared yet: no worker or sender has used it",
-                                    f"start its workers: dramatiq actors --queues {queue}"))
+                checks.append(
+                    Check(
+                        f"queue {queue}",
+                        WARN,
+                        "not declared yet: no worker or sender has used it",
+                        f"start its workers: dramatiq actors --queues {queue}",
+                    )
+                )
                 continue
             dead = 0
             try:
@@ -300,12 +399,24 @@ def check_rabbitmq(settings: Settings) -> list[Check]:
             if dead:
                 detail += f", {dead} dead-lettered in {queue}.XQ"
             if declared.consumer_count == 0:
-                checks.append(Check(f"queue {queue}", WARN, detail + ": no worker is consuming it",
-                                    f"start its workers: dramatiq actors --queues {queue}"))
+                checks.append(
+                    Check(
+                        f"queue {queue}",
+                        WARN,
+                        detail + ": no worker is consuming it",
+                        f"start its workers: dramatiq actors --queues {queue}",
+                    )
+                )
             elif dead:
-                checks.append(Check(f"queue {queue}", WARN, detail,
-                                    f"read the worker logs for why; the jobs were counted failed ({queue}.XQ "
-                                    "keeps the messages)"))
+                checks.append(
+                    Check(
+                        f"queue {queue}",
+                        WARN,
+                        detail,
+                        f"read the worker logs for why; the jobs were counted failed ({queue}.XQ "
+                        "keeps the messages)",
+                    )
+                )
             else:
                 checks.append(Check(f"queue {queue}", OK, detail))
     except Exception as exc:
@@ -329,72 +440,135 @@ def check_youtube_url(settings: Settings) -> Check:
     except urllib.error.HTTPError as exc:
         status, body = exc.code, exc.read(4096)
     except Exception as exc:
-        return Check("YouTube API", FAIL, f"{shown} does not answer: {explain(exc)}",
-                     "check YOUTUBE_API_URL (the host root, unset for the real API), DNS and the firewall")
+        return Check(
+            "YouTube API",
+            FAIL,
+            f"{shown} does not answer: {explain(exc)}",
+            "check YOUTUBE_API_URL (the host root, unset for the real API), DNS and the firewall",
+        )
     try:
         looks_right = "error" in json.loads(body) or status == 200
     except ValueError:
         looks_right = False
     if status >= 500:
-        return Check("YouTube API", WARN, f"{shown} answers HTTP {status}", "retry later; the client retries 5xx")
+        return Check(
+            "YouTube API", WARN, f"{shown} answers HTTP {status}", "retry later; the client retries 5xx"
+        )
     if not looks_right:
-        return Check("YouTube API", WARN, f"{shown} answers HTTP {status}, but not like the YouTube Data API",
-                     "YOUTUBE_API_URL is the host root (https://youtube.googleapis.com or the emulator's address)")
+        return Check(
+            "YouTube API",
+            WARN,
+            f"{shown} answers HTTP {status}, but not like the YouTube Data API",
+            "YOUTUBE_API_URL is the host root (https://youtube.googleapis.com or the emulator's address)",
+        )
     which = "the real API" if base == REAL_YOUTUBE_API_URL else "configured URL"
-    return Check("YouTube API", OK, f"{shown} ({which}) answers (HTTP {status} to a keyless probe; no quota spent)")
+    return Check(
+        "YouTube API", OK, f"{shown} ({which}) answers (HTTP {status} to a keyless probe; no quota spent)"
+    )
 
 
 def check_keys(settings: Settings, redis_client: object | None) -> list[Check]:
     """How many keys, whether they look like keys, and how each stands in the ledger today."""
     keys = [k.strip() for k in settings.yt_api_keys if k.strip()]
     if not keys:
-        return [Check("YouTube API keys", FAIL, "YT_API_KEYS is empty",
-                      "set YT_API_KEYS=key1,key2 (Google Cloud console: APIs & Services > Credentials, with "
-                      "the YouTube Data API v3 enabled)")]
+        return [
+            Check(
+                "YouTube API keys",
+                FAIL,
+                "YT_API_KEYS is empty",
+                "set YT_API_KEYS=key1,key2 (Google Cloud console: APIs & Services > Credentials, with "
+                "the YouTube Data API v3 enabled)",
+            )
+        ]
     fingerprints = [key_fingerprint(k) for k in keys]
     distinct = list(dict.fromkeys(fingerprints))
     checks: list[Check] = []
     if len(distinct) < len(keys):
-        checks.append(Check("YouTube API keys", WARN, f"{len(keys) - len(distinct)} key(s) listed twice",
-                            "list each key once in YT_API_KEYS"))
+        checks.append(
+            Check(
+                "YouTube API keys",
+                WARN,
+                f"{len(keys) - len(distinct)} key(s) listed twice",
+                "list each key once in YT_API_KEYS",
+            )
+        )
     if (settings.youtube_api_url or REAL_YOUTUBE_API_URL).rstrip("/") == REAL_YOUTUBE_API_URL:
         odd = [key_fingerprint(k) for k in dict.fromkeys(keys) if not _GOOGLE_KEY_SHAPE.match(k)]
         if odd:
-            checks.append(Check("YouTube API keys", WARN, f"{', '.join(odd)} do(es) not look like a Google API "
-                                "key (AIza + 35 characters)", "copy the key again from the Google Cloud console"))
+            checks.append(
+                Check(
+                    "YouTube API keys",
+                    WARN,
+                    f"{', '.join(odd)} do(es) not look like a Google API key (AIza + 35 characters)",
+                    "copy the key again from the Google Cloud console",
+                )
+            )
     if redis_client is None:
-        checks.insert(0, Check("YouTube API keys", WARN if settings.redis_url else OK,
-                               f"{len(distinct)} configured ({', '.join(distinct)}); today's state unknown "
-                               "without the shared ledger in Redis", "fix Redis first" if settings.redis_url
-                               else ""))
+        checks.insert(
+            0,
+            Check(
+                "YouTube API keys",
+                WARN if settings.redis_url else OK,
+                f"{len(distinct)} configured ({', '.join(distinct)}); today's state unknown "
+                "without the shared ledger in Redis",
+                "fix Redis first" if settings.redis_url else "",
+            ),
+        )
         return checks
-    ledger = QuotaLedger(redis_client, keys, daily_units_per_key=settings.quota_daily_units_per_key,
-                         daily_budget=settings.quota_daily_budget,
-                         interactive_reserve=settings.quota_interactive_reserve)
+    ledger = QuotaLedger(
+        redis_client,
+        keys,
+        daily_units_per_key=settings.quota_daily_units_per_key,
+        daily_budget=settings.quota_daily_budget,
+        interactive_reserve=settings.quota_interactive_reserve,
+    )
     try:
         statuses = ledger.status()
     except Exception as exc:
-        return [Check("YouTube API keys", WARN, f"{len(distinct)} configured; cannot read the ledger: "
-                      f"{explain(exc)}", "fix Redis first"), *checks]
+        return [
+            Check(
+                "YouTube API keys",
+                WARN,
+                f"{len(distinct)} configured; cannot read the ledger: {explain(exc)}",
+                "fix Redis first",
+            ),
+            *checks,
+        ]
     usable = [s for s in statuses if s.state == "ok"]
     left = sum(s.left for s in usable)
     resets = f"{ledger.resets_at():%Y-%m-%d %H:%M} UTC"
     summary = Check(
-        "YouTube API keys", OK if usable else FAIL,
+        "YouTube API keys",
+        OK if usable else FAIL,
         f"{len(statuses)} configured, {len(usable)} usable, {left:,} units left today (resets {resets}); "
         "not tried against the API, which would spend quota",
-        "" if usable else "wait for the reset, add keys to YT_API_KEYS, or re-enable a fixed key "
-        "(`ytcollect quota --enable FINGERPRINT`)")
+        ""
+        if usable
+        else "wait for the reset, add keys to YT_API_KEYS, or re-enable a fixed key "
+        "(`ytcollect quota --enable FINGERPRINT`)",
+    )
     checks.insert(0, summary)
     for s in statuses:
         if s.state == "ok":
             checks.append(Check(f"key {s.fingerprint}", OK, f"{s.used:,} used, {s.left:,} left today"))
         elif s.state == "spent":
-            checks.append(Check(f"key {s.fingerprint}", WARN, f"spent ({s.reason}) until {resets}",
-                                "nothing to do: it is usable again after the Pacific midnight"))
+            checks.append(
+                Check(
+                    f"key {s.fingerprint}",
+                    WARN,
+                    f"spent ({s.reason}) until {resets}",
+                    "nothing to do: it is usable again after the Pacific midnight",
+                )
+            )
         else:
-            checks.append(Check(f"key {s.fingerprint}", WARN, f"disabled: {redact(s.reason or '?')}",
-                                f"fix the key in Google Cloud, then `ytcollect quota --enable {s.fingerprint}`"))
+            checks.append(
+                Check(
+                    f"key {s.fingerprint}",
+                    WARN,
+                    f"disabled: {redact(s.reason or '?')}",
+                    f"fix the key in Google Cloud, then `ytcollect quota --enable {s.fingerprint}`",
+                )
+            )
     return checks
 
 
@@ -403,10 +577,17 @@ def check_metrics(settings: Settings) -> Check:
         return Check("metrics", OK, "no BROKER_URL: no worker serves metrics")
     if settings.metrics_port == 0:
         return Check("metrics", OK, "off (METRICS_PORT=0)")
-    exposed = "" if settings.metrics_host in ("127.0.0.1", "::1", "localhost") else (
-        "; reachable beyond this host: keep it inside a container network or behind a firewall")
-    return Check("metrics", OK, f"each dramatiq worker group serves http://{settings.metrics_host}:"
-                 f"{settings.metrics_port}/metrics{exposed}")
+    exposed = (
+        ""
+        if settings.metrics_host in ("127.0.0.1", "::1", "localhost")
+        else ("; reachable beyond this host: keep it inside a container network or behind a firewall")
+    )
+    return Check(
+        "metrics",
+        OK,
+        f"each dramatiq worker group serves http://{settings.metrics_host}:"
+        f"{settings.metrics_port}/metrics{exposed}",
+    )
 
 
 def run_checks(settings: Settings) -> list[Check]:
@@ -443,7 +624,9 @@ def doctor(
     try:
         settings = get_settings()
     except Exception as exc:  # a malformed variable: say which, without echoing a secret
-        checks = [Check("settings", FAIL, explain(exc), "correct the variable named above (see .env.example)")]
+        checks = [
+            Check("settings", FAIL, explain(exc), "correct the variable named above (see .env.example)")
+        ]
     else:
         checks = run_checks(settings)
     failed = any(c.status == FAIL for c in checks)

@@ -80,7 +80,9 @@ def quota(
         left_system = ledger.units_left(priority="system")
     except redis.RedisError as exc:
         where = _redis_location(settings.redis_url or "")
-        err_console.print(f"[red]Cannot read the quota ledger from Redis at {where}: {type(exc).__name__}[/red]")
+        err_console.print(
+            f"[red]Cannot read the quota ledger from Redis at {where}: {type(exc).__name__}[/red]"
+        )
         raise typer.Exit(1) from None
 
     if as_json:
@@ -112,8 +114,9 @@ def quota(
         table.add_column("reason")
         for s in statuses:
             style = {"ok": "green", "spent": "yellow", "disabled": "red"}.get(s.state, "")
-            table.add_row(s.fingerprint, f"{s.used:,}", f"{s.left:,}", f"[{style}]{s.state}[/{style}]",
-                          s.reason or "")
+            table.add_row(
+                s.fingerprint, f"{s.used:,}", f"{s.left:,}", f"[{style}]{s.state}[/{style}]", s.reason or ""
+            )
         console.print(table)
     console.print(
         f"Cap per key {ledger.cap:,} units; system runs stop {ledger.interactive_reserve:,} short "

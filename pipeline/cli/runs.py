@@ -152,8 +152,13 @@ def print_summary(status: dict[str, Any]) -> None:
         for col in ("status", "code", "why"):
             table.add_column(col)
         for item in attention[:25]:
-            table.add_row(str(item["line"]), escape(item["input"]), item["status"], item["error_code"] or "",
-                          escape((item["message"] or "")[:120]))
+            table.add_row(
+                str(item["line"]),
+                escape(item["input"]),
+                item["status"],
+                item["error_code"] or "",
+                escape((item["message"] or "")[:120]),
+            )
         console.print(table)
     for change in (summary.get("resolution_changes") or [])[:10]:
         console.print(
@@ -182,7 +187,9 @@ def lines_table(title: str, rows: list[dict[str, Any]]) -> Table:
         result = r["channel_id"] if r["status"] == "DONE" else (r["error_message"] or "")
         if r["status"] == "DONE" and r["note"]:
             result += f" ({r['note']})"
-        table.add_row(str(r["line"]), escape(r["input"]), r["kind"] or "", r["status"] or "", escape(result[:160]))
+        table.add_row(
+            str(r["line"]), escape(r["input"]), r["kind"] or "", r["status"] or "", escape(result[:160])
+        )
     return table
 
 
@@ -380,7 +387,9 @@ def cancel(run_id: str, owner_id: str = typer.Option(None, "--owner-id")) -> Non
 def retry(
     run_id: str,
     owner_id: str = typer.Option(None, "--owner-id"),
-    allow_search: bool = typer.Option(False, "--allow-search", help="let custom URLs use search.list this time"),
+    allow_search: bool = typer.Option(
+        False, "--allow-search", help="let custom URLs use search.list this time"
+    ),
     search_budget: int = typer.Option(10, "--search-budget"),
     wait: bool = typer.Option(False, "--wait"),
 ) -> None:
@@ -390,8 +399,9 @@ def retry(
     settings = get_settings()
     with CliRuntime(settings, need_worker=True) as runtime:
         try:
-            new_id = retry_run(run_id, owner_id, allow_search=allow_search, search_budget=search_budget,
-                               ctx=runtime.ctx)
+            new_id = retry_run(
+                run_id, owner_id, allow_search=allow_search, search_budget=search_budget, ctx=runtime.ctx
+            )
         except (RunNotFound, InvalidRequest) as exc:
             raise _fail(str(exc), 1) from None
         if new_id is None:

@@ -492,14 +492,17 @@ class Emulator:
         if not filters:
             return "", (400, errors.no_filter(", ".join(sorted(names, key=str.lower))))
         if len(filters) > 1:
-            return "", (400, errors.youtube_error(
+            return "", (
                 400,
-                "incompatibleParameters",
-                "The request specifies two or more parameters that cannot be used "
-                "in the same request: " + ", ".join(filters),
-                location="parameters.",
-                location_type="other",
-            ))
+                errors.youtube_error(
+                    400,
+                    "incompatibleParameters",
+                    "The request specifies two or more parameters that cannot be used "
+                    "in the same request: " + ", ".join(filters),
+                    location="parameters.",
+                    location_type="other",
+                ),
+            )
         return filters[0], None
 
     # --- videos.list -------------------------------------------------------------------------------------

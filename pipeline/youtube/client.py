@@ -270,7 +270,9 @@ class YouTubeClient:
 
     # --- plumbing --------------------------------------------------------------------------------
 
-    def _one_channel(self, factory: RequestFactory, run_id: str | None, priority: str) -> ChannelRecord | None:
+    def _one_channel(
+        self, factory: RequestFactory, run_id: str | None, priority: str
+    ) -> ChannelRecord | None:
         page = self._execute("channels.list", factory, run_id=run_id, priority=priority)
         found = parsers.channels_by_id(page)
         return next(iter(found.values()), None)
@@ -362,15 +364,33 @@ class YouTubeClient:
             if failure is None:
                 items = len(parsers.response_items(response))
                 outcome = "ok" if items else "not_found"
-                self._report(endpoint, lease, units, outcome, 200, latency_ms, at, run_id, attempt,
-                             {"items": str(items)})
+                self._report(
+                    endpoint,
+                    lease,
+                    units,
+                    outcome,
+                    200,
+                    latency_ms,
+                    at,
+                    run_id,
+                    attempt,
+                    {"items": str(items)},
+                )
                 return response if isinstance(response, dict) else {}
 
             last = failure
             not_found = failure.kind == "not_found" and not_found_is_empty
             self._report(
-                endpoint, lease, units, "not_found" if not_found else failure.reason, failure.status,
-                latency_ms, at, run_id, attempt, {"kind": failure.kind, "reason": failure.reason},
+                endpoint,
+                lease,
+                units,
+                "not_found" if not_found else failure.reason,
+                failure.status,
+                latency_ms,
+                at,
+                run_id,
+                attempt,
+                {"kind": failure.kind, "reason": failure.reason},
             )
             if not_found:
                 return None
@@ -383,7 +403,10 @@ class YouTubeClient:
                 continue
             if failure.kind in ("permanent", "not_found"):
                 raise PermanentYouTubeError(
-                    _message(endpoint, failure), reason=failure.reason, status=failure.status, endpoint=endpoint
+                    _message(endpoint, failure),
+                    reason=failure.reason,
+                    status=failure.status,
+                    endpoint=endpoint,
                 )
             transient_failures += 1
             if transient_failures >= self.max_attempts:
@@ -391,7 +414,12 @@ class YouTubeClient:
             delay = self._backoff(transient_failures, failure.retry_after)
             log.info(
                 "%s: %s (HTTP %s), retry %d of %d in %.2fs",
-                endpoint, failure.reason, failure.status, transient_failures, self.max_attempts - 1, delay,
+                endpoint,
+                failure.reason,
+                failure.status,
+                transient_failures,
+                self.max_attempts - 1,
+                delay,
             )
             self._sleep(delay)
         assert last is not None
@@ -420,7 +448,9 @@ class YouTubeClient:
         except ValueError:  # a 2xx whose body is not JSON (a proxy's page, a truncated answer)
             failure = ApiFailure("transient", "invalidResponse", 200, "the answer was not JSON")
         except Exception as exc:  # noqa: BLE001 - anything else must still leave without the key
-            failure = ApiFailure("permanent", "clientError", None, redact(f"{type(exc).__name__}: {exc}")[:300])
+            failure = ApiFailure(
+                "permanent", "clientError", None, redact(f"{type(exc).__name__}: {exc}")[:300]
+            )
         finally:
             conn.close()
         return response, failure, (time.perf_counter() - started) * 1000.0
@@ -517,12 +547,25 @@ class _Http(httplib2.Http):
         # loopback must never go through a proxy.
         super().__init__(timeout=timeout, proxy_info=None)
 
-    def request(self, uri, method="GET", body=None, headers=None, redirections=httplib2.DEFAULT_MAX_REDIRECTS,
-                connection_type=None):  # type: ignore[no-untyped-def]
+    def request(
+        self,
+        uri,
+        method="GET",
+        body=None,
+        headers=None,
+        redirections=httplib2.DEFAULT_MAX_REDIRECTS,
+        connection_type=None,
+    ):  # type: ignore[no-untyped-def]
         if connection_type is None:
             connection_type = self._CONNECTIONS.get(uri.split(":", 1)[0].lower())
-        return super().request(uri, method, body=body, headers=headers, redirections=redirections,
-                               connection_type=connection_type)
+        return super().request(
+            uri,
+            method,
+            body=body,
+            headers=headers,
+            redirections=redirections,
+            connection_type=connection_type,
+        )
 
 
 def _fresh_http(timeout: float) -> httplib2.Http:

@@ -169,7 +169,14 @@ QUOTA_REASONS = frozenset({"quotaExceeded", "dailyLimitExceeded"})
 RATE_LIMIT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
 # errors[*].reason or details[*].reason values that say the key (or its project) is unusable.
 BAD_KEY_REASONS = frozenset(
-    {"API_KEY_INVALID", "SERVICE_DISABLED", "accessNotConfigured", "keyInvalid", "keyExpired", "CONSUMER_INVALID"}
+    {
+        "API_KEY_INVALID",
+        "SERVICE_DISABLED",
+        "accessNotConfigured",
+        "keyInvalid",
+        "keyExpired",
+        "CONSUMER_INVALID",
+    }
 )
 TRANSIENT_REASONS = frozenset({"backendError", "internalError"})
 
@@ -196,8 +203,12 @@ def error_reasons(content: bytes | str | None) -> tuple[list[str], list[str], st
     except (ValueError, TypeError):
         return [], [], ""
     error = _dict(_dict(body).get("error"))
-    errors = [str(e["reason"]) for e in error.get("errors") or [] if isinstance(e, Mapping) and e.get("reason")]
-    details = [str(d["reason"]) for d in error.get("details") or [] if isinstance(d, Mapping) and d.get("reason")]
+    errors = [
+        str(e["reason"]) for e in error.get("errors") or [] if isinstance(e, Mapping) and e.get("reason")
+    ]
+    details = [
+        str(d["reason"]) for d in error.get("details") or [] if isinstance(d, Mapping) and d.get("reason")
+    ]
     message = error.get("message")
     return errors, details, message if isinstance(message, str) else ""
 
@@ -233,4 +244,3 @@ def classify_error(
     if status == 404:
         return ApiFailure("not_found", first, status, message)
     return ApiFailure("permanent", first, status, message)
-

@@ -230,7 +230,9 @@ class QuotaLedger:
         pipe.execute()
         log.warning(
             "YouTube API key %s spent for %s (quotaExceeded); usable again at %s",
-            fingerprint, day.isoformat(), next_pacific_midnight(now).isoformat(),
+            fingerprint,
+            day.isoformat(),
+            next_pacific_midnight(now).isoformat(),
         )
 
     def disable(self, fingerprint: str, reason: str) -> None:

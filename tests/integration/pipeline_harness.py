@@ -35,10 +35,12 @@ def reset_database(url: str) -> sa.Engine:
 
 def truncate(engine: sa.Engine) -> None:
     with engine.begin() as conn:
-        conn.execute(sa.text(
-            "TRUNCATE runs, run_inputs, jobs, channels, channel_snapshots, resolutions, resolution_changes, "
-            "api_calls RESTART IDENTITY CASCADE"
-        ))
+        conn.execute(
+            sa.text(
+                "TRUNCATE runs, run_inputs, jobs, channels, channel_snapshots, resolutions, resolution_changes, "
+                "api_calls RESTART IDENTITY CASCADE"
+            )
+        )
 
 
 def purge_queues(url: str = AMQP_URL) -> None:
@@ -129,11 +131,18 @@ def make_pipeline_ctx(emulator: Any, clock: TestClock, **overrides: Any) -> Any:
 
     redis = redis_lib.Redis.from_url(PIPELINE_REDIS_URL, decode_responses=True)
     redis.flushdb()
-    settings = make_settings(database_url=PG_URL, redis_url=PIPELINE_REDIS_URL, broker_url=AMQP_URL,
-                             yt_api_keys=KEYS, youtube_api_url=emulator.base_url,
-                             run_finished_queue=RUN_FINISHED_QUEUE, **overrides)
-    ctx = build_context(settings, clock=clock, redis=redis,
-                        events=AmqpEventPublisher(AMQP_URL, RUN_FINISHED_QUEUE))
+    settings = make_settings(
+        database_url=PG_URL,
+        redis_url=PIPELINE_REDIS_URL,
+        broker_url=AMQP_URL,
+        yt_api_keys=KEYS,
+        youtube_api_url=emulator.base_url,
+        run_finished_queue=RUN_FINISHED_QUEUE,
+        **overrides,
+    )
+    ctx = build_context(
+        settings, clock=clock, redis=redis, events=AmqpEventPublisher(AMQP_URL, RUN_FINISHED_QUEUE)
+    )
     ctx._closers.append(redis.close)
     return ctx
 

@@ -61,11 +61,19 @@ class Harness:
             self.records.append(record)
 
     def client(self, keys, *, units=10_000, reserve=0, **kwargs) -> YouTubeClient:
-        ledger = QuotaLedger(self.redis, keys, daily_units_per_key=units, interactive_reserve=reserve,
-                             clock=self.clock, namespace=self.namespace)
+        ledger = QuotaLedger(
+            self.redis,
+            keys,
+            daily_units_per_key=units,
+            interactive_reserve=reserve,
+            clock=self.clock,
+            namespace=self.namespace,
+        )
         kwargs.setdefault("sleep", self.sleeps.append)
         kwargs.setdefault("timeout", 5.0)
-        return YouTubeClient(base_url=self.emu.base_url, ledger=ledger, sink=self.sink, clock=self.clock, **kwargs)
+        return YouTubeClient(
+            base_url=self.emu.base_url, ledger=ledger, sink=self.sink, clock=self.clock, **kwargs
+        )
 
     def advance(self, delta: timedelta) -> None:
         self.emu.advance_clock(delta)
@@ -79,8 +87,16 @@ class Harness:
 @pytest.fixture(scope="module")
 def emulator():
     """One emulator for the module (its catalogue takes a moment); tests reset it before use."""
-    config = EmulatorConfig(seed=7, channels=500, keys=[K1, K2], invalid_keys=[BAD], disabled_keys=[OFF],
-                            quota_per_key=10_000, latency_ms=0, start_time=START)
+    config = EmulatorConfig(
+        seed=7,
+        channels=500,
+        keys=[K1, K2],
+        invalid_keys=[BAD],
+        disabled_keys=[OFF],
+        quota_per_key=10_000,
+        latency_ms=0,
+        start_time=START,
+    )
     with EmulatorServer(config, host="127.0.0.1", port=0) as emu:
         yield emu
 
@@ -151,7 +167,9 @@ def test_every_call_against_the_emulator(h):
     videos = owner["video_ids"][:3]
     assert client.video_channels([*videos, "AAAAAAAAAAA"]) == dict.fromkeys(videos, owner["id"])
     if owner["playlist_ids"]:
-        assert client.playlist_channels(owner["playlist_ids"][:2]) == dict.fromkeys(owner["playlist_ids"][:2], owner["id"])
+        assert client.playlist_channels(owner["playlist_ids"][:2]) == dict.fromkeys(
+            owner["playlist_ids"][:2], owner["id"]
+        )
     uploads = client.uploads(owner["uploads_playlist_id"], max_results=5)
     assert uploads and set(uploads) <= set(owner["video_ids"])
 
@@ -254,7 +272,10 @@ def test_bad_keys_are_disabled_and_the_good_one_carries_on(h, caplog):
             assert i in client.channels_by_ids([i])
     status = {s.fingerprint: (s.state, s.reason) for s in client.ledger.status()}
     assert status[FP_BAD] == ("disabled", "API_KEY_INVALID")
-    assert status[FP_OFF][0] == "disabled" and status[FP_OFF][1] in ("SERVICE_DISABLED", "accessNotConfigured")
+    assert status[FP_OFF][0] == "disabled" and status[FP_OFF][1] in (
+        "SERVICE_DISABLED",
+        "accessNotConfigured",
+    )
     assert status[FP1][0] == "ok"
     assert [r.key_fingerprint for r in h.records if r.outcome == "ok"] == [FP1] * len(ids)
     assert FP_BAD in caplog.text and "API_KEY_INVALID" in caplog.text
@@ -324,8 +345,12 @@ def test_slow_answers_time_out_as_transient(h):
 def test_sixteen_threads_two_hundred_calls_each(h):
     """Given 16 threads sharing one client, when each makes 200 batched calls with a few injected transient faults, then none fails and the ledger matches the emulator's bill."""
     client = h.client([K1, K2], max_attempts=6, backoff_base=0.001, backoff_max=0.01, sleep=time.sleep)
-    h.emu.set_faults(faults=[{"endpoint": "channels.list", "kind": "backend_503", "rate": 0.02},
-                             {"endpoint": "channels.list", "kind": "rate_limit_429", "rate": 0.01}])
+    h.emu.set_faults(
+        faults=[
+            {"endpoint": "channels.list", "kind": "backend_503", "rate": 0.02},
+            {"endpoint": "channels.list", "kind": "rate_limit_429", "rate": 0.01},
+        ]
+    )
     ids = [e["id"] for e in _sample(h.emu, 500) if not e["terminated"]]
     errors: list[BaseException] = []
     calls = [0] * 16
@@ -334,7 +359,7 @@ def test_sixteen_threads_two_hundred_calls_each(h):
         for i in range(200):
             start = (n * 200 + i) * 7 % (len(ids) - 50)
             try:
-                got = client.channels_by_ids(ids[start:start + 50], run_id=f"t{n}")
+                got = client.channels_by_ids(ids[start : start + 50], run_id=f"t{n}")
                 assert len(got) == 50
                 calls[n] += 1
             except BaseException as exc:  # noqa: BLE001 - surfaced below
@@ -352,8 +377,10 @@ def test_sixteen_threads_two_hundred_calls_each(h):
     usage = h.emu.usage()
     ledger_units = sum(s.used for s in client.ledger.status())
     retried = sum(1 for r in h.records if r.outcome != "ok")
-    print(f"\n16x200 channels.list(50 ids): {elapsed:.2f}s, {3200 / elapsed:.0f} calls/s, "
-          f"{retried} transient failures retried, ledger {ledger_units} units, emulator {usage['units_total']}")
+    print(
+        f"\n16x200 channels.list(50 ids): {elapsed:.2f}s, {3200 / elapsed:.0f} calls/s, "
+        f"{retried} transient failures retried, ledger {ledger_units} units, emulator {usage['units_total']}"
+    )
     assert ledger_units == len(h.records) == 3200 + retried
     assert usage["units_total"] <= ledger_units  # never spend what the ledger did not reserve
 
@@ -376,22 +403,43 @@ def test_no_key_string_anywhere_under_every_error_path(h, caplog, capfd):
         raised.append(caught.value)
 
     good = h.client([K1, K2], max_attempts=2)
-    expect(TransientYouTubeError, lambda: good.channels_by_ids([entry["id"]]),
-           faults=[{"endpoint": "*", "kind": "backend_500", "rate": 1.0}])
-    expect(TransientYouTubeError, lambda: good.channels_by_ids([entry["id"]]),
-           faults=[{"endpoint": "*", "kind": "drop", "rate": 1.0}])
-    expect(TransientYouTubeError, lambda: good.channels_by_ids([entry["id"]]),
-           faults=[{"endpoint": "*", "kind": "rate_limit_403", "rate": 1.0}])
-    expect(TransientYouTubeError, lambda: h.client([K1], max_attempts=1, timeout=0.2).video_channels(["AAAAAAAAAAA"]),
-           latency_ms=500)
-    expect(PermanentYouTubeError, lambda: good._execute(
-        "channels.list", lambda svc: svc.channels().list(part="nope", id=entry["id"]),
-        run_id=None, priority="interactive"))
+    expect(
+        TransientYouTubeError,
+        lambda: good.channels_by_ids([entry["id"]]),
+        faults=[{"endpoint": "*", "kind": "backend_500", "rate": 1.0}],
+    )
+    expect(
+        TransientYouTubeError,
+        lambda: good.channels_by_ids([entry["id"]]),
+        faults=[{"endpoint": "*", "kind": "drop", "rate": 1.0}],
+    )
+    expect(
+        TransientYouTubeError,
+        lambda: good.channels_by_ids([entry["id"]]),
+        faults=[{"endpoint": "*", "kind": "rate_limit_403", "rate": 1.0}],
+    )
+    expect(
+        TransientYouTubeError,
+        lambda: h.client([K1], max_attempts=1, timeout=0.2).video_channels(["AAAAAAAAAAA"]),
+        latency_ms=500,
+    )
+    expect(
+        PermanentYouTubeError,
+        lambda: good._execute(
+            "channels.list",
+            lambda svc: svc.channels().list(part="nope", id=entry["id"]),
+            run_id=None,
+            priority="interactive",
+        ),
+    )
     expect(NoApiKeys, lambda: h.client([BAD, OFF]).channels_by_ids([entry["id"]]))
     h.emu.set_faults(faults=[])
     good.search_channels("y " * 1200)  # the POST-override path, key in the form body
-    expect(QuotaExhausted, lambda: good.search_channels("x" * 3000),
-           faults=[{"endpoint": "*", "kind": "quota_exceeded", "rate": 1.0}])
+    expect(
+        QuotaExhausted,
+        lambda: good.search_channels("x" * 3000),
+        faults=[{"endpoint": "*", "kind": "quota_exceeded", "rate": 1.0}],
+    )
 
     assert len(raised) == 7
     for exc in raised:

@@ -45,40 +45,99 @@ def cid(n: int) -> str:
 # --- plain factories -----------------------------------------------------------------------------
 
 
-def add_channel(session: Session, channel_id: str, *, title: str = "", handle: str | None = None,
-                subscribers: int | None = 1_000, views: int | None = 10_000, videos: int | None = 10,
-                hidden: bool = False, fetched_at: datetime = NOW) -> Channel:
-    channel = Channel(id=channel_id, title=title, handle=handle, subscriber_count=subscribers, view_count=views,
-                      video_count=videos, hidden_subscriber_count=hidden, fetched_at=fetched_at,
-                      first_seen_at=fetched_at)
+def add_channel(
+    session: Session,
+    channel_id: str,
+    *,
+    title: str = "",
+    handle: str | None = None,
+    subscribers: int | None = 1_000,
+    views: int | None = 10_000,
+    videos: int | None = 10,
+    hidden: bool = False,
+    fetched_at: datetime = NOW,
+) -> Channel:
+    channel = Channel(
+        id=channel_id,
+        title=title,
+        handle=handle,
+        subscriber_count=subscribers,
+        view_count=views,
+        video_count=videos,
+        hidden_subscriber_count=hidden,
+        fetched_at=fetched_at,
+        first_seen_at=fetched_at,
+    )
     session.add(channel)
     return channel
 
 
-def add_snapshot(session: Session, channel_id: str, *, at: datetime, run_id: str | None,
-                 subscribers: int | None, views: int | None = None, videos: int | None = None,
-                 hidden: bool = False) -> ChannelSnapshot:
-    snap = ChannelSnapshot(channel_id=channel_id, run_id=run_id, fetched_at=at, subscriber_count=subscribers,
-                           view_count=views, video_count=videos, hidden_subscriber_count=hidden)
+def add_snapshot(
+    session: Session,
+    channel_id: str,
+    *,
+    at: datetime,
+    run_id: str | None,
+    subscribers: int | None,
+    views: int | None = None,
+    videos: int | None = None,
+    hidden: bool = False,
+) -> ChannelSnapshot:
+    snap = ChannelSnapshot(
+        channel_id=channel_id,
+        run_id=run_id,
+        fetched_at=at,
+        subscriber_count=subscribers,
+        view_count=views,
+        video_count=videos,
+        hidden_subscriber_count=hidden,
+    )
     session.add(snap)
     return snap
 
 
-def add_run(session: Session, run_id: str, *, status: str = "FINISHED", started_at: datetime | None = None,
-            finished_at: datetime | None = None) -> Run:
-    run = Run(id=run_id, analysis_id="a", owner_id="o", status=status, created_at=started_at or NOW,
-              started_at=started_at, finished_at=finished_at)
+def add_run(
+    session: Session,
+    run_id: str,
+    *,
+    status: str = "FINISHED",
+    started_at: datetime | None = None,
+    finished_at: datetime | None = None,
+) -> Run:
+    run = Run(
+        id=run_id,
+        analysis_id="a",
+        owner_id="o",
+        status=status,
+        created_at=started_at or NOW,
+        started_at=started_at,
+        finished_at=finished_at,
+    )
     session.add(run)
     session.flush()
     return run
 
 
-def add_job(session: Session, run_id: str, line_no: int, *, status: str = "DONE", channel_id: str | None = None,
-            value: str | None = None) -> Job:
+def add_job(
+    session: Session,
+    run_id: str,
+    line_no: int,
+    *,
+    status: str = "DONE",
+    channel_id: str | None = None,
+    value: str | None = None,
+) -> Job:
     """A job and the input line behind it (run_channel_rows joins the two)."""
     value = value or channel_id or f"line-{line_no}"
-    job = Job(run_id=run_id, kind="channel_id", value=value, dedupe_key=store.dedupe_key("channel_id", value),
-              first_line_no=line_no, status=status, channel_id=channel_id)
+    job = Job(
+        run_id=run_id,
+        kind="channel_id",
+        value=value,
+        dedupe_key=store.dedupe_key("channel_id", value),
+        first_line_no=line_no,
+        status=status,
+        channel_id=channel_id,
+    )
     session.add(job)
     session.flush()
     session.add(RunInput(run_id=run_id, line_no=line_no, text=value, job_id=job.id))
@@ -86,13 +145,29 @@ def add_job(session: Session, run_id: str, line_no: int, *, status: str = "DONE"
 
 
 def add_resolution(session: Session, kind: str, value: str, channel_id: str) -> None:
-    session.add(Resolution(kind=kind, value=value, dedupe_key=store.dedupe_key(kind, value), channel_id=channel_id,
-                           method="test", confidence="certain"))
+    session.add(
+        Resolution(
+            kind=kind,
+            value=value,
+            dedupe_key=store.dedupe_key(kind, value),
+            channel_id=channel_id,
+            method="test",
+            confidence="certain",
+        )
+    )
 
 
 def add_api_call(session: Session, *, at: datetime, units: int, run_id: str | None = None) -> None:
-    session.add(ApiCall(at=at, endpoint="channels.list", key_fingerprint="abcd1234", units=units, outcome="ok",
-                        run_id=run_id))
+    session.add(
+        ApiCall(
+            at=at,
+            endpoint="channels.list",
+            key_fingerprint="abcd1234",
+            units=units,
+            outcome="ok",
+            run_id=run_id,
+        )
+    )
 
 
 # --- fixtures ------------------------------------------------------------------------------------
@@ -124,8 +199,9 @@ def session(engine: sa.Engine) -> Iterator[Session]:
 def seed_growth_world(session: Session) -> dict[str, str]:
     """Three channels over three runs: one growing under the rounding step, one exact, one hidden."""
     big, small, hidden = cid(1), cid(2), cid(3)
-    add_channel(session, big, title="Big Channel", handle="@bigchan", subscribers=1_250_000, views=90_000,
-                videos=40)
+    add_channel(
+        session, big, title="Big Channel", handle="@bigchan", subscribers=1_250_000, views=90_000, videos=40
+    )
     add_channel(session, small, title="", handle="@smallchan", subscribers=740, views=5_000, videos=5)
     add_channel(session, hidden, title="Hidden Subs", handle="@hiddensubs", subscribers=None, hidden=True)
     runs = {"r1": NOW - 10 * DAY, "r2": NOW - 8 * DAY, "r3": NOW - 2 * DAY}
@@ -138,8 +214,16 @@ def seed_growth_world(session: Session) -> dict[str, str]:
     }
     for channel_id, values in series.items():
         for (run_id, at), (subs, views, videos) in zip(runs.items(), values, strict=True):
-            add_snapshot(session, channel_id, at=at, run_id=run_id, subscribers=subs, views=views, videos=videos,
-                         hidden=channel_id == hidden)
+            add_snapshot(
+                session,
+                channel_id,
+                at=at,
+                run_id=run_id,
+                subscribers=subs,
+                views=views,
+                videos=videos,
+                hidden=channel_id == hidden,
+            )
     for line, channel_id in enumerate((big, small, hidden), 1):
         for run_id in runs:
             add_job(session, run_id, line, channel_id=channel_id)
@@ -192,7 +276,9 @@ def test_hidden_subscriber_counts_have_no_subscriber_deltas(session, growth_worl
 def test_since_keeps_the_deltas_of_the_first_point_in_the_window(session, growth_world):
     """Given a since date after the first snapshot, when history is read, then earlier points drop and the first kept one still has deltas."""
     since = (NOW - 9 * DAY).date()
-    points = hist.channel_history(session, channel_ids=[growth_world["small"]], since=since)[growth_world["small"]]
+    points = hist.channel_history(session, channel_ids=[growth_world["small"]], since=since)[
+        growth_world["small"]
+    ]
 
     assert [p.run_id for p in points] == ["r2", "r3"]
     assert points[0].subscriber_change == 20
@@ -301,8 +387,14 @@ def test_stats_counts_statuses_success_rate_run_time_and_quota_by_day(session):
     result = hist.stats(session, days=30, now=NOW)
 
     assert result["runs_by_status"] == {"CANCELLED": 1, "FINISHED": 2, "RUNNING": 1}
-    assert result["jobs_by_status"] == {"CANCELLED": 1, "DONE": 3, "FAILED": 1, "NEEDS_SEARCH": 1, "PENDING": 1,
-                                        "WAITING_QUOTA": 1}
+    assert result["jobs_by_status"] == {
+        "CANCELLED": 1,
+        "DONE": 3,
+        "FAILED": 1,
+        "NEEDS_SEARCH": 1,
+        "PENDING": 1,
+        "WAITING_QUOTA": 1,
+    }
     assert result["terminal_jobs"] == 6
     assert result["success_rate"] == pytest.approx(3 / 6)
     assert result["mean_run_seconds"] == pytest.approx(90)
@@ -339,7 +431,9 @@ def test_plot_history_writes_a_png_with_one_line_per_channel(session, growth_wor
     histories = hist.run_history(session, run_id="r3")
     labels = hist.channel_labels(session, channel_ids=list(histories))
 
-    written = hist.plot_history(histories, tmp_path / "growth.png", metric="views", title="views", labels=labels)
+    written = hist.plot_history(
+        histories, tmp_path / "growth.png", metric="views", title="views", labels=labels
+    )
 
     assert written == tmp_path / "growth.png"
     assert labels[growth_world["small"]] == "@smallchan"  # no title: the handle names it
@@ -361,13 +455,20 @@ def ytcollect(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     }
     return subprocess.run(
         [sys.executable, "-c", "from pipeline.cli import main; main()", *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
 def test_cli_history_json_csv_table_and_errors(growth_world, tmp_path):
     """Given stored history, when `ytcollect history` runs as a process, then JSON/CSV rows parse back, unknown refs are errors and bad input exits 2."""
-    done = ytcollect("history", "@bigchan", growth_world["small"], "@nobody-here", "--format", "json", cwd=tmp_path)
+    done = ytcollect(
+        "history", "@bigchan", growth_world["small"], "@nobody-here", "--format", "json", cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)
     assert [r["channel_id"] for r in rows] == [growth_world["big"]] * 3 + [growth_world["small"]] * 3
@@ -376,8 +477,15 @@ def test_cli_history_json_csv_table_and_errors(growth_world, tmp_path):
     assert rows[2]["subscriber_change_min"] == 10_001 and rows[2]["title"] == "Big Channel"
     assert "@nobody-here" in done.stderr and "unknown channel" in done.stderr
 
-    as_csv = ytcollect("history", "@smallchan", "--since", (NOW - 9 * DAY).date().isoformat(), "--format", "csv",
-                       cwd=tmp_path)
+    as_csv = ytcollect(
+        "history",
+        "@smallchan",
+        "--since",
+        (NOW - 9 * DAY).date().isoformat(),
+        "--format",
+        "csv",
+        cwd=tmp_path,
+    )
     assert as_csv.returncode == 0, as_csv.stderr
     csv_rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
     assert [r["subscriber_change"] for r in csv_rows] == ["20", "20"]
@@ -406,7 +514,9 @@ def test_cli_history_of_a_run_plots_a_png(growth_world, tmp_path):
     assert "growth since each channel's previous snapshot" in done.stdout
     assert f"written to {out}" in done.stderr
     assert_real_png(out)
-    unwritable = ytcollect("history", "--run", "r3", "--plot", str(tmp_path / "missing" / "x.png"), cwd=tmp_path)
+    unwritable = ytcollect(
+        "history", "--run", "r3", "--plot", str(tmp_path / "missing" / "x.png"), cwd=tmp_path
+    )
     assert unwritable.returncode == 1 and "does not exist" in unwritable.stderr
 
 

@@ -78,7 +78,9 @@ def test_refresh_never_eats_into_the_interactive_reserve(pg_engine, emulator, cl
         ctx.close()
 
 
-def test_reresolve_detects_a_handle_that_moved_and_keeps_the_old_mapping(worker, pipeline_ctx, emulator, clock):
+def test_reresolve_detects_a_handle_that_moved_and_keeps_the_old_mapping(
+    worker, pipeline_ctx, emulator, clock
+):
     """Given a handle recorded against another channel, when re-resolve runs after the TTL, then the move is recorded and shown."""
     entry = next(c for c in emulator.catalogue.sample(50) if not c["terminated"] and c["handle"])
     run_id = start_run("a", "o", [f"@{entry['handle']}"], ctx=pipeline_ctx)
@@ -128,8 +130,9 @@ def test_cancel_ends_the_run_once_and_counts_every_job(rabbit_broker, pg_engine,
     from pipeline.emulator import EmulatorConfig, EmulatorServer
 
     truncate(pg_engine)
-    with EmulatorServer(EmulatorConfig(seed=3, channels=300, keys=KEYS, latency_ms=200),
-                        host="127.0.0.1", port=0) as slow:
+    with EmulatorServer(
+        EmulatorConfig(seed=3, channels=300, keys=KEYS, latency_ms=200), host="127.0.0.1", port=0
+    ) as slow:
         ctx = make_pipeline_ctx(slow, clock)
         try:
             handles = [f"@{c['handle']}" for c in slow.catalogue.sample(100) if c["handle"]][:40]
@@ -143,7 +146,10 @@ def test_cancel_ends_the_run_once_and_counts_every_job(rabbit_broker, pg_engine,
             status = get_run_status(run_id, ctx=ctx)
             assert status["run_status"] == "CANCELLED"
             assert [e["status"] for e in events] == ["CANCELLED"]
-            assert _count(ctx, Job, Job.run_id == run_id, Job.status.notin_(["DONE", "FAILED", "CANCELLED"])) == 0
+            assert (
+                _count(ctx, Job, Job.run_id == run_id, Job.status.notin_(["DONE", "FAILED", "CANCELLED"]))
+                == 0
+            )
             assert status["summary"]["counts_by_status"].get("CANCELLED", 0) > 0
         finally:
             ctx.close()
@@ -151,18 +157,26 @@ def test_cancel_ends_the_run_once_and_counts_every_job(rabbit_broker, pg_engine,
 
 def test_retry_reruns_needs_search_inputs_with_search_allowed(worker, pipeline_ctx, emulator):
     """Given a custom URL that matched no handle or username, when the run is retried with search, then the new run resolves it."""
-    entry = next(c for c in emulator.catalogue.sample(3_000)
-                 if not c["terminated"] and c["custom_name"] and c["custom_name"] != c["handle"]
-                 and c["custom_name"] != (c.get("username") or "").lower())
-    first = start_run("a", "o", [f"https://www.youtube.com/c/{entry['custom_name']}", "bad input!"],
-                      ctx=pipeline_ctx)
+    entry = next(
+        c
+        for c in emulator.catalogue.sample(3_000)
+        if not c["terminated"]
+        and c["custom_name"]
+        and c["custom_name"] != c["handle"]
+        and c["custom_name"] != (c.get("username") or "").lower()
+    )
+    first = start_run(
+        "a", "o", [f"https://www.youtube.com/c/{entry['custom_name']}", "bad input!"], ctx=pipeline_ctx
+    )
     status = wait_until(lambda: finished(pipeline_ctx, first))
     assert status["summary"]["counts_by_status"] == {"NEEDS_SEARCH": 1, "FAILED": 1}
 
     second = retry_run(first, allow_search=True, ctx=pipeline_ctx)
     retried = wait_until(lambda: finished(pipeline_ctx, second))
 
-    assert retried["parent_run_id"] == first and retried["total_inputs"] == 1  # the invalid line is not retried
+    assert (
+        retried["parent_run_id"] == first and retried["total_inputs"] == 1
+    )  # the invalid line is not retried
     row = get_run_results(second, ctx=pipeline_ctx)[0]
     assert (row["method"], row["confidence"]) == ("search", "probable")
     assert emulator.usage()["by_method"]["search.list"]["units"] == 100
@@ -199,14 +213,24 @@ def test_a_real_periodiq_scheduler_fires_reconcile_end_to_end(worker, pipeline_c
     run_id = start_run("a", "o", _run_ids(emulator, 5), ctx=pipeline_ctx)
     wait_until(lambda: finished(pipeline_ctx, run_id))
     with pipeline_ctx.session() as s:  # as if finalize never ran
-        s.execute(sa.update(Run).where(Run.id == run_id).values(status="RUNNING", finished_at=None, summary=None))
+        s.execute(
+            sa.update(Run).where(Run.id == run_id).values(status="RUNNING", finished_at=None, summary=None)
+        )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BROKER", "REDIS", "DATABASE", "YT_"))}
-    env.update(BROKER_URL=AMQP_URL, REDIS_URL=PIPELINE_REDIS_URL, DATABASE_URL=PG_URL, YT_API_KEYS=",".join(KEYS),
-               YOUTUBE_API_URL=emulator.base_url, RECONCILE_CRON="* * * * *", RUN_FINISHED_QUEUE=RUN_FINISHED_QUEUE)
+    env.update(
+        BROKER_URL=AMQP_URL,
+        REDIS_URL=PIPELINE_REDIS_URL,
+        DATABASE_URL=PG_URL,
+        YT_API_KEYS=",".join(KEYS),
+        YOUTUBE_API_URL=emulator.base_url,
+        RECONCILE_CRON="* * * * *",
+        RUN_FINISHED_QUEUE=RUN_FINISHED_QUEUE,
+    )
     log = (tmp_path / "periodiq.log").open("w")
     periodiq = str(Path(sys.executable).parent / "periodiq")  # the console script operators run
-    scheduler = subprocess.Popen([periodiq, "actors"], env=env, stdout=log,
-                                 stderr=subprocess.STDOUT, start_new_session=True)
+    scheduler = subprocess.Popen(
+        [periodiq, "actors"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     log_path = tmp_path / "periodiq.log"
     try:
         wait_until(lambda: "Scheduling Actor(reconcile)" in log_path.read_text(), timeout=75)

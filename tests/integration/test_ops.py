@@ -62,8 +62,12 @@ def _drop_database(name: str) -> None:
 
 def clean_env(**values: str) -> dict[str, str]:
     """An environment with nothing of the caller's settings: PATH, HOME, a wide terminal, and ``values``."""
-    env = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/tmp"), "LANG": "C.UTF-8",
-           "COLUMNS": "200"}
+    env = {
+        "PATH": f"{BIN}:/usr/bin:/bin",
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "LANG": "C.UTF-8",
+        "COLUMNS": "200",
+    }
     env.update(values)
     return env
 
@@ -79,8 +83,13 @@ def ops_db() -> Iterator[str]:
     """The module's own database, migrated the way an operator does it."""
     _recreate_database(OPS_DB)
     url = _db_url(OPS_DB)
-    done = subprocess.run([BIN / "ytcollect", "db", "upgrade"], env=clean_env(DATABASE_URL=url),
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [BIN / "ytcollect", "db", "upgrade"],
+        env=clean_env(DATABASE_URL=url),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     yield url
     _drop_database(OPS_DB)
@@ -96,14 +105,20 @@ def emulator_url() -> Iterator[str]:
 
 @pytest.fixture
 def services_env(ops_db: str, emulator_url: str) -> dict[str, str]:
-    return clean_env(DATABASE_URL=ops_db, REDIS_URL=REDIS_URL, BROKER_URL=AMQP_URL, YT_API_KEYS=FAKE_KEY,
-                     YOUTUBE_API_URL=emulator_url)
+    return clean_env(
+        DATABASE_URL=ops_db,
+        REDIS_URL=REDIS_URL,
+        BROKER_URL=AMQP_URL,
+        YT_API_KEYS=FAKE_KEY,
+        YOUTUBE_API_URL=emulator_url,
+    )
 
 
 def doctor(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     # cwd: an empty directory, so no .env file is read and nothing is left behind.
-    return subprocess.run([BIN / "ytcollect", "doctor", *args], env=env, cwd=cwd, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [BIN / "ytcollect", "doctor", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
+    )
 
 
 def doctor_json(env: dict[str, str], cwd: Path) -> tuple[int, dict[str, Any], str]:
@@ -124,11 +139,20 @@ def test_doctor_passes_against_the_real_services(services_env, tmp_path):
     assert code == 0, output
     assert report["ok"] is True
     checks = by_name(report)
-    for name in ("database (PostgreSQL)", "migrations", "Redis", "RabbitMQ", "YouTube API", "YouTube API keys",
-                 f"key {FAKE_FP}"):
+    for name in (
+        "database (PostgreSQL)",
+        "migrations",
+        "Redis",
+        "RabbitMQ",
+        "YouTube API",
+        "YouTube API keys",
+        f"key {FAKE_FP}",
+    ):
         assert checks[name]["status"] == "ok", checks[name]
     assert not [c for c in report["checks"] if c["status"] == "fail"]
-    assert {f"queue {q}" for q in ("runs", "normalize", "resolve", "metadata", "finalize", "scheduled")} <= set(checks)
+    assert {
+        f"queue {q}" for q in ("runs", "normalize", "resolve", "metadata", "finalize", "scheduled")
+    } <= set(checks)
     assert list(tmp_path.iterdir()) == []  # the doctor creates nothing
 
 
@@ -205,8 +229,16 @@ def seeded_sessions(ops_db: str) -> Iterator[Any]:
         session.add(Run(id=run_id, analysis_id="a", owner_id="o", status="RUNNING"))
         session.flush()
         for n, status in enumerate(["DONE", "DONE", "FAILED"]):
-            session.add(Job(run_id=run_id, kind="handle", value=f"@ops{n}", dedupe_key=store.dedupe_key("handle", f"@ops{n}"),
-                            first_line_no=n + 1, status=status))
+            session.add(
+                Job(
+                    run_id=run_id,
+                    kind="handle",
+                    value=f"@ops{n}",
+                    dedupe_key=store.dedupe_key("handle", f"@ops{n}"),
+                    first_line_no=n + 1,
+                    status=status,
+                )
+            )
     yield sessions
     with engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM runs WHERE id = :id"), {"id": run_id})
@@ -262,7 +294,9 @@ def test_collector_still_answers_when_redis_is_down(seeded_sessions):
     from pipeline.metrics import YtcollectCollector
     from pipeline.youtube.quota import QuotaLedger
 
-    dead = redis_lib.Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=1, decode_responses=True)
+    dead = redis_lib.Redis(
+        host="127.0.0.1", port=free_port(), socket_connect_timeout=1, decode_responses=True
+    )
     text = exposition(YtcollectCollector(ledger=QuotaLedger(dead, [FAKE_KEY]), sessions=seeded_sessions))
     assert 'ytcollect_collector_up{source="quota"} 0.0' in text
     assert 'ytcollect_jobs{status="DONE"} 2.0' in text
@@ -344,12 +378,32 @@ def test_a_dramatiq_worker_serves_its_metrics_and_ours_on_127_0_0_1(ops_db, tmp_
     """Given a real `dramatiq` worker on RabbitMQ with Redis and the ops database, when it processes a message and its endpoint is scraped, then it listens on 127.0.0.1 only and shows Dramatiq's counters and the quota gauges by fingerprint, never the key."""
     port = free_port()
     (tmp_path / "ytc_ops_probe_actor.py").write_text(PROBE_MODULE)
-    env = clean_env(DATABASE_URL=ops_db, REDIS_URL=REDIS_URL, BROKER_URL=AMQP_URL, YT_API_KEYS=FAKE_KEY,
-                    METRICS_PORT=str(port), TMPDIR=str(tmp_path), PYTHONPATH=str(tmp_path))
+    env = clean_env(
+        DATABASE_URL=ops_db,
+        REDIS_URL=REDIS_URL,
+        BROKER_URL=AMQP_URL,
+        YT_API_KEYS=FAKE_KEY,
+        METRICS_PORT=str(port),
+        TMPDIR=str(tmp_path),
+        PYTHONPATH=str(tmp_path),
+    )
     worker = subprocess.Popen(
-        [BIN / "dramatiq", "actors", "ytc_ops_probe_actor", "--queues", PROBE_QUEUE, "--processes", "1",
-         "--threads", "1"],
-        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            BIN / "dramatiq",
+            "actors",
+            "ytc_ops_probe_actor",
+            "--queues",
+            PROBE_QUEUE,
+            "--processes",
+            "1",
+            "--threads",
+            "1",
+        ],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         text = _wait_for(lambda: _scrape(port), worker, "no metrics endpoint")
@@ -359,8 +413,11 @@ def test_a_dramatiq_worker_serves_its_metrics_and_ours_on_127_0_0_1(ops_db, tmp_
 
         _send_probe()
         processed = f'dramatiq_messages_total{{actor_name="ops_probe",queue_name="{PROBE_QUEUE}"}} 1.0'
-        text = _wait_for(lambda: (t := _scrape(port)) and processed in t and t, worker,
-                         "Dramatiq's counter for the probe message never showed")
+        text = _wait_for(
+            lambda: (t := _scrape(port)) and processed in t and t,
+            worker,
+            "Dramatiq's counter for the probe message never showed",
+        )
         assert FAKE_KEY not in text
         # Dramatiq's multiprocess files live in this master's own directory, not the shared default.
         assert any((tmp_path / f"ytcollect-prometheus-{port}").iterdir())

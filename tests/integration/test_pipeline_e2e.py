@@ -46,10 +46,14 @@ def test_every_input_kind_finishes_with_the_right_statuses_and_minimum_quota(wor
     assert by_line[inputs["terminated"]]["error_code"] == "not_found"
     assert by_line[inputs["invalid"]]["error_code"] == "invalid_input"
     assert (by_line[inputs["custom_url"]]["method"], by_line[inputs["custom_url"]]["confidence"]) == (
-        "forHandle", "probable")
+        "forHandle",
+        "probable",
+    )
     summary = status["summary"]
     assert summary["counts_by_status"] == {"DONE": 7, "FAILED": 3}
-    assert summary["channels_total"] == 6  # handle, channel id, username, custom URL, video and playlist owners
+    assert (
+        summary["channels_total"] == 6
+    )  # handle, channel id, username, custom URL, video and playlist owners
     subs = [c["subscribers"] for c in summary["channels"] if c["subscribers"] is not None]
     assert subs == sorted(subs, reverse=True)
 
@@ -91,18 +95,31 @@ def test_start_run_published_with_plain_pika_is_processed(worker, pipeline_ctx, 
     run_id = str(uuid.uuid4())
     sample = emulator.catalogue.sample(5)
     body = {
-        "queue_name": "runs", "actor_name": "start_run", "args": [],
-        "kwargs": {"run_id": run_id, "analysis_id": "an-1", "owner_id": "ow-1",
-                   "channel_inputs": [f"@{sample[0]['handle']}", sample[1]["id"], "not a url at all!"],
-                   "options": {}},
-        "options": {}, "message_id": str(uuid.uuid4()), "message_timestamp": 1_700_000_000_000,
+        "queue_name": "runs",
+        "actor_name": "start_run",
+        "args": [],
+        "kwargs": {
+            "run_id": run_id,
+            "analysis_id": "an-1",
+            "owner_id": "ow-1",
+            "channel_inputs": [f"@{sample[0]['handle']}", sample[1]["id"], "not a url at all!"],
+            "options": {},
+        },
+        "options": {},
+        "message_id": str(uuid.uuid4()),
+        "message_timestamp": 1_700_000_000_000,
     }
     connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
     channel = connection.channel()
     channel.queue_declare("runs", passive=True)  # exists once a worker has started
     channel.confirm_delivery()
-    channel.basic_publish("", "runs", json.dumps(body).encode(), mandatory=True,
-                          properties=pika.BasicProperties(delivery_mode=2, content_type="application/json"))
+    channel.basic_publish(
+        "",
+        "runs",
+        json.dumps(body).encode(),
+        mandatory=True,
+        properties=pika.BasicProperties(delivery_mode=2, content_type="application/json"),
+    )
     connection.close()
 
     status = wait_until(lambda: finished(pipeline_ctx, run_id), timeout=60)
@@ -122,8 +139,12 @@ def test_another_owners_run_is_not_found(worker, pipeline_ctx, emulator):
 def test_one_permanent_failure_and_transient_faults_leave_the_others_alone(worker, pipeline_ctx, emulator):
     """Given 5xx and 429 faults and one bad handle, when the run goes, then only the bad handle fails."""
     live = [c for c in emulator.catalogue.sample(300) if not c["terminated"] and c["handle"]]
-    emulator.set_faults(faults=[{"endpoint": "channels.list", "kind": "backend_503", "count": 3},
-                                {"endpoint": "channels.list", "kind": "rate_limit_429", "count": 2}])
+    emulator.set_faults(
+        faults=[
+            {"endpoint": "channels.list", "kind": "backend_503", "count": 3},
+            {"endpoint": "channels.list", "kind": "rate_limit_429", "count": 2},
+        ]
+    )
     lines = [f"@{c['handle']}" for c in live[:10]] + ["@no-such-handle-xyz"]
     run_id = start_run("a", "o", lines, ctx=pipeline_ctx)
     status = wait_until(lambda: finished(pipeline_ctx, run_id), timeout=90)
@@ -141,17 +162,27 @@ def test_jobs_whose_retries_run_out_are_failed_and_counted(worker, pipeline_ctx,
     assert status["summary"]["errors_by_code"] == {"retries_exhausted": 3, "invalid_input": 1}
 
 
-def test_status_is_answered_from_redis_while_running_and_from_the_database_after(worker, pipeline_ctx, emulator):
+def test_status_is_answered_from_redis_while_running_and_from_the_database_after(
+    worker, pipeline_ctx, emulator
+):
     """Given a running run, when status is asked, then Redis answers; once finished, the database does."""
     sample = emulator.catalogue.sample(400)
     run_id = start_run("a", "o", [c["id"] for c in sample], ctx=pipeline_ctx)
-    wait_until(lambda: get_run_status(run_id, ctx=pipeline_ctx)["run_status"] == "RUNNING"
-               or finished(pipeline_ctx, run_id), timeout=30)
+    wait_until(
+        lambda: (
+            get_run_status(run_id, ctx=pipeline_ctx)["run_status"] == "RUNNING"
+            or finished(pipeline_ctx, run_id)
+        ),
+        timeout=30,
+    )
     final = wait_until(lambda: finished(pipeline_ctx, run_id), timeout=60)
     assert final["counts_source"] == "database"
     assert final["progress"] == 1.0
     assert sum(final["summary"]["counts_by_status"].values()) == final["total_jobs"] == len(sample)
     with pipeline_ctx.session() as s:
-        open_jobs = s.execute(sa.select(sa.func.count()).select_from(Job).where(
-            Job.status.notin_([JobStatus.DONE, JobStatus.FAILED]))).scalar_one()
+        open_jobs = s.execute(
+            sa.select(sa.func.count())
+            .select_from(Job)
+            .where(Job.status.notin_([JobStatus.DONE, JobStatus.FAILED]))
+        ).scalar_one()
     assert open_jobs == 0

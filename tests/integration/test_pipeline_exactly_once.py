@@ -50,8 +50,9 @@ def test_every_message_delivered_twice_changes_nothing(rabbit_broker, pipeline_c
     assert sum(counts.values()) == status["total_jobs"]
     with pipeline_ctx.session() as s:
         by_status = dict(s.execute(sa.select(Job.status, sa.func.count()).group_by(Job.status)).all())
-        snapshots = s.execute(sa.select(ChannelSnapshot.channel_id, sa.func.count())
-                              .group_by(ChannelSnapshot.channel_id)).all()
+        snapshots = s.execute(
+            sa.select(ChannelSnapshot.channel_id, sa.func.count()).group_by(ChannelSnapshot.channel_id)
+        ).all()
     assert by_status == counts
     assert all(n == 1 for _cid, n in snapshots), "a channel got two snapshots from one run"
     assert [e["run_id"] for e in events] == [run_id]
@@ -71,7 +72,9 @@ def test_concurrent_finalize_finishes_once_and_publishes_once(worker, pipeline_c
     wait_until(lambda: _event_sent(pipeline_ctx, run_id))
     drain_events()
     with pipeline_ctx.session() as s:  # rewind the run to just before its finalize
-        s.execute(sa.update(Run).where(Run.id == run_id).values(status="RUNNING", finished_event_sent_at=None))
+        s.execute(
+            sa.update(Run).where(Run.id == run_id).values(status="RUNNING", finished_event_sent_at=None)
+        )
 
     barrier = threading.Barrier(16)
 
@@ -118,11 +121,14 @@ def test_all_keys_spent_mid_run_wait_for_the_quota_day_then_finish(pg_engine, ra
     from pipeline.emulator import EmulatorConfig, EmulatorServer
 
     truncate(pg_engine)
-    with EmulatorServer(EmulatorConfig(seed=11, channels=500, keys=KEYS, quota_per_key=4),
-                        host="127.0.0.1", port=0) as small:
+    with EmulatorServer(
+        EmulatorConfig(seed=11, channels=500, keys=KEYS, quota_per_key=4), host="127.0.0.1", port=0
+    ) as small:
         ctx = make_pipeline_ctx(small, clock)
         try:
-            handles = [c["handle"] for c in small.catalogue.sample(200) if not c["terminated"] and c["handle"]][:12]
+            handles = [
+                c["handle"] for c in small.catalogue.sample(200) if not c["terminated"] and c["handle"]
+            ][:12]
             with running_worker(rabbit_broker, ctx):
                 run_id = start_run("a", "o", [f"@{h}" for h in handles], ctx=ctx)
                 waiting = wait_until(lambda: _waiting(ctx, run_id), timeout=60)
@@ -186,6 +192,9 @@ def test_a_ten_thousand_input_run_finishes_and_status_comes_from_redis(worker, p
     assert final["total_inputs"] == 10_000
     assert sum(final["summary"]["counts_by_status"].values()) == final["total_jobs"]
     with pipeline_ctx.session() as s:
-        open_jobs = s.execute(sa.select(sa.func.count()).select_from(Job).where(
-            Job.run_id == run_id, Job.status.notin_([JobStatus.DONE, JobStatus.FAILED]))).scalar_one()
+        open_jobs = s.execute(
+            sa.select(sa.func.count())
+            .select_from(Job)
+            .where(Job.run_id == run_id, Job.status.notin_([JobStatus.DONE, JobStatus.FAILED]))
+        ).scalar_one()
     assert open_jobs == 0

@@ -19,7 +19,11 @@ pytestmark = pytest.mark.services
 
 # Distinctive keys nobody else configures: the CLI reads the shared "ytc" namespace, so the test
 # only ever writes (and then removes) these keys' fingerprints there.
-KEYS = ["AIzaFakeKey-DISTINCTIVE-CLI-0001", "AIzaFakeKey-DISTINCTIVE-CLI-0002", "AIzaFakeKey-DISTINCTIVE-CLI-0003"]
+KEYS = [
+    "AIzaFakeKey-DISTINCTIVE-CLI-0001",
+    "AIzaFakeKey-DISTINCTIVE-CLI-0002",
+    "AIzaFakeKey-DISTINCTIVE-CLI-0003",
+]
 FP = [key_fingerprint(k) for k in KEYS]
 
 
@@ -71,7 +75,11 @@ def test_quota_shows_each_key_state_and_reset(cli, settings_env):
     data = json.loads(out)
     assert data["mode"] == "redis"
     states = {k["fingerprint"]: (k["state"], k["reason"]) for k in data["keys"]}
-    assert states == {FP[0]: ("ok", None), FP[1]: ("spent", "quotaExceeded"), FP[2]: ("disabled", "API_KEY_INVALID")}
+    assert states == {
+        FP[0]: ("ok", None),
+        FP[1]: ("spent", "quotaExceeded"),
+        FP[2]: ("disabled", "API_KEY_INVALID"),
+    }
     assert sum(k["used"] for k in data["keys"]) == 3
     assert data["resets_at_utc"].endswith("+00:00")
     assert data["resets_at_pacific"].endswith(("-08:00", "-07:00"))

@@ -180,7 +180,11 @@ def test_disable_and_enable(make_ledger, caplog):
     # Another worker (a fresh ledger on the same Redis) sees the same state.
     other = make_ledger(keys=KEYS[:2])
     status = {s.fingerprint: s for s in other.status()}
-    assert (status[FP[0]].state, status[FP[0]].reason, status[FP[0]].left) == ("disabled", "API_KEY_INVALID", 0)
+    assert (status[FP[0]].state, status[FP[0]].reason, status[FP[0]].left) == (
+        "disabled",
+        "API_KEY_INVALID",
+        0,
+    )
     other.disable(FP[1], "SERVICE_DISABLED")
     with pytest.raises(NoApiKeys):
         ledger.reserve(1)

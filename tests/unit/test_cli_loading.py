@@ -19,8 +19,13 @@ print("HEAVY", sorted(m for m in ("sqlalchemy", "googleapiclient", "redis", "ale
 
 
 def run_probe(args: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", PROBE.format(args=args)], capture_output=True, text=True,
-                          timeout=60, check=True)
+    return subprocess.run(
+        [sys.executable, "-c", PROBE.format(args=args)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
 
 
 def test_plan_does_not_import_the_database_redis_or_the_api_client():

@@ -56,8 +56,9 @@ def test_lost_keys_answer_none_so_callers_ask_the_database(completion):
 
 def test_rebuild_restores_counts_and_does_not_overwrite_live_state(completion):
     """Given terminal and open jobs from the database, when rebuilt, then counts match and a second rebuild is a no-op."""
-    assert completion.rebuild("r", terminal={1: "DONE", 2: "FAILED"}, open_job_ids=[3, 4], unresolved=1,
-                              waiting=[4])
+    assert completion.rebuild(
+        "r", terminal={1: "DONE", 2: "FAILED"}, open_job_ids=[3, 4], unresolved=1, waiting=[4]
+    )
     live = completion.live("r")
     assert (live.remaining, live.unresolved, live.waiting) == (2, 1, 1)
     assert live.counts == {"DONE": 1, "FAILED": 1}

@@ -134,7 +134,9 @@ def test_procfile_and_compose_give_each_queue_its_own_workers():
     worker_lines += [argv(svc) for svc in compose_services().values() if dramatiq_queues(argv(svc))]
     for words in worker_lines:
         assert len(dramatiq_queues(words)) == 1, shlex.join(words)
-        assert "--processes" in words and "--threads" in words, f"explicit sizes, not CPU-count defaults: {shlex.join(words)}"
+        assert "--processes" in words and "--threads" in words, (
+            f"explicit sizes, not CPU-count defaults: {shlex.join(words)}"
+        )
 
 
 def test_exactly_one_periodiq_scheduler_in_each_file():
@@ -149,8 +151,9 @@ def test_exactly_one_periodiq_scheduler_in_each_file():
 
 def test_every_compose_worker_restarts_unless_stopped():
     """Given docker-compose.yml, when the worker and scheduler services are read, then each has `restart: unless-stopped` (the dramatiq master exits when a worker process dies)."""
-    long_running = {name: svc for name, svc in compose_services().items()
-                    if argv(svc)[:1] in (["dramatiq"], ["periodiq"])}
+    long_running = {
+        name: svc for name, svc in compose_services().items() if argv(svc)[:1] in (["dramatiq"], ["periodiq"])
+    }
     assert long_running
     for name, svc in long_running.items():
         assert svc.get("restart") == "unless-stopped", name

@@ -26,16 +26,32 @@ class Snap:
     run_id: str | None = "run-1"
 
 
-def snap(days: float, subs: int | None, views: int | None = 1_000, videos: int | None = 10, *,
-         hidden: bool = False) -> Snap:
-    return Snap(fetched_at=T0 + timedelta(days=days), subscriber_count=subs, view_count=views,
-                video_count=videos, hidden_subscriber_count=hidden)
+def snap(
+    days: float, subs: int | None, views: int | None = 1_000, videos: int | None = 10, *, hidden: bool = False
+) -> Snap:
+    return Snap(
+        fetched_at=T0 + timedelta(days=days),
+        subscriber_count=subs,
+        view_count=views,
+        video_count=videos,
+        hidden_subscriber_count=hidden,
+    )
 
 
 @pytest.mark.parametrize(
     ("count", "step"),
-    [(0, 1), (7, 1), (999, 1), (1_000, 10), (1_234, 10), (99_900, 100), (100_000, 1_000),
-     (1_230_000, 10_000), (12_300_000, 100_000), (4_560_000_000, 10_000_000)],
+    [
+        (0, 1),
+        (7, 1),
+        (999, 1),
+        (1_000, 10),
+        (1_234, 10),
+        (99_900, 100),
+        (100_000, 1_000),
+        (1_230_000, 10_000),
+        (12_300_000, 100_000),
+        (4_560_000_000, 10_000_000),
+    ],
 )
 def test_subscriber_step_is_ten_to_the_digits_minus_three(count, step):
     """Given a reported subscriber count, when its rounding step is asked, then it is 10**(digits-3), or 1 below 1,000."""
@@ -182,8 +198,18 @@ def test_since_takes_a_real_iso_day_only():
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [(None, "–"), (0, "0"), (3.33, "+3.3"), (740, "+740"), (9_999, "+9,999"), (12_345, "+12.3k"),
-     (999_999, "+1.00M"), (1_250_000, "+1.25M"), (-20_000, "-20.0k"), (4_560_000_000, "+4.56B")],
+    [
+        (None, "–"),
+        (0, "0"),
+        (3.33, "+3.3"),
+        (740, "+740"),
+        (9_999, "+9,999"),
+        (12_345, "+12.3k"),
+        (999_999, "+1.00M"),
+        (1_250_000, "+1.25M"),
+        (-20_000, "-20.0k"),
+        (4_560_000_000, "+4.56B"),
+    ],
 )
 def test_table_numbers_are_short_with_three_significant_figures(value, text):
     """Given a count or change, when shown in a table, then it keeps 3 significant figures from 10,000 up and a sign."""

@@ -31,11 +31,22 @@ from tests.unit.test_youtube_errors import (
 KEYS = ["AIzaFakeKey-DISTINCTIVE-0001", "AIzaFakeKey-DISTINCTIVE-0002"]
 FP = [key_fingerprint(k) for k in KEYS]
 NOW = datetime(2026, 3, 8, 20, 0, tzinfo=UTC)
-CHANNEL = {"id": "UCaaaaaaaaaaaaaaaaaaaaaA", "snippet": {"title": "A", "customUrl": "@a"},
-           "statistics": {"viewCount": "5000000000", "subscriberCount": "100", "videoCount": "3",
-                          "hiddenSubscriberCount": False},
-           "contentDetails": {"relatedPlaylists": {"uploads": "UUaaaaaaaaaaaaaaaaaaaaaA"}}}
-EMPTY_CHANNELS = {"kind": "youtube#channelListResponse", "etag": "e", "pageInfo": {"totalResults": 0, "resultsPerPage": 5}}
+CHANNEL = {
+    "id": "UCaaaaaaaaaaaaaaaaaaaaaA",
+    "snippet": {"title": "A", "customUrl": "@a"},
+    "statistics": {
+        "viewCount": "5000000000",
+        "subscriberCount": "100",
+        "videoCount": "3",
+        "hiddenSubscriberCount": False,
+    },
+    "contentDetails": {"relatedPlaylists": {"uploads": "UUaaaaaaaaaaaaaaaaaaaaaA"}},
+}
+EMPTY_CHANNELS = {
+    "kind": "youtube#channelListResponse",
+    "etag": "e",
+    "pageInfo": {"totalResults": 0, "resultsPerPage": 5},
+}
 
 
 class ScriptedHttp:
@@ -68,11 +79,19 @@ def env():
     e = Env()
     e.script, e.sent, e.records, e.sleeps = [], [], [], []
     e.redis = fakeredis.FakeRedis(decode_responses=True)
-    e.ledger = QuotaLedger(e.redis, KEYS, daily_units_per_key=100, interactive_reserve=10, clock=lambda: NOW,
-                           namespace="unit")
+    e.ledger = QuotaLedger(
+        e.redis, KEYS, daily_units_per_key=100, interactive_reserve=10, clock=lambda: NOW, namespace="unit"
+    )
     e.client = YouTubeClient(
-        base_url="http://127.0.0.1:9/", ledger=e.ledger, sink=e.records.append, sleep=e.sleeps.append,
-        max_attempts=4, backoff_base=0.25, backoff_max=1.0, clock=lambda: NOW, rand=lambda: 1.0,
+        base_url="http://127.0.0.1:9/",
+        ledger=e.ledger,
+        sink=e.records.append,
+        sleep=e.sleeps.append,
+        max_attempts=4,
+        backoff_base=0.25,
+        backoff_max=1.0,
+        clock=lambda: NOW,
+        rand=lambda: 1.0,
         http_factory=lambda timeout: ScriptedHttp(e.script, e.sent),
     )
     return e
@@ -102,8 +121,9 @@ def _no_key_in_records(records) -> None:
 def test_channels_by_ids_sends_one_batched_request(env):
     """Given 3 ids of which one is unknown, when fetched, then one channels.list with all parts and a comma list is sent and found ids are keyed by id."""
     env.script.append((200, {"items": [CHANNEL]}))
-    found = env.client.channels_by_ids(["UCaaaaaaaaaaaaaaaaaaaaaA", "UCbbbbbbbbbbbbbbbbbbbbbQ", "UCaaaaaaaaaaaaaaaaaaaaaA"],
-                                       run_id="r1")
+    found = env.client.channels_by_ids(
+        ["UCaaaaaaaaaaaaaaaaaaaaaA", "UCbbbbbbbbbbbbbbbbbbbbbQ", "UCaaaaaaaaaaaaaaaaaaaaaA"], run_id="r1"
+    )
     assert list(found) == ["UCaaaaaaaaaaaaaaaaaaaaaA"]
     assert found["UCaaaaaaaaaaaaaaaaaaaaaA"].view_count == 5_000_000_000
     method, uri, _ = env.sent[0]
@@ -112,8 +132,14 @@ def test_channels_by_ids_sends_one_batched_request(env):
     assert q["part"] == ["snippet,statistics,contentDetails"]
     assert q["id"] == ["UCaaaaaaaaaaaaaaaaaaaaaA,UCbbbbbbbbbbbbbbbbbbbbbQ"]
     [record] = env.records
-    assert (record.endpoint, record.units, record.outcome, record.http_status, record.run_id, record.attempt) == (
-        "channels.list", 1, "ok", 200, "r1", 1)
+    assert (
+        record.endpoint,
+        record.units,
+        record.outcome,
+        record.http_status,
+        record.run_id,
+        record.attempt,
+    ) == ("channels.list", 1, "ok", 200, "r1", 1)
     assert record.key_fingerprint in FP
 
 
@@ -182,7 +208,12 @@ def test_every_key_bad_raises_no_api_keys(env):
 
 def test_transient_answers_are_retried_with_bounded_jitter(env):
     """Given a 503, a 429 and a timeout before a 200, when called, then it succeeds after three capped backoff sleeps."""
-    env.script += [(503, BACKEND_ERROR), (429, RATE_LIMIT_429), TimeoutError("timed out"), (200, {"items": []})]
+    env.script += [
+        (503, BACKEND_ERROR),
+        (429, RATE_LIMIT_429),
+        TimeoutError("timed out"),
+        (200, {"items": []}),
+    ]
     assert env.client.video_channels(["dQw4w9WgXcQ"]) == {}
     assert env.sleeps == [0.25, 0.5, 1.0]  # rand() = 1.0: the full ceiling, base * 2**(n-1) capped at 1.0
     assert [r.outcome for r in env.records] == ["backendError", "rateLimitExceeded", "timeout", "not_found"]
@@ -191,7 +222,12 @@ def test_transient_answers_are_retried_with_bounded_jitter(env):
 
 def test_transient_failures_run_out(env):
     """Given only 503s and dropped connections, when called, then TransientYouTubeError comes after max_attempts with no key in it."""
-    env.script += [(503, BACKEND_ERROR), ConnectionResetError("reset"), TimeoutError("t"), (503, BACKEND_ERROR)]
+    env.script += [
+        (503, BACKEND_ERROR),
+        ConnectionResetError("reset"),
+        TimeoutError("t"),
+        (503, BACKEND_ERROR),
+    ]
     with pytest.raises(TransientYouTubeError) as caught:
         env.client.playlist_channels(["PLxyz"])
     assert caught.value.reason == "backendError" and caught.value.status == 503
@@ -214,7 +250,10 @@ def test_bad_request_fails_at_once_and_leaves_keys_alone(env):
 
 def test_uploads_404_is_an_empty_list_and_pages_are_followed(env):
     """Given a playlist of 60 videos over two pages and a missing one, when uploads are listed, then 60 ids then [] come back."""
-    page1 = {"items": [{"contentDetails": {"videoId": f"v{i:010d}"}} for i in range(50)], "nextPageToken": "T2"}
+    page1 = {
+        "items": [{"contentDetails": {"videoId": f"v{i:010d}"}} for i in range(50)],
+        "nextPageToken": "T2",
+    }
     page2 = {"items": [{"contentDetails": {"videoId": f"w{i:010d}"}} for i in range(10)]}
     env.script += [(200, page1), (200, page2), (404, PLAYLIST_NOT_FOUND)]
     assert len(env.client.uploads("UUaaaaaaaaaaaaaaaaaaaaaA", max_results=100)) == 60
@@ -235,8 +274,13 @@ def test_search_costs_100_units_and_system_priority_keeps_the_reserve(env):
 
 def test_no_key_reaches_logs_on_any_path(env, caplog):
     """Given DEBUG logging everywhere, when every error path runs, then no captured log text holds a key."""
-    env.script += [(403, QUOTA_EXCEEDED), (503, BACKEND_ERROR), (200, {"items": []}), (400, UNKNOWN_PART),
-                   (400, KEY_INVALID)]
+    env.script += [
+        (403, QUOTA_EXCEEDED),
+        (503, BACKEND_ERROR),
+        (200, {"items": []}),
+        (400, UNKNOWN_PART),
+        (400, KEY_INVALID),
+    ]
     with caplog.at_level(logging.DEBUG):
         env.client.video_channels(["dQw4w9WgXcQ"])
         with pytest.raises(PermanentYouTubeError):

@@ -15,37 +15,129 @@ PLAYLIST_NOT_FOUND = r"""{"error":{"code":404,"message":"The playlist identified
 BACKEND_ERROR = r'{"error":{"errors":[{"domain":"global","reason":"backendError","message":"Backend Error"}],"code":503,"message":"Backend Error"}}'
 
 # Built from the documented envelope and the table of cases (not recorded verbatim).
-SERVICE_DISABLED = json.dumps({"error": {
-    "code": 403,
-    "message": "YouTube Data API v3 has not been used in project 123 before or it is disabled.",
-    "errors": [{"message": "YouTube Data API v3 has not been used ...", "domain": "usageLimits",
-                "reason": "accessNotConfigured", "extendedHelp": "https://console.developers.google.com"}],
-    "status": "PERMISSION_DENIED",
-    "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "SERVICE_DISABLED",
-                 "domain": "googleapis.com", "metadata": {"service": "youtube.googleapis.com"}}],
-}})
-KEY_BLOCKED = json.dumps({"error": {
-    "code": 403,
-    "message": "Requests to this API youtube method youtube.api.v3.V3DataChannelService.List are blocked.",
-    "errors": [{"message": "Requests to this API ... are blocked.", "domain": "global", "reason": "forbidden"}],
-    "status": "PERMISSION_DENIED",
-    "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_SERVICE_BLOCKED",
-                 "domain": "googleapis.com"}],
-}})
-FORBIDDEN_PLAIN = json.dumps({"error": {"code": 403, "message": "Forbidden", "errors": [
-    {"message": "Forbidden", "domain": "youtube.channel", "reason": "forbidden"}]}})
-RATE_LIMIT_403 = json.dumps({"error": {"code": 403, "message": "Rate Limit Exceeded", "errors": [
-    {"message": "Rate Limit Exceeded", "domain": "usageLimits", "reason": "rateLimitExceeded"}]}})
-USER_RATE_LIMIT_403 = json.dumps({"error": {"code": 403, "message": "User Rate Limit Exceeded", "errors": [
-    {"message": "User Rate Limit Exceeded", "domain": "usageLimits", "reason": "userRateLimitExceeded"}]}})
-RATE_LIMIT_429 = json.dumps({"error": {"code": 429, "message": "Too Many Requests", "errors": [
-    {"message": "Too Many Requests", "domain": "global", "reason": "rateLimitExceeded"}]}})
-BACKEND_500 = json.dumps({"error": {"code": 500, "message": "Backend Error", "errors": [
-    {"message": "Backend Error", "domain": "global", "reason": "backendError"}]}})
-INVALID_FILTERS = json.dumps({"error": {"code": 400, "message": "too many ids", "errors": [
-    {"message": "too many ids", "domain": "youtube.parameter", "reason": "invalidFilters"}]}})
-UNKNOWN_PART = json.dumps({"error": {"code": 400, "message": "'nope'", "errors": [
-    {"message": "'nope'", "domain": "youtube.part", "reason": "unknownPart", "location": "part"}]}})
+SERVICE_DISABLED = json.dumps(
+    {
+        "error": {
+            "code": 403,
+            "message": "YouTube Data API v3 has not been used in project 123 before or it is disabled.",
+            "errors": [
+                {
+                    "message": "YouTube Data API v3 has not been used ...",
+                    "domain": "usageLimits",
+                    "reason": "accessNotConfigured",
+                    "extendedHelp": "https://console.developers.google.com",
+                }
+            ],
+            "status": "PERMISSION_DENIED",
+            "details": [
+                {
+                    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                    "reason": "SERVICE_DISABLED",
+                    "domain": "googleapis.com",
+                    "metadata": {"service": "youtube.googleapis.com"},
+                }
+            ],
+        }
+    }
+)
+KEY_BLOCKED = json.dumps(
+    {
+        "error": {
+            "code": 403,
+            "message": "Requests to this API youtube method youtube.api.v3.V3DataChannelService.List are blocked.",
+            "errors": [
+                {
+                    "message": "Requests to this API ... are blocked.",
+                    "domain": "global",
+                    "reason": "forbidden",
+                }
+            ],
+            "status": "PERMISSION_DENIED",
+            "details": [
+                {
+                    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                    "reason": "API_KEY_SERVICE_BLOCKED",
+                    "domain": "googleapis.com",
+                }
+            ],
+        }
+    }
+)
+FORBIDDEN_PLAIN = json.dumps(
+    {
+        "error": {
+            "code": 403,
+            "message": "Forbidden",
+            "errors": [{"message": "Forbidden", "domain": "youtube.channel", "reason": "forbidden"}],
+        }
+    }
+)
+RATE_LIMIT_403 = json.dumps(
+    {
+        "error": {
+            "code": 403,
+            "message": "Rate Limit Exceeded",
+            "errors": [
+                {"message": "Rate Limit Exceeded", "domain": "usageLimits", "reason": "rateLimitExceeded"}
+            ],
+        }
+    }
+)
+USER_RATE_LIMIT_403 = json.dumps(
+    {
+        "error": {
+            "code": 403,
+            "message": "User Rate Limit Exceeded",
+            "errors": [
+                {
+                    "message": "User Rate Limit Exceeded",
+                    "domain": "usageLimits",
+                    "reason": "userRateLimitExceeded",
+                }
+            ],
+        }
+    }
+)
+RATE_LIMIT_429 = json.dumps(
+    {
+        "error": {
+            "code": 429,
+            "message": "Too Many Requests",
+            "errors": [{"message": "Too Many Requests", "domain": "global", "reason": "rateLimitExceeded"}],
+        }
+    }
+)
+BACKEND_500 = json.dumps(
+    {
+        "error": {
+            "code": 500,
+            "message": "Backend Error",
+            "errors": [{"message": "Backend Error", "domain": "global", "reason": "backendError"}],
+        }
+    }
+)
+INVALID_FILTERS = json.dumps(
+    {
+        "error": {
+            "code": 400,
+            "message": "too many ids",
+            "errors": [
+                {"message": "too many ids", "domain": "youtube.parameter", "reason": "invalidFilters"}
+            ],
+        }
+    }
+)
+UNKNOWN_PART = json.dumps(
+    {
+        "error": {
+            "code": 400,
+            "message": "'nope'",
+            "errors": [
+                {"message": "'nope'", "domain": "youtube.part", "reason": "unknownPart", "location": "part"}
+            ],
+        }
+    }
+)
 
 
 def test_verbatim_bodies_parse():
@@ -92,11 +184,21 @@ def test_retry_after_is_read_on_transient_answers():
     """Given a 429 with Retry-After, when classified, then the delay is carried for the backoff to honour."""
     failure = classify_error(429, RATE_LIMIT_429, {"retry-after": "3"})
     assert failure.retry_after == 3.0
-    assert classify_error(429, RATE_LIMIT_429, {"retry-after": "Wed, 21 Oct 2026 07:28:00 GMT"}).retry_after is None
+    assert (
+        classify_error(429, RATE_LIMIT_429, {"retry-after": "Wed, 21 Oct 2026 07:28:00 GMT"}).retry_after
+        is None
+    )
 
 
 def test_message_with_a_key_is_redacted():
     """Given an error message that echoes a URL with a key, when classified, then the carried message has no key."""
-    body = json.dumps({"error": {"code": 400, "message": "bad http://h/x?key=AIzaFakeKey-DISTINCTIVE-0001",
-                                 "errors": [{"reason": "invalidParameter"}]}})
+    body = json.dumps(
+        {
+            "error": {
+                "code": 400,
+                "message": "bad http://h/x?key=AIzaFakeKey-DISTINCTIVE-0001",
+                "errors": [{"reason": "invalidParameter"}],
+            }
+        }
+    )
     assert "AIzaFakeKey-DISTINCTIVE-0001" not in classify_error(400, body).message

@@ -92,7 +92,9 @@ def test_missing_field_is_tolerated(missing, field, expected):
 
 def test_bare_item_with_only_an_id_parses():
     """Given an item with nothing but its id (part=id), when parsed, then a record with empty fields comes out."""
-    assert parsers.parse_channel({"id": "UCabcdefghijklmnopqrstuA"}) == ChannelRecord(channel_id="UCabcdefghijklmnopqrstuA")
+    assert parsers.parse_channel({"id": "UCabcdefghijklmnopqrstuA"}) == ChannelRecord(
+        channel_id="UCabcdefghijklmnopqrstuA"
+    )
 
 
 def test_hidden_subscriber_count_without_count():
@@ -123,13 +125,19 @@ def test_unicode_handle_is_lowercased_and_percent_escapes_decoded():
 
 def test_timestamp_with_fraction_and_garbage():
     """Given publishedAt with fractional seconds or garbage, when parsed, then aware UTC or None comes out."""
-    assert parsers.parse_timestamp("2012-03-01T12:34:56.123456Z") == datetime(2012, 3, 1, 12, 34, 56, 123456, tzinfo=UTC)
+    assert parsers.parse_timestamp("2012-03-01T12:34:56.123456Z") == datetime(
+        2012, 3, 1, 12, 34, 56, 123456, tzinfo=UTC
+    )
     assert parsers.parse_timestamp("yesterday") is None
 
 
 def test_empty_channels_list_has_no_items_key():
     """Given the empty channels.list answer (no items key at all), when parsed, then no channel comes out."""
-    empty = {"kind": "youtube#channelListResponse", "etag": "e", "pageInfo": {"totalResults": 0, "resultsPerPage": 5}}
+    empty = {
+        "kind": "youtube#channelListResponse",
+        "etag": "e",
+        "pageInfo": {"totalResults": 0, "resultsPerPage": 5},
+    }
     assert parsers.response_items(empty) == []
     assert parsers.channels_by_id(empty) == {}
 
@@ -139,7 +147,10 @@ def test_batch_is_keyed_by_item_id_not_order():
     a = {"id": "UCaaaaaaaaaaaaaaaaaaaaaA", "snippet": {"title": "A"}}
     b = {"id": "UCbbbbbbbbbbbbbbbbbbbbbQ", "snippet": {"title": "B"}}
     found = parsers.channels_by_id({"items": [b, a, {"snippet": {"title": "no id"}}]})
-    assert {k: v.title for k, v in found.items()} == {"UCaaaaaaaaaaaaaaaaaaaaaA": "A", "UCbbbbbbbbbbbbbbbbbbbbbQ": "B"}
+    assert {k: v.title for k, v in found.items()} == {
+        "UCaaaaaaaaaaaaaaaaaaaaaA": "A",
+        "UCbbbbbbbbbbbbbbbbbbbbbQ": "B",
+    }
 
 
 def test_video_and_playlist_owners():
@@ -167,7 +178,10 @@ def test_playlist_item_video_id_from_either_part():
 
 def test_search_hit_reads_channel_id_object():
     """Given search.list items, when parsed, then channel hits carry id.channelId and non-channels are skipped."""
-    hit = {"kind": "youtube#searchResult", "id": {"kind": "youtube#channel", "channelId": "UCabcdefghijklmnopqrstuA"},
-           "snippet": {"title": "Some Channel", "channelId": "UCabcdefghijklmnopqrstuA"}}
+    hit = {
+        "kind": "youtube#searchResult",
+        "id": {"kind": "youtube#channel", "channelId": "UCabcdefghijklmnopqrstuA"},
+        "snippet": {"title": "Some Channel", "channelId": "UCabcdefghijklmnopqrstuA"},
+    }
     assert parsers.search_hit(hit) == SearchHit("UCabcdefghijklmnopqrstuA", "Some Channel")
     assert parsers.search_hit({"id": {"kind": "youtube#video", "videoId": "dQw4w9WgXcQ"}}) is None

@@ -74,13 +74,18 @@ def test_log_filter_rewrites_library_records(caplog):
     """Given redaction installed, when googleapiclient and httplib2 loggers log a URL with a key (args, %-formatted, exc_info), then no captured text holds it."""
     install_log_redaction()
     install_log_redaction()  # idempotent
-    assert logging.getLogger("googleapiclient.discovery").filters.count(
-        logging.getLogger("googleapiclient.http").filters[0]
-    ) == 1
+    assert (
+        logging.getLogger("googleapiclient.discovery").filters.count(
+            logging.getLogger("googleapiclient.http").filters[0]
+        )
+        == 1
+    )
     url = f"http://127.0.0.1:1/youtube/v3/channels?key={KEY}&alt=json"
     with caplog.at_level(logging.DEBUG):
         logging.getLogger("googleapiclient.discovery").debug("URL being requested: GET %s", url)
-        logging.getLogger("googleapiclient.http").warning(f"Sleeping 1.00 seconds before retry 1 of 3 for request: GET {url}")
+        logging.getLogger("googleapiclient.http").warning(
+            f"Sleeping 1.00 seconds before retry 1 of 3 for request: GET {url}"
+        )
         logging.getLogger("httplib2").info("connect %s", url)
         error = HttpError(httplib2.Response({"status": "503"}), b"{}", uri=url)
         try:
