@@ -16,7 +16,9 @@ COPY pipeline ./pipeline
 COPY actors ./actors
 COPY models ./models
 COPY migrations ./migrations
-RUN pip install . && python -c "import actors, pipeline.cli"
+COPY cli ./cli
+COPY emulator ./emulator
+RUN pip install . && python -c "import actors, cli"
 
 # Never run as root; the embedded mode's SQLite directory (unused with DATABASE_URL) stays writable.
 RUN useradd --create-home --uid 10001 ytcollect && mkdir -p /app/.ytcollect && chown ytcollect /app/.ytcollect

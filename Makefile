@@ -23,7 +23,8 @@ test-fast: $(STAMP)  ## pure tests only, no services
 	$(BIN)/python -m pytest -m "not services"
 
 lint: $(STAMP)
-	$(BIN)/ruff check pipeline actors models tests bench
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 bench: $(STAMP)

@@ -12,9 +12,9 @@ from typing import Any
 import dramatiq
 from dramatiq.broker import MessageProxy
 
+from actors.metrics import dramatiq_environment, forget_dead_processes, serve_metrics
 from pipeline.config import Settings
 from pipeline.logs import clear_message_context, configure_logging, set_message_context
-from pipeline.metrics import dramatiq_environment, forget_dead_processes, serve_metrics
 
 
 class LogContext(dramatiq.Middleware):

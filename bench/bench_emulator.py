@@ -37,8 +37,8 @@ def _free_port() -> int:
 
 
 def _serve(port: int, channels: int, uvicorn_options: dict) -> None:
-    from pipeline.emulator import Emulator, EmulatorConfig
-    from pipeline.emulator.server import serve_forever
+    from emulator import Emulator, EmulatorConfig
+    from emulator.server import serve_forever
 
     serve_forever(
         Emulator(EmulatorConfig(seed=7, channels=channels, keys=[KEY], quota_per_key=10**12)),
@@ -64,7 +64,7 @@ def _wait_ready(port: int, timeout: float = 30) -> None:
 
 def _paths(channels: int, batches: int = 200) -> list[str]:
     """Request targets of 50 random live channels each; ids come from the same seeded catalogue."""
-    from pipeline.emulator import Catalogue
+    from emulator import Catalogue
 
     catalogue = Catalogue(7, channels)
     ids = [catalogue.channel_id(i) for i in range(len(catalogue)) if catalogue.live(i)]

@@ -70,7 +70,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20261123)
     args = parser.parse_args()
 
-    from pipeline.emulator.catalogue import Catalogue
+    from emulator.catalogue import Catalogue
 
     catalogue = Catalogue(seed=7, channels=args.channels)
     work = common.handles_workload(catalogue, args.handles, seed=args.seed)

@@ -81,7 +81,7 @@ def theoretical_minimum(intents: list[Intent], catalogue: Any) -> Minimum:
     formula charges them (the pipeline resolves each job on its own); a strategy sharing lookups
     across kinds could save that many units more.
     """
-    from pipeline.emulator.catalogue import fold
+    from emulator.catalogue import fold
 
     by_kind: dict[str, set[str]] = {}
     for intent in intents:
@@ -206,7 +206,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args()
 
-    from pipeline.emulator.catalogue import Catalogue
+    from emulator.catalogue import Catalogue
 
     catalogue = Catalogue(seed=7, channels=args.channels)
     work = common.mixed_workload(catalogue, args.inputs, seed=args.seed)

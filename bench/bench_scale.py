@@ -44,7 +44,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from bench.bench_quota import theoretical_minimum
-    from pipeline.emulator.catalogue import Catalogue
+    from emulator.catalogue import Catalogue
 
     started = time.perf_counter()
     catalogue = Catalogue(seed=7, channels=args.channels)

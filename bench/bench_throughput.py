@@ -201,7 +201,7 @@ def main() -> None:
 
     from bench import common
     from bench.common import log
-    from pipeline.emulator.catalogue import Catalogue
+    from emulator.catalogue import Catalogue
 
     catalogue = Catalogue(seed=7, channels=args.channels)
     work = common.mixed_workload(catalogue, args.inputs, seed=args.seed)

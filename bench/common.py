@@ -695,7 +695,7 @@ def mixed_workload(catalogue: Any, total: int, *, seed: int) -> Workload:
     Some targets are missing on purpose, as real lists have them: terminated channels, handles and
     usernames nobody has, custom URL names that are not handles.
     """
-    from pipeline.emulator.catalogue import fold
+    from emulator.catalogue import fold
 
     rng = random.Random(f"bench-workload:{seed}:{total}")
     size = len(catalogue)

@@ -117,7 +117,7 @@ def build_context(
     keys = list(settings.yt_api_keys)
     base_url = youtube_api_url or settings.youtube_api_url
     if not keys and base_url is None:
-        from pipeline.emulator import EmulatorConfig, EmulatorServer
+        from emulator import EmulatorConfig, EmulatorServer
 
         emulator = EmulatorServer(
             EmulatorConfig(seed=7, channels=emulator_channels), host="127.0.0.1", port=0

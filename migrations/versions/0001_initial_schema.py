@@ -5,11 +5,12 @@ Revises:
 Create Date: 2026-11-21 12:22:23.360397
 """
 
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import models.base
+from alembic import op
 from sqlalchemy.dialects import postgresql
+
+import models.base
 
 revision = "0001"
 down_revision = None

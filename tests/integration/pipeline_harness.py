@@ -94,7 +94,7 @@ def pg_engine(services: None) -> Iterator[sa.Engine]:
 
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[Any]:
-    from pipeline.emulator import EmulatorConfig, EmulatorServer
+    from emulator import EmulatorConfig, EmulatorServer
 
     with EmulatorServer(EmulatorConfig(seed=11, channels=3_000, keys=KEYS), host="127.0.0.1", port=0) as emu:
         yield emu

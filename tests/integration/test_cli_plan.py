@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from typer.testing import CliRunner
 
-from pipeline.cli.plan import DEFAULT_SHOWN_LINES, plan
+from cli.plan import DEFAULT_SHOWN_LINES, plan
 
 ROOT = Path(__file__).resolve().parents[2]
 CID = "UCX6OQ3DkcsbYNE6H8uQQuVA"
@@ -23,7 +23,7 @@ VID = "dQw4w9WgXcQ"
 def run_cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     """Run the real console entry point in a fresh interpreter, as ``ytcollect`` does."""
     return subprocess.run(
-        [sys.executable, "-c", "from pipeline.cli import main; main()", *args],
+        [sys.executable, "-c", "from cli import main; main()", *args],
         cwd=ROOT,
         input=stdin,
         capture_output=True,
@@ -40,7 +40,7 @@ def json_lines(output: bytes | str) -> list[dict]:
 @pytest.fixture
 def cli(monkeypatch: pytest.MonkeyPatch):
     """Invoke ``plan`` in-process through a Typer app of its own (the shared app's shape depends on which commands exist)."""
-    monkeypatch.setattr("pipeline.cli.plan.console", Console(width=200))  # writes to the runner's stdout
+    monkeypatch.setattr("cli.plan.console", Console(width=200))  # writes to the runner's stdout
     wrapper = typer.Typer()
     wrapper.callback()(lambda: None)
     wrapper.command("plan")(plan)

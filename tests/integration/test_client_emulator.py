@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis as redis_lib
 
+from emulator import EmulatorConfig, EmulatorServer
 from pipeline.config import Settings
-from pipeline.emulator import EmulatorConfig, EmulatorServer
 from pipeline.youtube.client import YouTubeClient
 from pipeline.youtube.errors import NoApiKeys, PermanentYouTubeError, QuotaExhausted, TransientYouTubeError
 from pipeline.youtube.quota import QuotaLedger, key_fingerprint

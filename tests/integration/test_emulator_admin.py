@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.emulator import EmulatorConfig, EmulatorServer, fingerprint
-from pipeline.emulator.testing import RawClient
+from emulator import EmulatorConfig, EmulatorServer, fingerprint
+from emulator.testing import RawClient
 
 KEY = "AIzaAdminSuiteKey"
 START = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -121,7 +121,7 @@ def test_unknown_admin_paths_and_bad_json_are_refused(emu, admin):
 
 def test_same_seed_same_catalogue_other_seed_other_catalogue():
     """Given two catalogues with one seed and one with another, when sampled, then the first two list the same channels and the third does not."""
-    from pipeline.emulator import Catalogue
+    from emulator import Catalogue
 
     assert Catalogue(21, 200).sample(50) == Catalogue(21, 200).sample(50)
     assert Catalogue(21, 200).sample(50) != Catalogue(22, 200).sample(50)
@@ -192,7 +192,7 @@ def test_cli_serves_and_never_prints_a_key(tmp_path):
         [
             sys.executable,
             "-c",
-            "from pipeline.cli import main; main()",
+            "from cli import main; main()",
             "emulator",
             "--port",
             str(port),

@@ -8,8 +8,8 @@ from urllib.parse import quote
 
 import pytest
 
-from pipeline.emulator import EmulatorConfig, EmulatorServer, round_3_significant
-from pipeline.emulator.testing import RawClient
+from emulator import EmulatorConfig, EmulatorServer, round_3_significant
+from emulator.testing import RawClient
 
 KEY = "AIzaTestKeyForTheApiSuite000000000000000"
 START = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)

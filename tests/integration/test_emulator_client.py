@@ -9,7 +9,7 @@ import pytest
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
-from pipeline.emulator import EmulatorConfig, EmulatorServer
+from emulator import EmulatorConfig, EmulatorServer
 
 KEY, BAD = "AIzaTestClientSuiteKey000000000000000000", "AIzaNotAValidKey"
 

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from pipeline.emulator import EmulatorConfig, EmulatorServer, fingerprint
-from pipeline.emulator.testing import RawClient
+from emulator import EmulatorConfig, EmulatorServer, fingerprint
+from emulator.testing import RawClient
 
 KEY, OTHER = "AIzaFaultsKey", "AIzaOtherKey"
 CHANNELS, VIDEOS = "/youtube/v3/channels", "/youtube/v3/videos"

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pipeline.emulator import EmulatorConfig, EmulatorServer, fingerprint
-from pipeline.emulator.testing import RawClient
+from emulator import EmulatorConfig, EmulatorServer, fingerprint
+from emulator.testing import RawClient
 
 CHANNELS = "/youtube/v3/channels"
 K1, K2, K3 = (

@@ -454,7 +454,7 @@ def ytcollect(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         "DATABASE_URL": DB_URL,
     }
     return subprocess.run(
-        [sys.executable, "-c", "from pipeline.cli import main; main()", *args],
+        [sys.executable, "-c", "from cli import main; main()", *args],
         cwd=cwd,
         env=env,
         capture_output=True,

@@ -127,7 +127,7 @@ def test_purge_removes_what_the_policy_says_and_nothing_else(pipeline_ctx, clock
 
 def test_cancel_ends_the_run_once_and_counts_every_job(rabbit_broker, pg_engine, clock):
     """Given a slow run in flight, when it is cancelled twice, then it ends CANCELLED once with one event and no open job."""
-    from pipeline.emulator import EmulatorConfig, EmulatorServer
+    from emulator import EmulatorConfig, EmulatorServer
 
     truncate(pg_engine)
     with EmulatorServer(

@@ -97,7 +97,7 @@ def ops_db() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def emulator_url() -> Iterator[str]:
-    from pipeline.emulator import EmulatorConfig, EmulatorServer
+    from emulator import EmulatorConfig, EmulatorServer
 
     with EmulatorServer(EmulatorConfig(seed=5, channels=50), host="127.0.0.1", port=0) as emulator:
         yield emulator.base_url
@@ -261,14 +261,14 @@ def ledger() -> Iterator[Any]:
 def exposition(collector: Any) -> str:
     from prometheus_client import generate_latest
 
-    from pipeline.metrics import build_registry
+    from actors.metrics import build_registry
 
     return generate_latest(build_registry(collector)).decode()
 
 
 def test_collector_exposes_quota_by_fingerprint_and_statuses(ledger, seeded_sessions):
     """Given 7 units reserved and a second key disabled in Redis, and a run with jobs in the database, when the collector is scraped, then the gauges show them by fingerprint and by status, and no key."""
-    from pipeline.metrics import YtcollectCollector
+    from actors.metrics import YtcollectCollector
 
     second = key_fingerprint(FAKE_KEY + "-two")
     ledger.disable(second, "API_KEY_INVALID")  # first, so all 7 units go to the fake key
@@ -291,7 +291,7 @@ def test_collector_exposes_quota_by_fingerprint_and_statuses(ledger, seeded_sess
 
 def test_collector_still_answers_when_redis_is_down(seeded_sessions):
     """Given a ledger on a Redis port nobody listens on, when the collector is scraped, then the quota source reports down and the statuses still come."""
-    from pipeline.metrics import YtcollectCollector
+    from actors.metrics import YtcollectCollector
     from pipeline.youtube.quota import QuotaLedger
 
     dead = redis_lib.Redis(

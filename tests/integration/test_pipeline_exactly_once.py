@@ -118,7 +118,7 @@ def test_many_jobs_marked_at_once_reach_zero_exactly_once(pipeline_ctx):
 
 def test_all_keys_spent_mid_run_wait_for_the_quota_day_then_finish(pg_engine, rabbit_broker, clock):
     """Given keys with 4 units each, when a run of 12 handles spends them, then jobs wait and finish after the day turns."""
-    from pipeline.emulator import EmulatorConfig, EmulatorServer
+    from emulator import EmulatorConfig, EmulatorServer
 
     truncate(pg_engine)
     with EmulatorServer(

@@ -9,8 +9,8 @@ import redis as redis_lib
 import typer
 from typer.testing import CliRunner
 
-from pipeline.cli.app import app
-from pipeline.cli.quota import quota
+from cli.app import app
+from cli.quota import quota
 from pipeline.config import get_settings
 from pipeline.youtube.quota import QuotaLedger, key_fingerprint
 from tests.conftest import REDIS_URL

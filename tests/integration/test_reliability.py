@@ -34,10 +34,10 @@ import pytest
 import redis as redis_lib
 import sqlalchemy as sa
 
+from emulator import EmulatorConfig, EmulatorServer, fingerprint
 from models import ChannelSnapshot, Job, JobStatus, Run
 from pipeline import maintenance
 from pipeline.completion import RunCompletion
-from pipeline.emulator import EmulatorConfig, EmulatorServer, fingerprint
 from pipeline.errors import RunNotFound
 from pipeline.events import AmqpEventPublisher
 from pipeline.runs import get_run_results, get_run_status, start_run

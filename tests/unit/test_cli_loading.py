@@ -5,11 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from pipeline.cli import COMMAND_MODULES
+from cli import COMMAND_MODULES
 
 PROBE = """
 import sys
-from pipeline.cli import main
+from cli import main
 try:
     main({args!r})
 except SystemExit:

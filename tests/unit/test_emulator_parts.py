@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.emulator import Catalogue, EmulatorConfig, round_3_significant
-from pipeline.emulator.app import Emulator, page_token, parse_query, read_page_token
-from pipeline.emulator.clock import EmulatorClock, next_pacific_midnight, pacific_day
-from pipeline.emulator.faults import FaultPlan
-from pipeline.emulator.ids import IdCodec, fingerprint
-from pipeline.emulator.quota import QuotaBook
+from emulator import Catalogue, EmulatorConfig, round_3_significant
+from emulator.app import Emulator, page_token, parse_query, read_page_token
+from emulator.clock import EmulatorClock, next_pacific_midnight, pacific_day
+from emulator.faults import FaultPlan
+from emulator.ids import IdCodec, fingerprint
+from emulator.quota import QuotaBook
 
 CODEC = IdCodec(7)
 

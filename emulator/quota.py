@@ -18,8 +18,8 @@ import hashlib
 import threading
 from dataclasses import dataclass
 
-from pipeline.emulator.config import EmulatorConfig
-from pipeline.emulator.ids import fingerprint
+from emulator.config import EmulatorConfig
+from emulator.ids import fingerprint
 
 VALID, INVALID, DISABLED, MISSING = "valid", "invalid", "disabled", "missing"
 

@@ -24,9 +24,9 @@ from rich.table import Table
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
+from cli.app import app, console, err_console
 from pipeline import db, store
 from pipeline import history as hist
-from pipeline.cli.app import app, console, err_console
 from pipeline.config import get_settings
 from pipeline.errors import RunNotFound
 from pipeline.history import parse_day

@@ -32,13 +32,13 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
-from pipeline.emulator import errors
-from pipeline.emulator.catalogue import Catalogue
-from pipeline.emulator.clock import PACIFIC, EmulatorClock, next_pacific_midnight, pacific_day
-from pipeline.emulator.config import EmulatorConfig
-from pipeline.emulator.faults import FaultPlan, FaultSpecError
-from pipeline.emulator.quota import COSTS, DISABLED, INVALID, MISSING, QuotaBook, project_number
-from pipeline.emulator.render import (
+from emulator import errors
+from emulator.catalogue import Catalogue
+from emulator.clock import PACIFIC, EmulatorClock, next_pacific_midnight, pacific_day
+from emulator.config import EmulatorConfig
+from emulator.faults import FaultPlan, FaultSpecError
+from emulator.quota import COSTS, DISABLED, INVALID, MISSING, QuotaBook, project_number
+from emulator.render import (
     CHANNEL_PARTS,
     PLAYLIST_ITEM_PARTS,
     PLAYLIST_PARTS,

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import typer
 from rich.table import Table
 
-from pipeline.cli.app import app, console, err_console
+from cli.app import app, console, err_console
 from pipeline.config import get_settings
 from pipeline.youtube.quota import PACIFIC, KeyStatus, QuotaLedger
 

@@ -23,8 +23,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from cli.app import app, console
 from pipeline import db
-from pipeline.cli.app import app, console
 from pipeline.config import REAL_YOUTUBE_API_URL, Settings, get_settings
 from pipeline.messages import QUEUES
 from pipeline.youtube.quota import QuotaLedger, key_fingerprint
@@ -164,7 +164,7 @@ def check_redis_stand_in() -> Check:
 
 def check_bundled_emulator() -> Check:
     try:
-        from pipeline.emulator import EmulatorConfig, EmulatorServer
+        from emulator import EmulatorConfig, EmulatorServer
 
         with EmulatorServer(EmulatorConfig(seed=7, channels=20), host="127.0.0.1", port=0) as emulator:
             where = emulator.base_url

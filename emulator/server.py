@@ -14,9 +14,9 @@ from typing import Any
 
 import uvicorn
 
-from pipeline.emulator.app import Emulator
-from pipeline.emulator.catalogue import Catalogue
-from pipeline.emulator.config import EmulatorConfig
+from emulator.app import Emulator
+from emulator.catalogue import Catalogue
+from emulator.config import EmulatorConfig
 
 
 def uvicorn_config(app: Emulator, **overrides: Any) -> uvicorn.Config:

@@ -13,7 +13,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from pipeline.cli.app import app, console, err_console
+from cli.app import app, console, err_console
 from pipeline.inputs import InputKind, InputPlan, plan_inputs
 from pipeline.quota_plan import QuotaEstimate, minimum_quota
 

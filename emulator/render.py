@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from pipeline.emulator.catalogue import HIDDEN, Catalogue, rfc3339, round_3_significant
+from emulator.catalogue import HIDDEN, Catalogue, rfc3339, round_3_significant
 
 CHANNEL_PARTS = (
     "auditDetails",

@@ -18,7 +18,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pipeline.emulator.ids import IdCodec
+from emulator.ids import IdCodec
 
 # Flags of a channel (a small int per channel).
 TERMINATED = 1

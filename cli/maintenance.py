@@ -6,9 +6,9 @@ import json
 
 import typer
 
+from cli.app import app, console
+from cli.runs import CliRuntime
 from pipeline import maintenance
-from pipeline.cli.app import app, console
-from pipeline.cli.runs import CliRuntime
 from pipeline.config import get_settings
 
 maintenance_app = typer.Typer(help="run a periodic job once, now", no_args_is_help=True)

@@ -7,9 +7,9 @@ from enum import StrEnum
 import typer
 from rich.markup import escape
 
-from pipeline.cli.app import app, console
-from pipeline.emulator import Emulator, EmulatorConfig, fingerprint
-from pipeline.emulator.server import serve_forever
+from cli.app import app, console
+from emulator import Emulator, EmulatorConfig, fingerprint
+from emulator.server import serve_forever
 
 
 class HiddenSubscribers(StrEnum):

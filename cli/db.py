@@ -2,8 +2,8 @@
 
 import typer
 
+from cli.app import app, console
 from pipeline import db
-from pipeline.cli.app import app, console
 from pipeline.config import get_settings
 
 db_app = typer.Typer(help="database migrations", no_args_is_help=True)

@@ -5,7 +5,7 @@ google-api-python-client calls it (comma or repeated parameters, ``key=`` in the
 form with ``X-HTTP-Method-Override: GET``), over a deterministic synthetic catalogue, with per-project
 daily quota on Pacific days, injectable faults and latency, and an admin API under ``/_emulator/``.
 
-    from pipeline.emulator import EmulatorConfig, EmulatorServer
+    from emulator import EmulatorConfig, EmulatorServer
     with EmulatorServer(EmulatorConfig(seed=7, keys=["k1"])) as emu:
         emu.base_url, emu.catalogue.sample(5), emu.usage()
 
@@ -14,12 +14,12 @@ Billing: a valid key pays its method's units for every answer (400s and 404s inc
 nothing. See ``quota.py``.
 """
 
-from pipeline.emulator.app import Emulator
-from pipeline.emulator.catalogue import Catalogue, round_3_significant
-from pipeline.emulator.config import EmulatorConfig
-from pipeline.emulator.faults import KINDS as FAULT_KINDS
-from pipeline.emulator.ids import fingerprint
-from pipeline.emulator.server import EmulatorServer
+from emulator.app import Emulator
+from emulator.catalogue import Catalogue, round_3_significant
+from emulator.config import EmulatorConfig
+from emulator.faults import KINDS as FAULT_KINDS
+from emulator.ids import fingerprint
+from emulator.server import EmulatorServer
 
 __all__ = [
     "FAULT_KINDS",

@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pipeline.cli.app import app, console, err_console
+from cli.app import app, console, err_console
 from pipeline.config import Settings, get_settings
 from pipeline.context import Context, build_context
 from pipeline.errors import InvalidRequest, RunNotFound

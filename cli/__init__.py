@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-from pipeline.cli.app import app as _app
+from cli.app import app as _app
 
 # Command (or command group) → the module that defines it.
 COMMAND_MODULES = {
@@ -36,11 +36,11 @@ COMMAND_MODULES = {
 def load(modules: Iterable[str] | None = None) -> None:
     """Import command modules (all of them by default) so they register on the app."""
     for name in sorted(set(COMMAND_MODULES.values() if modules is None else modules)):
-        importlib.import_module(f"pipeline.cli.{name}")
+        importlib.import_module(f"cli.{name}")
 
 
 def __getattr__(name: str) -> Any:
-    """``from pipeline.cli import app`` gives the app with every command registered."""
+    """``from cli import app`` gives the app with every command registered."""
     if name == "app":
         load()
         return _app
