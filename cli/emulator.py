@@ -32,7 +32,13 @@ def emulator(
     ),
     invalid_keys: str | None = typer.Option(None, help="keys that answer API_KEY_INVALID"),
     disabled_keys: str | None = typer.Option(None, help="keys whose project has the API disabled"),
-    quota: int = typer.Option(10_000, min=0, help="units per project per Pacific day"),
+    quota: int = typer.Option(10_000, min=0, help="default bucket: units per project per Pacific day"),
+    search_quota: int = typer.Option(
+        100, min=0, help="search bucket: search.list calls per project per Pacific day"
+    ),
+    stats_quota: int = typer.Option(
+        10_000, min=0, help="video_stats bucket: videos.batchGetStats units per project per Pacific day"
+    ),
     latency_ms: float = typer.Option(0, min=0, help="latency added to every API answer"),
     same_project: bool = typer.Option(False, "--same-project", help="all --keys share one project's quota"),
     hidden_subscribers: HiddenSubscribers = typer.Option(
@@ -47,6 +53,8 @@ def emulator(
         invalid_keys=_split(invalid_keys),
         disabled_keys=_split(disabled_keys),
         quota_per_key=quota,
+        search_quota_per_key=search_quota,
+        stats_quota_per_key=stats_quota,
         latency_ms=latency_ms,
         same_project=same_project,
         hidden_subscriber_mode=hidden_subscribers.value,
@@ -54,8 +62,10 @@ def emulator(
     emu = Emulator(config)
     base_url = f"http://{host}:{port}"
     console.print(f"[bold]YouTube Data API emulator[/bold] at {base_url}  (YOUTUBE_API_URL={base_url})")
+    console.print(f"catalogue: {channels:,} channels, seed {seed}")
     console.print(
-        f"catalogue: {channels:,} channels, seed {seed}; quota {quota:,} units per project per Pacific day"
+        f"quota per project per Pacific day: default {quota:,} units, search {search_quota:,} calls, "
+        f"video_stats {stats_quota:,} units"
     )
     if config.keys:
         grouping = "one shared project" if same_project else "one project each"

@@ -3,15 +3,16 @@
 Serves ``/youtube/v3/{channels,videos,playlists,playlistItems,search}`` at the host root, as
 google-api-python-client calls it (comma or repeated parameters, ``key=`` in the query, or the POST
 form with ``X-HTTP-Method-Override: GET``), over a deterministic synthetic catalogue, with per-project
-daily quota on Pacific days, injectable faults and latency, and an admin API under ``/_emulator/``.
+daily quota on Pacific days in three buckets (``default`` 10,000 units, ``search`` 100 calls,
+``video_stats`` 10,000 units), injectable faults and latency, and an admin API under ``/_emulator/``.
 
     from emulator import EmulatorConfig, EmulatorServer
     with EmulatorServer(EmulatorConfig(seed=7, keys=["k1"])) as emu:
         emu.base_url, emu.catalogue.sample(5), emu.usage()
 
-Billing: a valid key pays its method's units for every answer (400s and 404s included); injected
-5xx, 429, 403 rate limits and dropped connections cost 1 unit; quota refusals and bad keys cost
-nothing. See ``quota.py``.
+Billing: a valid key pays its method's units, in the method's bucket, for every answer (400s and
+404s included, injected 5xx, 429, 403 rate limits and dropped connections too); quota refusals and
+bad keys cost nothing. See ``quota.py``.
 """
 
 from emulator.app import Emulator

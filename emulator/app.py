@@ -4,17 +4,23 @@ Raw ASGI rather than a framework because a ``channels.list`` of 50 ids must stay
 and a byte join: the benchmark asks for thousands of requests per second on two cores.
 
 Order of checks for an API request, as Google's front end does it: the key (missing, invalid,
-disabled), then the project's quota, then injected faults, then the method's own validation.
+disabled), then the project's quota in the method's bucket, then injected faults, then the
+method's own validation.
 
 Admin API (no key):
 
 - ``GET /_emulator/catalogue?limit=N&offset=M`` -> ``{"channels": [entry, ...], "total": N}``, an
   entry being ``{"id", "handle", "username", "custom_name", "title", "video_ids", "playlist_ids",
   "uploads_playlist_id", "terminated", "hidden", "no_videos", "country", "script"}``
-- ``GET /_emulator/usage`` -> ``{"units_total", "requests_total", "by_key": {fingerprint: {"units",
-  "requests", "status", "project", "by_method", "by_status"}}, "by_method": {method: {"units",
-  "requests"}}, "by_status", "by_verb", "quota": {"day", "resets_at", "limit_per_project",
-  "projects": {name: {"keys", "units_today", "remaining_today"}}}}``
+- ``GET /_emulator/usage`` -> ``{"units_total" (the default bucket's), "requests_total", "by_key":
+  {fingerprint: {"units" (default bucket), "requests", "status", "project", "by_method", "by_status",
+  "buckets": {bucket: units}}}, "by_method": {method: {"units", "requests"}} (units in the method's
+  own bucket), "by_status", "by_verb", "buckets": {bucket: {"limit_per_project", "units_total",
+  "requests_total", "by_method", "by_key": {fingerprint: {"units", "requests", "by_method"}},
+  "projects": {name: {"keys", "units_today", "remaining_today"}}}}, "quota": {"day", "resets_at",
+  "limit_per_project" (default bucket), "limits": {bucket: size}, "projects": {name: {"keys",
+  "units_today", "remaining_today" (default bucket), "buckets": {bucket: {"units_today",
+  "remaining_today"}}}}}}``; the buckets are ``default``, ``search`` and ``video_stats``
 - ``GET|POST /_emulator/faults``: ``{"faults": [{"endpoint", "kind", "rate"?, "count"?, "key"?}],
   "latency_ms"?: ms | {endpoint: ms}}`` (POST replaces; ``{"faults": []}`` clears)
 - ``GET|POST /_emulator/clock``: ``{"advance_seconds": N}`` or ``{"set": "ISO instant"}`` ->
@@ -37,7 +43,7 @@ from emulator.catalogue import Catalogue
 from emulator.clock import PACIFIC, EmulatorClock, next_pacific_midnight, pacific_day
 from emulator.config import EmulatorConfig
 from emulator.faults import FaultPlan, FaultSpecError
-from emulator.quota import COSTS, DISABLED, INVALID, MISSING, QuotaBook, project_number
+from emulator.quota import DISABLED, INVALID, METHODS, MISSING, QuotaBook, project_number
 from emulator.render import (
     CHANNEL_PARTS,
     PLAYLIST_ITEM_PARTS,
@@ -355,13 +361,15 @@ class Emulator:
                 status, body = 403, errors.service_disabled(project_number(info.project or ""))
             self.quota.record(info, method, day, 0, status, verb)
             return status, body, 0, False
-        cost = COSTS[method]
-        if not self.quota.has_room(info.project or "", day, cost):
+        bucket, cost = METHODS[method]
+        if not self.quota.has_room(info.project or "", bucket, day, cost):
+            # The same verbatim body for every bucket (assumed by youtube-api.md), for its methods only.
             self.quota.record(info, method, day, 0, 403, verb)
             return 403, errors.QUOTA_EXCEEDED, 0, False
         fault = self.faults.pick(method, info.fingerprint)
         if fault is not None:
-            status, body, units = _FAULTS[fault]
+            status, body, billed = _FAULTS[fault]
+            units = cost if billed else 0
             self.quota.record(info, method, day, units, 0 if fault == "drop" else status, verb)
             return status, body, units, fault == "drop"
         unknown = next(
@@ -743,14 +751,14 @@ class Emulator:
         return 404, {"error": f"no such admin endpoint: {verb} /_emulator/{name}"}
 
 
-# kind -> (status, body, units charged)
-_FAULTS: dict[str, tuple[int, bytes, int]] = {
-    "backend_500": (500, errors.BACKEND_500, 1),
-    "backend_503": (503, errors.BACKEND_503, 1),
-    "rate_limit_429": (429, errors.RATE_LIMIT_429, 1),
-    "rate_limit_403": (403, errors.RATE_LIMIT_403, 1),
-    "drop": (0, b"", 1),
-    "quota_exceeded": (403, errors.QUOTA_EXCEEDED, 0),
+# kind -> (status, body, billed: the method's units are charged)
+_FAULTS: dict[str, tuple[int, bytes, bool]] = {
+    "backend_500": (500, errors.BACKEND_500, True),
+    "backend_503": (503, errors.BACKEND_503, True),
+    "rate_limit_429": (429, errors.RATE_LIMIT_429, True),
+    "rate_limit_403": (403, errors.RATE_LIMIT_403, True),
+    "drop": (0, b"", True),
+    "quota_exceeded": (403, errors.QUOTA_EXCEEDED, False),
 }
 
 

@@ -15,9 +15,12 @@ class EmulatorConfig:
     that is not listed as invalid or disabled (the demo's mode). ``invalid_keys`` answer
     ``API_KEY_INVALID``; ``disabled_keys`` answer ``accessNotConfigured`` (``SERVICE_DISABLED``).
 
-    ``quota_per_key``: units per Pacific day of each Google Cloud project. Every key is its own
-    project unless ``projects`` groups keys (``{"p1": ["k1", "k2"]}``) or ``same_project`` puts
-    every configured key in one project; keys of a project share its bucket.
+    Quota, per Google Cloud project per Pacific day, in three buckets (as the API has since June
+    2026): ``quota_per_key`` units in ``default`` (every method but the two below),
+    ``search_quota_per_key`` calls in ``search`` (``search.list``, 1 a call) and
+    ``stats_quota_per_key`` units in ``video_stats`` (``videos.batchGetStats``, 1 a call). Every key
+    is its own project unless ``projects`` groups keys (``{"p1": ["k1", "k2"]}``) or
+    ``same_project`` puts every configured key in one project; keys of a project share its buckets.
 
     ``start_time``: when given (timezone-aware), the clock is frozen there and moves only when
     told (``advance_clock``, ``POST /_emulator/clock``); otherwise it follows real time.
@@ -32,6 +35,8 @@ class EmulatorConfig:
     invalid_keys: list[str] = field(default_factory=list)
     disabled_keys: list[str] = field(default_factory=list)
     quota_per_key: int = 10_000
+    search_quota_per_key: int = 100
+    stats_quota_per_key: int = 10_000
     latency_ms: float = 0
     projects: dict[str, list[str]] | None = None
     same_project: bool = False
@@ -41,7 +46,8 @@ class EmulatorConfig:
     def __post_init__(self) -> None:
         if self.hidden_subscriber_mode not in ("omit", "zero"):
             raise ValueError("hidden_subscriber_mode must be 'omit' or 'zero'")
-        if self.quota_per_key < 0:
-            raise ValueError("quota_per_key must be >= 0")
+        for name in ("quota_per_key", "search_quota_per_key", "stats_quota_per_key"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0")
         if self.latency_ms < 0:
             raise ValueError("latency_ms must be >= 0")

@@ -1,11 +1,15 @@
-"""Keys, projects and quota: who may call, what each call costs, and what has been spent.
+"""Keys, projects and quota by bucket: who may call, what each call costs, and what has been spent.
 
 A key is *valid*, *invalid* (``API_KEY_INVALID``), *disabled* (``SERVICE_DISABLED``) or missing.
-Units are charged to the key's project for the Pacific day of the emulator's clock. What is billed:
+Units are charged to the key's project, in the bucket of the method, for the Pacific day of the
+emulator's clock. The buckets (the API's since June 2026): ``default`` (10,000 units, every method
+but these two), ``search`` (``search.list``: 100 calls, 1 a call) and ``video_stats``
+(``videos.batchGetStats``: 10,000 units, 1 a call). A spent bucket refuses its own methods only.
+What is billed:
 
-- a valid key's request costs its method's units (search 100, the rest 1), whatever the answer:
-  200, 400 for a bad parameter, 404, and also the emulator's injected 5xx, 429, 403 rate limits
-  and dropped connections, which cost 1 unit (the API bills failed calls at least 1 unit);
+- a valid key's request costs its method's units, whatever the answer: 200, 400 for a bad
+  parameter, 404, and also the emulator's injected 5xx, 429, 403 rate limits and dropped
+  connections (the API bills failed calls);
 - a request refused for quota (real or injected) costs nothing: it never reached the method;
 - missing, invalid and disabled keys cost nothing (there is no project to bill) but are counted.
 
@@ -23,12 +27,16 @@ from emulator.ids import fingerprint
 
 VALID, INVALID, DISABLED, MISSING = "valid", "invalid", "disabled", "missing"
 
-COSTS = {
-    "channels.list": 1,
-    "videos.list": 1,
-    "playlists.list": 1,
-    "playlistItems.list": 1,
-    "search.list": 100,
+DEFAULT, SEARCH, VIDEO_STATS = "default", "search", "video_stats"
+BUCKETS = (DEFAULT, SEARCH, VIDEO_STATS)
+# method -> (bucket, units a call)
+METHODS: dict[str, tuple[str, int]] = {
+    "channels.list": (DEFAULT, 1),
+    "videos.list": (DEFAULT, 1),
+    "playlists.list": (DEFAULT, 1),
+    "playlistItems.list": (DEFAULT, 1),
+    "search.list": (SEARCH, 1),
+    "videos.batchGetStats": (VIDEO_STATS, 1),
 }
 
 
@@ -48,7 +56,11 @@ class QuotaBook:
     """Key validity, per-project daily buckets and the usage report. Thread-safe."""
 
     def __init__(self, config: EmulatorConfig) -> None:
-        self.limit = config.quota_per_key
+        self.limits = {
+            DEFAULT: config.quota_per_key,
+            SEARCH: config.search_quota_per_key,
+            VIDEO_STATS: config.stats_quota_per_key,
+        }
         self._open = not config.keys
         self._invalid = set(config.invalid_keys)
         self._disabled = set(config.disabled_keys)
@@ -67,14 +79,17 @@ class QuotaBook:
 
     def reset(self) -> None:
         with self._lock:
-            self._spent: dict[tuple[str, str], int] = {}
+            self._spent: dict[tuple[str, str, str], int] = {}  # (project, bucket, day) -> units
             self._projects_seen: dict[str, set[str]] = {}
-            self._units_total = 0
             self._requests_total = 0
             self._by_key: dict[str, dict] = {}
             self._by_method: dict[str, dict] = {}
             self._by_status: dict[str, int] = {}
             self._by_verb: dict[str, int] = {}
+            self._buckets: dict[str, dict] = {
+                name: {"units_total": 0, "requests_total": 0, "by_method": {}, "by_key": {}}
+                for name in BUCKETS
+            }
 
     # --- keys ----------------------------------------------------------------------------------------
     def key_info(self, key: str | None) -> KeyInfo:
@@ -99,26 +114,26 @@ class QuotaBook:
         return info
 
     # --- quota ---------------------------------------------------------------------------------------
-    def has_room(self, project: str, day: str, cost: int) -> bool:
+    def has_room(self, project: str, bucket: str, day: str, cost: int) -> bool:
         with self._lock:
-            return self._spent.get((project, day), 0) + cost <= self.limit
+            return self._spent.get((project, bucket, day), 0) + cost <= self.limits[bucket]
 
     def record(
         self, info: KeyInfo, method: str, day: str, units: int, status: int, verb: str = "GET"
     ) -> None:
-        """Count one answered request and charge ``units`` to the key's project for ``day``."""
+        """Count one answered request and charge ``units`` to the key's project, in the method's bucket."""
+        bucket_name = METHODS[method][0]
         with self._lock:
             self._requests_total += 1
-            self._units_total += units
             code = str(status) if status else "dropped"
             self._by_status[code] = self._by_status.get(code, 0) + 1
             # GET, or POST for the form google-api-python-client sends when a URI passes 2,048 characters.
             self._by_verb[verb] = self._by_verb.get(verb, 0) + 1
-            per_method = self._by_method.get(method)
-            if per_method is None:
-                per_method = self._by_method[method] = {"units": 0, "requests": 0}
-            per_method["units"] += units
-            per_method["requests"] += 1
+            _count(self._by_method, method, units)
+            bucket = self._buckets[bucket_name]
+            bucket["units_total"] += units
+            bucket["requests_total"] += 1
+            _count(bucket["by_method"], method, units)
             if not info.fingerprint:
                 return
             per_key = self._by_key.get(info.fingerprint)
@@ -130,50 +145,91 @@ class QuotaBook:
                     "project": info.project,
                     "by_method": {},
                     "by_status": {},
+                    "buckets": dict.fromkeys(BUCKETS, 0),
                 }
-            per_key["units"] += units
+            if bucket_name == DEFAULT:
+                per_key["units"] += units
             per_key["requests"] += 1
+            per_key["buckets"][bucket_name] += units
             per_key["by_status"][code] = per_key["by_status"].get(code, 0) + 1
-            key_method = per_key["by_method"].get(method)
-            if key_method is None:
-                key_method = per_key["by_method"][method] = {"units": 0, "requests": 0}
-            key_method["units"] += units
-            key_method["requests"] += 1
+            _count(per_key["by_method"], method, units)
+            bucket_key = bucket["by_key"].get(info.fingerprint)
+            if bucket_key is None:
+                bucket_key = bucket["by_key"][info.fingerprint] = {"units": 0, "requests": 0, "by_method": {}}
+            bucket_key["units"] += units
+            bucket_key["requests"] += 1
+            _count(bucket_key["by_method"], method, units)
             if info.project is not None and info.status == VALID:
                 self._projects_seen.setdefault(info.project, set()).add(info.fingerprint)
                 if units:
-                    bucket = (info.project, day)
-                    self._spent[bucket] = self._spent.get(bucket, 0) + units
+                    spent = (info.project, bucket_name, day)
+                    self._spent[spent] = self._spent.get(spent, 0) + units
 
     def report(self, day: str, resets_at: str) -> dict:
-        """The ``GET /_emulator/usage`` document."""
+        """The ``GET /_emulator/usage`` document (see ``app.py``'s docstring for its shape)."""
         with self._lock:
             projects = {}
+            per_bucket_projects: dict[str, dict] = {name: {} for name in BUCKETS}
             for name, fps in sorted(self._projects_seen.items()):
-                used = self._spent.get((name, day), 0)
-                projects[name] = {
-                    "keys": sorted(fps),
-                    "units_today": used,
-                    "remaining_today": max(0, self.limit - used),
-                }
+                buckets = {}
+                for bucket in BUCKETS:
+                    used = self._spent.get((name, bucket, day), 0)
+                    buckets[bucket] = {
+                        "units_today": used,
+                        "remaining_today": max(0, self.limits[bucket] - used),
+                    }
+                    per_bucket_projects[bucket][name] = {"keys": sorted(fps), **buckets[bucket]}
+                projects[name] = {"keys": sorted(fps), **buckets[DEFAULT], "buckets": buckets}
             return {
-                "units_total": self._units_total,
+                "units_total": self._buckets[DEFAULT]["units_total"],
                 "requests_total": self._requests_total,
                 "by_key": {
                     fp: {
                         **data,
-                        "by_method": {m: dict(v) for m, v in data["by_method"].items()},
+                        "by_method": _copy(data["by_method"]),
                         "by_status": dict(data["by_status"]),
+                        "buckets": dict(data["buckets"]),
                     }
                     for fp, data in self._by_key.items()
                 },
-                "by_method": {m: dict(v) for m, v in self._by_method.items()},
+                "by_method": _copy(self._by_method),
                 "by_status": dict(self._by_status),
                 "by_verb": dict(self._by_verb),
+                "buckets": {
+                    name: {
+                        "limit_per_project": self.limits[name],
+                        "units_total": data["units_total"],
+                        "requests_total": data["requests_total"],
+                        "by_method": _copy(data["by_method"]),
+                        "by_key": {
+                            fp: {
+                                "units": k["units"],
+                                "requests": k["requests"],
+                                "by_method": _copy(k["by_method"]),
+                            }
+                            for fp, k in data["by_key"].items()
+                        },
+                        "projects": per_bucket_projects[name],
+                    }
+                    for name, data in self._buckets.items()
+                },
                 "quota": {
                     "day": day,
                     "resets_at": resets_at,
-                    "limit_per_project": self.limit,
+                    "limit_per_project": self.limits[DEFAULT],
+                    "limits": dict(self.limits),
                     "projects": projects,
                 },
             }
+
+
+def _count(table: dict[str, dict], method: str, units: int) -> None:
+    entry = table.get(method)
+    if entry is None:
+        entry = table[method] = {"units": 0, "requests": 0}
+    entry["units"] += units
+    entry["requests"] += 1
+
+
+def _copy(table: dict[str, dict]) -> dict[str, dict]:
+    return {name: dict(value) for name, value in table.items()}

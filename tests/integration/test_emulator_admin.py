@@ -73,14 +73,19 @@ def test_usage_over_http_matches_the_in_process_usage(emu, admin):
     api.get("/youtube/v3/search", part="id", q="a")
     usage = admin.admin("GET", "usage").json
     assert usage == emu.usage()
-    assert usage["units_total"] == 101 and usage["requests_total"] == 2
+    assert usage["units_total"] == 1 and usage["requests_total"] == 2  # the search is in its own bucket
     assert set(usage["by_key"]) == {fingerprint(KEY)}
     per_key = usage["by_key"][fingerprint(KEY)]
     assert per_key["by_method"] == {
         "channels.list": {"units": 1, "requests": 1},
-        "search.list": {"units": 100, "requests": 1},
+        "search.list": {"units": 1, "requests": 1},
     }
-    assert usage["by_method"]["search.list"] == {"units": 100, "requests": 1}
+    assert usage["by_method"]["search.list"] == {"units": 1, "requests": 1}
+    assert {name: b["units_total"] for name, b in usage["buckets"].items()} == {
+        "default": 1,
+        "search": 1,
+        "video_stats": 0,
+    }
 
 
 def test_clock_advances_and_sets_over_http(emu, admin):
@@ -181,7 +186,7 @@ def test_a_hundred_thousand_channels_start_in_seconds():
 
 
 def test_cli_serves_and_never_prints_a_key(tmp_path):
-    """Given ``ytcollect emulator`` with keys, when it starts, then it serves, prints fingerprints and samples, and no key."""
+    """Given ``ytcollect emulator`` with keys, bucket sizes and hidden counts as "0", when it starts, then it serves so, prints fingerprints and samples, and no key."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -204,7 +209,13 @@ def test_cli_serves_and_never_prints_a_key(tmp_path):
             "100",
             "--quota",
             "3",
+            "--search-quota",
+            "1",
+            "--stats-quota",
+            "7",
             "--same-project",
+            "--hidden-subscribers",
+            "zero",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -231,10 +242,24 @@ def test_cli_serves_and_never_prints_a_key(tmp_path):
         assert (
             RawClient(base, key="AIzaBadSecret").get("/youtube/v3/channels", part="id", id="x").status == 400
         )
+        searches = [api.get("/youtube/v3/search", part="id", q="a").status for _ in range(2)]
+        assert searches == [200, 403]  # --search-quota 1, whatever the default bucket says
+        assert api.admin("GET", "usage").json["quota"]["limits"] == {
+            "default": 3,
+            "search": 1,
+            "video_stats": 7,
+        }
+        from emulator import Catalogue
+
+        hidden = Catalogue(7, 100).find(limit=1, hidden=True, terminated=False)[0]
+        assert RawClient(base).admin("POST", "reset").status == 200  # a fresh default bucket
+        stats = api.get("/youtube/v3/channels", part="statistics", id=hidden["id"]).json["items"][0]
+        assert stats["statistics"]["subscriberCount"] == "0" and stats["statistics"]["hiddenSubscriberCount"]
     finally:
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=20)
     text = output.decode()
     assert f"http://127.0.0.1:{port}" in text
     assert fingerprint(secret) in text and "sample inputs" in text
+    assert "search 1 calls" in text and "video_stats 7 units" in text
     assert "AIza" not in text

@@ -11,6 +11,7 @@ from emulator import EmulatorConfig, EmulatorServer, fingerprint
 from emulator.testing import RawClient
 
 CHANNELS = "/youtube/v3/channels"
+SEARCH = "/youtube/v3/search"
 K1, K2, K3 = (
     "AIzaTestKeyOne1111111111111111111111111",
     "AIzaTestKeyTwo2222222222222222222222222",
@@ -118,8 +119,8 @@ def test_a_key_can_come_in_the_x_goog_api_key_header(emu, ids):
 
 
 # --- costs ----------------------------------------------------------------------------------------------
-def test_every_method_costs_its_units():
-    """Given a fresh emulator, when each method is called once, then usage charges channels, videos, playlists, playlistItems 1 and search 100."""
+def test_every_method_costs_its_units_in_its_bucket():
+    """Given a fresh emulator, when each method is called once, then each costs 1 unit: four in default and the search in the search bucket."""
     with server(quota_per_key=10_000) as emu:
         entry = next(e for e in emu.catalogue.sample(50) if e["video_ids"] and not e["terminated"])
         api = RawClient(emu.base_url, key=K1)
@@ -130,18 +131,28 @@ def test_every_method_costs_its_units():
             api.get("/youtube/v3/playlistItems", part="id", playlistId=entry["uploads_playlist_id"]).status
             == 200
         )
-        assert api.get("/youtube/v3/search", part="id", q="a", type="channel").status == 200
+        assert api.get(SEARCH, part="id", q="a", type="channel").status == 200
         usage = emu.usage()
         assert {m: v["units"] for m, v in usage["by_method"].items()} == {
             "channels.list": 1,
             "videos.list": 1,
             "playlists.list": 1,
             "playlistItems.list": 1,
-            "search.list": 100,
+            "search.list": 1,
         }
-        assert usage["units_total"] == 104 and usage["requests_total"] == 5
-        assert usage["by_key"][fingerprint(K1)]["units"] == 104
-        assert usage["quota"]["projects"][f"project-{fingerprint(K1)}"]["units_today"] == 104
+        assert usage["units_total"] == 4 and usage["requests_total"] == 5  # units_total: the default bucket
+        assert usage["by_key"][fingerprint(K1)]["units"] == 4
+        assert usage["by_key"][fingerprint(K1)]["buckets"] == {"default": 4, "search": 1, "video_stats": 0}
+        project = usage["quota"]["projects"][f"project-{fingerprint(K1)}"]
+        assert project["units_today"] == 4
+        assert project["buckets"]["search"] == {"units_today": 1, "remaining_today": 99}
+        assert usage["buckets"]["search"]["by_method"] == {"search.list": {"units": 1, "requests": 1}}
+        assert set(usage["buckets"]["default"]["by_method"]) == {
+            "channels.list",
+            "videos.list",
+            "playlists.list",
+            "playlistItems.list",
+        }
 
 
 def test_invalid_requests_and_not_found_cost_units_too(emu, ids):
@@ -197,14 +208,66 @@ def test_same_project_puts_every_key_in_one_bucket():
         assert statuses == [200] * 5 + [403]
 
 
-def test_search_is_refused_when_fewer_than_100_units_are_left():
-    """Given 150 units and one search spent, when a second search would pass the allowance, then it is quotaExceeded."""
-    with server(quota_per_key=150) as emu:
+def test_a_hundred_searches_then_quota_exceeded_while_channels_list_keeps_answering():
+    """Given the default search bucket, when a key searches 101 times, then the 101st is the verbatim quotaExceeded and channels.list on that key still answers."""
+    with server(quota_per_key=10) as emu:
         api = RawClient(emu.base_url, key=K1)
-        assert api.get("/youtube/v3/search", part="id", q="a").status == 200
-        answer = api.get("/youtube/v3/search", part="id", q="a")
+        statuses = [api.get(SEARCH, part="id", q="music", type="channel").status for _ in range(101)]
+        assert statuses == [200] * 100 + [403]
+        refused = api.get(SEARCH, part="id", q="music")
+        assert refused.status == 403 and refused.body == QUOTA_EXCEEDED_RAW
+        assert call(emu, K1).status == 200  # the default bucket is untouched by searches
+        usage = emu.usage()
+        assert usage["units_total"] == 1
+        search = usage["buckets"]["search"]
+        assert search["limit_per_project"] == 100
+        assert search["units_total"] == 100 and search["requests_total"] == 102  # refusals cost nothing
+        assert search["by_key"][fingerprint(K1)] == {
+            "units": 100,
+            "requests": 102,
+            "by_method": {"search.list": {"units": 100, "requests": 102}},
+        }
+        assert search["projects"][f"project-{fingerprint(K1)}"]["remaining_today"] == 0
+
+
+def test_a_spent_default_bucket_leaves_search_answering():
+    """Given a key whose default bucket is spent, when it searches, then the search is served and channels.list stays refused."""
+    with server() as emu:  # 5 default units
+        for _ in range(5):
+            call(emu, K1)
+        assert call(emu, K1).status == 403
+        assert RawClient(emu.base_url, key=K1).get(SEARCH, part="id", q="a").status == 200
+        assert call(emu, K1).status == 403
+
+
+def test_bucket_sizes_are_settings():
+    """Given a search bucket of 2 calls, when a key searches 3 times, then the 3rd is refused; a bucket of 0 refuses at once."""
+    with server(search_quota_per_key=2) as emu:
+        api = RawClient(emu.base_url, key=K1)
+        assert [api.get(SEARCH, part="id", q="a").status for _ in range(3)] == [200, 200, 403]
+        assert emu.usage()["quota"]["limits"] == {"default": 5, "search": 2, "video_stats": 10_000}
+    with server(search_quota_per_key=0) as emu:
+        answer = RawClient(emu.base_url, key=K1).get(SEARCH, part="id", q="a")
         assert answer.status == 403 and answer.json == QUOTA_EXCEEDED
-        assert call(emu, K1).status == 200  # 50 units remain for cheap calls
+
+
+def test_grouped_keys_share_the_search_bucket_too():
+    """Given K1 and K2 in one project with 3 searches a day, when both search, then together they get 3."""
+    with server(projects={"shared": [K1, K2]}, search_quota_per_key=3) as emu:
+        statuses = [
+            RawClient(emu.base_url, key=k).get(SEARCH, part="id", q="a").status for k in (K1, K2, K1, K2)
+        ]
+        assert statuses == [200, 200, 200, 403]
+        assert emu.usage()["buckets"]["search"]["projects"]["shared"]["units_today"] == 3
+
+
+def test_the_search_bucket_turns_at_pacific_midnight():
+    """Given a spent search bucket at 23:59 PST, when the clock passes midnight in Los Angeles, then searches are served again."""
+    with server(start_time=datetime(2026, 11, 21, 7, 59, tzinfo=UTC), search_quota_per_key=1) as emu:
+        api = RawClient(emu.base_url, key=K1)
+        assert [api.get(SEARCH, part="id", q="a").status for _ in range(2)] == [200, 403]
+        emu.advance_clock(timedelta(seconds=61))
+        assert api.get(SEARCH, part="id", q="a").status == 200
 
 
 def test_quota_day_turns_at_pacific_midnight_not_utc():

@@ -128,8 +128,19 @@ def test_quota_book_charges_projects_not_keys():
     a, b = book.key_info("a"), book.key_info("b")
     assert a.project == b.project == "p"
     book.record(a, "channels.list", "2026-01-01", 2, 200)
-    assert book.has_room("p", "2026-01-01", 1) and not book.has_room("p", "2026-01-01", 2)
-    assert book.has_room("p", "2026-01-02", 3)
+    assert book.has_room("p", "default", "2026-01-01", 1)
+    assert not book.has_room("p", "default", "2026-01-01", 2)
+    assert book.has_room("p", "default", "2026-01-02", 3)
+
+
+def test_quota_book_keeps_one_bucket_per_method_family():
+    """Given a spent search bucket, when the other buckets are asked, then each still has its own room."""
+    book = QuotaBook(EmulatorConfig(keys=["a"], search_quota_per_key=1, stats_quota_per_key=2))
+    a = book.key_info("a")
+    book.record(a, "search.list", "2026-01-01", 1, 200)
+    assert not book.has_room(a.project, "search", "2026-01-01", 1)
+    assert book.has_room(a.project, "default", "2026-01-01", 1)
+    assert book.has_room(a.project, "video_stats", "2026-01-01", 2)
 
 
 def test_handle_can_be_answered_without_http():
