@@ -179,7 +179,7 @@ def test_retry_reruns_needs_search_inputs_with_search_allowed(worker, pipeline_c
     )  # the invalid line is not retried
     row = get_run_results(second, ctx=pipeline_ctx)[0]
     assert (row["method"], row["confidence"]) == ("search", "probable")
-    assert emulator.usage()["by_method"]["search.list"]["units"] == 100
+    assert emulator.usage()["by_method"]["search.list"]["units"] == 1  # one call in the search bucket
 
 
 def test_delete_removes_the_run_but_keeps_shared_channels(worker, pipeline_ctx, emulator):
