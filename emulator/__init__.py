@@ -1,6 +1,7 @@
 """A YouTube Data API v3 emulator, faithful to the wire format, used by the demo and the tests.
 
-Serves ``/youtube/v3/{channels,videos,playlists,playlistItems,search}`` at the host root, as
+Serves ``/youtube/v3/{channels,videos,playlists,playlistItems,search}`` and
+``/youtube/v3/videos:batchGetStats`` at the host root, as
 google-api-python-client calls it (comma or repeated parameters, ``key=`` in the query, or the POST
 form with ``X-HTTP-Method-Override: GET``), over a deterministic synthetic catalogue, with per-project
 daily quota on Pacific days in three buckets (``default`` 10,000 units, ``search`` 100 calls,

@@ -49,6 +49,7 @@ from emulator.render import (
     PLAYLIST_ITEM_PARTS,
     PLAYLIST_PARTS,
     SEARCH_PARTS,
+    STATS_PARTS,
     VIDEO_PARTS,
     Renderer,
     part_mask,
@@ -63,6 +64,7 @@ _METHODS = {
     "/youtube/v3/playlists": "playlists.list",
     "/youtube/v3/playlistItems": "playlistItems.list",
     "/youtube/v3/search": "search.list",
+    "/youtube/v3/videos:batchGetStats": "videos.batchGetStats",
 }
 # Parameters every Google API takes, then each method's own (from the API's discovery document).
 _STANDARD = {
@@ -128,6 +130,7 @@ _ALLOWED = {
         "playlistId",
         "videoId",
     },
+    "videos.batchGetStats": {"id", "onBehalfOfContentOwner", "part"},
     "search.list": {
         "channelId",
         "channelType",
@@ -252,6 +255,7 @@ class Emulator:
             "playlists.list": self.playlists_list,
             "playlistItems.list": self.playlist_items_list,
             "search.list": self.search_list,
+            "videos.batchGetStats": self.videos_batch_get_stats,
         }
 
     # --- state the in-process API and the admin endpoints share ----------------------------------------
@@ -541,6 +545,30 @@ class Emulator:
             "youtube#videoListResponse", rendered, len(rendered), len(rendered), items_first=True
         )
 
+    # --- videos.batchGetStats -----------------------------------------------------------------------------
+    def videos_batch_get_stats(self, params: Params, now: float) -> Answer:
+        """Statistics, publish time and duration of up to 50 videos; unknown and removed ids left out."""
+        mask, error = self._parts(params, "videos.batchGetStats", STATS_PARTS)
+        if error:
+            return 400, error
+        ids = _list_param(params, "id")
+        if not ids:
+            return 400, errors.required_parameter("id")
+        if len(ids) > 50:
+            return 400, errors.too_many_ids(len(ids))
+        found: dict[str, tuple[int, int]] = {}
+        for video_id in ids:
+            slot = self.catalogue.video_slot(video_id)
+            if slot is not None:
+                found[video_id] = slot
+        rendered = [self.renderer.video_stats(*found[k], mask, now) for k in sorted(found)]
+        etag = self.catalogue.codec.etag("batchGetStats", *(e for e, _ in rendered))
+        return 200, (
+            f'{{"kind":"youtube#batchGetStatsResponse","etag":"{etag}","items":['.encode()
+            + b",".join(body for _, body in rendered)
+            + b"]}"
+        )
+
     # --- playlists.list ----------------------------------------------------------------------------------
     def playlists_list(self, params: Params, now: float) -> Answer:
         mask, error = self._parts(params, "playlists.list", PLAYLIST_PARTS)
@@ -759,6 +787,9 @@ _FAULTS: dict[str, tuple[int, bytes, bool]] = {
     "rate_limit_403": (403, errors.RATE_LIMIT_403, True),
     "drop": (0, b"", True),
     "quota_exceeded": (403, errors.QUOTA_EXCEEDED, False),
+    # A method this key's project may not call (how a key without batchGetStats would be told):
+    "forbidden_403": (403, errors.PERMISSION_DENIED, False),
+    "not_found_404": (404, errors.NOT_FOUND, False),
 }
 
 

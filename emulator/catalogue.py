@@ -129,6 +129,14 @@ def rfc3339(ts: float, millis: bool = False) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def iso_duration(seconds: int) -> str:
+    """``PT1H2M3S`` (zero parts left out; ``PT0S`` for nothing), as the API writes durations."""
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = "PT" + (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "")
+    return text + (f"{secs}S" if secs or text == "PT" else "")
+
+
 def fold(text: str) -> str:
     """Case-insensitive key of a handle, username or custom name (NFC, Unicode casefold, no ``@``)."""
     return unicodedata.normalize("NFC", text.strip().removeprefix("@")).casefold()
@@ -165,7 +173,8 @@ class VideoDetail:
     published: float
     title: str
     description: str
-    duration: str
+    duration: str  # ISO 8601, whole seconds, as videos.list shows it
+    duration_millis: int
     view_rate: float
     like_ratio: float
     comment_ratio: float
@@ -411,13 +420,14 @@ class Catalogue:
         topic = rng.choice(_TOPICS)
         minutes, seconds = rng.randint(0, 59), rng.randint(0, 59)
         hours = 1 if rng.random() < 0.05 else 0
-        duration = "PT" + (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "") + f"{seconds}S"
+        total = hours * 3600 + minutes * 60 + seconds
         views = 10 ** rng.uniform(1.0, 8.5)
         return VideoDetail(
             published=published,
             title=f"{topic.capitalize()} #{number + 1}: {rng.choice(_NAMES).capitalize()} tries {rng.choice(_TOPICS)}",
             description=f"Episode {number + 1} of {self.titles[index]}.\n#{topic}",
-            duration=duration,
+            duration=iso_duration(total),
+            duration_millis=total * 1000,
             view_rate=views / max(_STATS_REF - published, 86_400.0),
             like_ratio=rng.uniform(0.005, 0.06),
             comment_ratio=rng.uniform(0.0005, 0.005),

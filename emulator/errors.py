@@ -62,6 +62,10 @@ LOGIN_REQUIRED = (
     b'identity/sign-in/web/devconsole-project.","errors":[{"message":"Login Required.","domain":"global",'
     b'"reason":"required","location":"Authorization","locationType":"header"}],"status":"UNAUTHENTICATED"}}'
 )
+PERMISSION_DENIED = (
+    b'{"error":{"code":403,"message":"The caller does not have permission","errors":[{"message":'
+    b'"The caller does not have permission","domain":"global","reason":"forbidden"}],"status":"PERMISSION_DENIED"}}'
+)
 NOT_FOUND = b'{"error":{"code":404,"message":"Not Found","errors":[{"message":"Not Found","domain":"global","reason":"notFound"}]}}'
 
 

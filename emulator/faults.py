@@ -5,6 +5,10 @@ A rule matches an endpoint (``"channels.list"`` or ``"*"``) and optionally a key
 by a keyed hash of (seed, rule, how many requests the rule has seen) rather than a shared random
 stream, so the same requests in the same order meet the same faults; with both, on that fraction
 until it has fired N times. The first rule that fires wins.
+
+Kinds: ``backend_500``, ``backend_503``, ``rate_limit_429``, ``rate_limit_403`` and ``drop`` (the
+connection closed unanswered) are billed like the method; ``quota_exceeded``, ``forbidden_403``
+(PERMISSION_DENIED) and ``not_found_404`` are refusals before the method, and cost nothing.
 """
 
 from __future__ import annotations
@@ -14,8 +18,25 @@ import struct
 import threading
 from dataclasses import dataclass
 
-KINDS = ("backend_500", "backend_503", "rate_limit_429", "rate_limit_403", "drop", "quota_exceeded")
-ENDPOINTS = ("*", "channels.list", "videos.list", "playlists.list", "playlistItems.list", "search.list")
+KINDS = (
+    "backend_500",
+    "backend_503",
+    "rate_limit_429",
+    "rate_limit_403",
+    "drop",
+    "quota_exceeded",
+    "forbidden_403",
+    "not_found_404",
+)
+ENDPOINTS = (
+    "*",
+    "channels.list",
+    "videos.list",
+    "playlists.list",
+    "playlistItems.list",
+    "search.list",
+    "videos.batchGetStats",
+)
 
 
 class FaultSpecError(ValueError):

@@ -42,6 +42,7 @@ VIDEO_PARTS = (
 PLAYLIST_PARTS = ("contentDetails", "id", "localizations", "player", "snippet", "status")
 PLAYLIST_ITEM_PARTS = ("contentDetails", "id", "snippet", "status")
 SEARCH_PARTS = ("id", "snippet")
+STATS_PARTS = ("contentDetails", "id", "snippet", "statistics")
 
 _CACHE_LIMIT = 60_000
 # Output order of a channel's parts (as the API orders them), with their bits in a part mask.
@@ -282,6 +283,35 @@ class Renderer:
         if has("paidProductPlacementDetails"):
             item["paidProductPlacementDetails"] = {"hasPaidProductPlacement": False}
         # fileDetails, processingDetails and suggestions are owner-only; the others are unset here.
+        return etag, dumps(item).encode()
+
+    def video_stats(self, index: int, number: int, mask: int, now: float) -> tuple[str, bytes]:
+        """A ``youtube#videoStats`` item of ``videos:batchGetStats``."""
+        minute = int(now // 60)
+        return self._cached(
+            ("vs", index, number, mask), minute, lambda: self._video_stats(index, number, mask, minute)
+        )
+
+    def _video_stats(self, index: int, number: int, mask: int, minute: int) -> tuple[str, bytes]:
+        cat = self.cat
+        video = cat.video_detail(index, number)
+        video_id = self.codec.video_id(index, number)
+        etag = self.codec.etag("vs", video_id, mask, minute)
+        item: dict = {"kind": "youtube#videoStats", "etag": etag, "id": video_id}
+        if _has(mask, STATS_PARTS, "snippet"):
+            item["snippet"] = {"publishTime": rfc3339(video.published)}
+        if _has(mask, STATS_PARTS, "statistics"):
+            views, likes, comments = cat.video_counts(index, number, minute * 60.0)
+            item["statistics"] = {
+                "viewCount": str(views),
+                "likeCount": str(likes),
+                "commentCount": str(comments),
+            }
+        if _has(mask, STATS_PARTS, "contentDetails"):
+            item["contentDetails"] = {
+                "duration": video.duration,
+                "durationMillis": str(video.duration_millis),
+            }
         return etag, dumps(item).encode()
 
     @staticmethod
