@@ -7,6 +7,15 @@ Order of checks for an API request, as Google's front end does it: the key (miss
 disabled), then the project's quota in the method's bucket, then injected faults, then the
 method's own validation.
 
+Validation follows the API: ``part`` (required, known parts only), one filter, at most 50 ids,
+``maxResults`` 0-50 (1-50 on ``videos.list``), enum values (``order``, ``safeSearch``, ``chart``,
+the ``video*`` search filters; any letter case), issued page tokens only, video-only search filters
+only with ``type=video``, and no parameter the method does not declare.
+
+``fields`` is honoured, not refused: partial responses in Google's syntax (``items(id,snippet/
+title)``, ``a/b``, ``*``) are applied to 200 answers, a malformed selection is the API's 400
+``Invalid field selection``, and a name the resource lacks selects nothing (``fields.py``).
+
 Admin API (no key):
 
 - ``GET /_emulator/catalogue?limit=N&offset=M`` -> ``{"channels": [entry, ...], "total": N}``, an
@@ -38,7 +47,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
-from emulator import errors
+from emulator import errors, fields
 from emulator.catalogue import Catalogue
 from emulator.clock import PACIFIC, EmulatorClock, next_pacific_midnight, pacific_day
 from emulator.config import EmulatorConfig
@@ -52,6 +61,7 @@ from emulator.render import (
     STATS_PARTS,
     VIDEO_PARTS,
     Renderer,
+    dumps,
     part_mask,
 )
 
@@ -165,6 +175,40 @@ _ALLOWED = {
         "videoType",
     },
 }
+# Enum parameters and the values the API takes (from its discovery document).
+_VIDEO_ENUMS = {"chart": ("chartUnspecified", "mostPopular"), "myRating": ("dislike", "like", "none")}
+_SEARCH_ENUMS = {
+    "order": ("date", "rating", "relevance", "searchSortUnspecified", "title", "videoCount", "viewCount"),
+    "safeSearch": ("moderate", "none", "safeSearchSettingUnspecified", "strict"),
+    "channelType": ("any", "channelTypeUnspecified", "show"),
+    "eventType": ("completed", "live", "none", "upcoming"),
+    "videoCaption": ("any", "closedCaption", "none", "videoCaptionUnspecified"),
+    "videoDefinition": ("any", "high", "standard"),
+    "videoDimension": ("2d", "3d", "any"),
+    "videoDuration": ("any", "long", "medium", "short", "videoDurationUnspecified"),
+    "videoEmbeddable": ("any", "true", "videoEmbeddableUnspecified"),
+    "videoLicense": ("any", "creativeCommon", "youtube"),
+    "videoPaidProductPlacement": ("any", "true", "videoPaidProductPlacementUnspecified"),
+    "videoSyndicated": ("any", "true", "videoSyndicatedUnspecified"),
+    "videoType": ("any", "episode", "movie", "videoTypeUnspecified"),
+}
+# Search filters that only make sense for videos: without type=video they are invalidSearchFilter.
+_VIDEO_ONLY_FILTERS = (
+    "eventType",
+    "location",
+    "locationRadius",
+    "videoCaption",
+    "videoCategoryId",
+    "videoDefinition",
+    "videoDimension",
+    "videoDuration",
+    "videoEmbeddable",
+    "videoLicense",
+    "videoPaidProductPlacement",
+    "videoSyndicated",
+    "videoType",
+)
+_SEARCH_TYPES = ("video", "channel", "playlist")
 _JSON_HEADERS = [
     (b"content-type", b"application/json; charset=UTF-8"),
     (b"vary", b"Origin, X-Origin, Referer"),
@@ -211,6 +255,15 @@ def _single(params: Params, name: str) -> str | None:
     return None if values is None else values[0]
 
 
+def _rfc3339(text: str) -> float | None:
+    """Epoch seconds of an RFC 3339 date-time with a zone (``2026-01-01T00:00:00Z``), else None."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.timestamp() if moment.tzinfo is not None and "T" in text.upper() else None
+
+
 # Page tokens in the API's own shape: base64 of a tiny protobuf (``CAUQAA`` = offset 5, forwards).
 def page_token(offset: int, backwards: bool = False) -> str:
     out = bytearray(b"\x08")
@@ -249,6 +302,7 @@ class Emulator:
         self.quota = QuotaBook(config)
         self.faults = FaultPlan(config.seed, config.latency_ms)
         self._masks: dict[tuple[str, str], tuple[int, str | None]] = {}
+        self._selections: dict[str, fields.Selection | None] = {}
         self._handlers: dict[str, Callable[[Params, float], Answer]] = {
             "channels.list": self.channels_list,
             "videos.list": self.videos_list,
@@ -379,14 +433,32 @@ class Emulator:
         unknown = next(
             (name for name in params if name not in _STANDARD and name not in _ALLOWED[method]), None
         )
+        spec = _single(params, "fields")
+        selection = self._selection(spec) if spec else None
         if unknown is not None:
             status, body = 400, errors.unknown_parameter(unknown)
+        elif spec and selection is None:
+            status, body = 400, errors.invalid_fields(spec)
         else:
             status, body = self._handlers[method](params, ts)
+        if selection is not None and status == 200:
+            body = dumps(fields.select(json.loads(body), selection)).encode()
         self.quota.record(info, method, day, cost, status, verb)
         return status, body, cost, False
 
     # --- shared validation -------------------------------------------------------------------------------
+    def _selection(self, spec: str) -> fields.Selection | None:
+        """The parsed ``fields`` value (cached), or None when it is not a valid selection."""
+        if spec in self._selections:
+            return self._selections[spec]
+        try:
+            found: fields.Selection | None = fields.parse(spec)
+        except fields.FieldsError:
+            found = None
+        if len(self._selections) < 1_000:
+            self._selections[spec] = found
+        return found
+
     def _parts(self, params: Params, method: str, allowed: tuple[str, ...]) -> tuple[int, bytes | None]:
         values = params.get("part")
         raw = ",".join(values) if values else ""
@@ -402,17 +474,26 @@ class Emulator:
         return 0, errors.required_parameter("part") if unknown == "" else errors.unknown_part(unknown)
 
     @staticmethod
-    def _max_results(params: Params, default: int = 5) -> tuple[int, bytes | None]:
+    def _max_results(params: Params, default: int = 5, low: int = 0) -> tuple[int, bytes | None]:
         raw = _single(params, "maxResults")
         if raw is None:
             return default, None
         try:
             value = int(raw)
         except ValueError:
-            return 0, errors.invalid_range("maxResults", raw, 0, 50)
-        if not 0 <= value <= 50:
-            return 0, errors.invalid_range("maxResults", raw, 0, 50)
+            return 0, errors.invalid_range("maxResults", raw, low, 50)
+        if not low <= value <= 50:
+            return 0, errors.invalid_range("maxResults", raw, low, 50)
         return value, None
+
+    @staticmethod
+    def _enums(params: Params, enums: dict[str, tuple[str, ...]]) -> bytes | None:
+        """400 ``invalidParameter`` for the first enum parameter given a value it does not take."""
+        for name, allowed in enums.items():
+            value = _single(params, name)
+            if value is not None and value.lower() not in {v.lower() for v in allowed}:
+                return errors.invalid_enum(name, value, allowed)
+        return None
 
     @staticmethod
     def _offset(params: Params) -> tuple[int, bytes | None]:
@@ -446,6 +527,10 @@ class Emulator:
         per_page, error = self._max_results(params)
         if error:
             return 400, error
+        if "pageToken" in params:  # a valid token changes nothing for an id or handle lookup
+            _, error = self._offset(params)
+            if error:
+                return 400, error
         filters = [name for name in self._CHANNEL_FILTERS if name in params]
         if not filters:
             return 400, errors.no_filter(
@@ -522,7 +607,13 @@ class Emulator:
         mask, error = self._parts(params, "videos.list", VIDEO_PARTS)
         if error:
             return 400, error
-        _, error = self._max_results(params)
+        error = self._enums(params, _VIDEO_ENUMS)
+        if error:
+            return 400, error
+        _, error = self._max_results(params, low=1)  # 1-50 here, where the other lists take 0
+        if error:
+            return 400, error
+        _, error = self._offset(params)
         if error:
             return 400, error
         chosen, refusal = self._one_filter(params, ("id", "chart", "myRating"))
@@ -678,13 +769,32 @@ class Emulator:
         mask, error = self._parts(params, "search.list", SEARCH_PARTS)
         if error:
             return 400, error
+        error = self._enums(params, _SEARCH_ENUMS)
+        if error:
+            return 400, error
         per_page, error = self._max_results(params)
         if error:
             return 400, error
         offset, error = self._offset(params)
         if error:
             return 400, error
-        types = _list_param(params, "type") or ["video", "channel", "playlist"]
+        types = _list_param(params, "type") or list(_SEARCH_TYPES)
+        unknown_type = next((t for t in types if t not in _SEARCH_TYPES), None)
+        if unknown_type is not None:
+            return 400, errors.youtube_error(
+                400,
+                "invalidParameter",
+                f"Invalid value '{unknown_type}' for the type parameter.",
+                location="type",
+            )
+        if types != ["video"] and any(name in params for name in _VIDEO_ONLY_FILTERS):
+            return 400, errors.invalid_search_filter()
+        if any((_single(params, name) or "").lower() == "true" for name in ("forMine", "forContentOwner")):
+            return 401, errors.LOGIN_REQUIRED
+        for name in ("publishedAfter", "publishedBefore"):
+            raw = _single(params, name)
+            if raw is not None and _rfc3339(raw) is None:
+                return 400, errors.invalid_time(name, raw)
         # Only channels are searchable here (the collector searches channels, nothing else).
         hits = self.catalogue.search_channels(_single(params, "q") or "") if "channel" in types else []
         page = hits[offset : offset + per_page]

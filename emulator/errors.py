@@ -70,7 +70,9 @@ NOT_FOUND = b'{"error":{"code":404,"message":"Not Found","errors":[{"message":"N
 
 
 def _dump(body: dict) -> bytes:
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """Compact JSON with ``<``, ``>`` and ``&`` escaped, as Google's front end writes its messages."""
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").encode("utf-8")
 
 
 def service_disabled(project_number: str) -> bytes:
@@ -187,6 +189,54 @@ def invalid_range(name: str, value: str, low: int, high: int) -> bytes:
 def invalid_page_token() -> bytes:
     return youtube_error(
         400, "invalidPageToken", "The request specifies an invalid page token.", location="pageToken"
+    )
+
+
+def invalid_fields(spec: str) -> bytes:
+    """A ``fields`` value that is not a valid selection."""
+    return youtube_error(
+        400, "invalidParameter", f"Invalid field selection {spec}", domain="global", location="fields"
+    )
+
+
+def invalid_enum(name: str, value: str, allowed: tuple[str, ...]) -> bytes:
+    """An enum parameter with a value it does not take (Google lists the values in lower case)."""
+    listed = ", ".join(sorted(v.lower() for v in allowed))
+    return youtube_error(
+        400,
+        "invalidParameter",
+        f"Invalid string value: '{value}'. Allowed values: [{listed}]",
+        domain="global",
+        location=name,
+    )
+
+
+def invalid_search_filter() -> bytes:
+    """A video-only search filter without ``type=video``, in the API's words."""
+    return youtube_error(
+        400,
+        "invalidSearchFilter",
+        "The request contains an invalid combination of search filters and/or restrictions. Note that you "
+        "must set the <code>type</code> parameter to <code>video</code> if you set either the "
+        "<code>forContentOwner</code> or <code>forMine</code> parameters to <code>true</code>. You must "
+        "also set the <code>type</code> parameter to <code>video</code> if you set a value for the "
+        "<code>eventType</code>, <code>videoCaption</code>, <code>videoCategoryId</code>, "
+        "<code>videoDefinition</code>, <code>videoDimension</code>, <code>videoDuration</code>, "
+        "<code>videoEmbeddable</code>, <code>videoLicense</code>, <code>videoSyndicated</code>, or "
+        "<code>videoType</code> parameters.",
+        domain="youtube.search",
+        location="type",
+    )
+
+
+def invalid_time(name: str, value: str) -> bytes:
+    """A ``publishedAfter``/``publishedBefore`` that is not an RFC 3339 date-time."""
+    return youtube_error(
+        400,
+        "invalidParameter",
+        f"Invalid value '{value}'. Expected an RFC 3339 formatted date-time value (1970-01-01T00:00:00Z).",
+        domain="global",
+        location=name,
     )
 
 

@@ -519,3 +519,134 @@ def test_answers_carry_one_server_header_and_a_date(emu, api):
         conn.close()
     assert names.count("server") == 1 and answer.getheader("server") == "ESF"
     assert "date" in names
+
+
+# --- validation the real API does ---------------------------------------------------------------------
+@pytest.mark.parametrize("value", ["0", "51", "-3"])
+def test_videos_list_max_results_is_one_to_fifty(emu, api, value):
+    """Given maxResults outside 1-50 (0 included, which the other list methods take), when videos.list is called, then it answers 400 naming the range [1, 50]."""
+    video = live(emu, no_videos=False)[0]["video_ids"][0]
+    answer = api.get(VIDEOS, part="id", id=video, maxResults=value)
+    assert answer.status == 400 and reason(answer) == "invalidParameter"
+    assert (
+        answer.json["error"]["message"]
+        == f"Invalid value '{value}'. Values must be within the range: [1, 50]"
+    )
+    assert api.get(VIDEOS, part="id", id=video, maxResults="1").status == 200
+
+
+@pytest.mark.parametrize(
+    "search_filter",
+    [
+        {"videoDuration": "short"},
+        {"videoDefinition": "high"},
+        {"videoCaption": "closedCaption"},
+        {"videoType": "episode"},
+        {"videoLicense": "creativeCommon"},
+        {"eventType": "upcoming"},
+        {"videoEmbeddable": "true"},
+    ],
+)
+@pytest.mark.parametrize("types", [None, "channel", "video,channel"])
+def test_video_only_search_filters_need_type_video(emu, api, search_filter, types):
+    """Given a video-only search filter with no type, type=channel or type=video,channel, when searched, then it is 400 invalidSearchFilter; with type=video it is served."""
+    answer = api.get(SEARCH, part="id", q="coffee", type=types, **search_filter)
+    assert answer.status == 400 and reason(answer) == "invalidSearchFilter"
+    assert answer.json["error"]["errors"][0]["domain"] == "youtube.search"
+    assert b"\\u003ccode\\u003etype\\u003c/code\\u003e" in answer.body  # escaped as Google's front end does
+    assert api.get(SEARCH, part="id", q="coffee", type="video", **search_filter).status == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "name", "extra"),
+    [
+        (SEARCH, "order", {"q": "coffee"}),
+        (SEARCH, "safeSearch", {"q": "coffee"}),
+        (SEARCH, "videoDuration", {"q": "coffee", "type": "video"}),
+        (VIDEOS, "chart", {}),
+    ],
+)
+def test_unknown_enum_values_are_invalid_parameter(emu, api, path, name, extra):
+    """Given an enum parameter with a value it does not take, when called, then it answers 400 invalidParameter naming the parameter and its allowed values."""
+    answer = api.get(path, part="id", **{name: "sideways"}, **extra)
+    assert answer.status == 400 and reason(answer) == "invalidParameter"
+    error = answer.json["error"]["errors"][0]
+    assert error["location"] == name and error["domain"] == "global"
+    assert error["message"].startswith("Invalid string value: 'sideways'. Allowed values: [")
+
+
+def test_enum_values_are_matched_without_regard_to_case(emu, api):
+    """Given order=viewcount and safeSearch=STRICT, when searched, then the request is served."""
+    assert api.get(SEARCH, part="id", q="coffee", order="viewcount", safeSearch="STRICT").status == 200
+    assert api.get(VIDEOS, part="id", chart="mostPopular").status == 200
+
+
+@pytest.mark.parametrize("path", [CHANNELS, VIDEOS])
+def test_a_garbage_page_token_is_invalid_page_token_on_lookups_too(emu, api, path):
+    """Given a page token the API never issued, when channels.list or videos.list is called with it, then it answers 400 invalidPageToken; a real token is taken."""
+    lookup = (
+        {"id": live(emu)[0]["id"]}
+        if path == CHANNELS
+        else {"id": live(emu, no_videos=False)[0]["video_ids"][0]}
+    )
+    answer = api.get(path, part="id", pageToken="garbage!!", **lookup)
+    assert answer.status == 400 and reason(answer) == "invalidPageToken"
+    assert api.get(path, part="id", pageToken="CAUQAA", **lookup).status == 200
+
+
+def test_search_refuses_bad_types_dates_and_oauth_filters(emu, api):
+    """Given type=episode, a publishedAfter that is no date-time, or forMine=true with a key, when searched, then the answers are 400, 400 and 401."""
+    assert reason(api.get(SEARCH, part="id", q="a", type="episode")) == "invalidParameter"
+    bad_date = api.get(SEARCH, part="id", q="a", publishedAfter="yesterday")
+    assert bad_date.status == 400 and bad_date.json["error"]["errors"][0]["location"] == "publishedAfter"
+    assert api.get(SEARCH, part="id", q="a", publishedBefore="2026-01-01").status == 400  # a date, no time
+    assert api.get(SEARCH, part="id", q="a", forMine="true", type="video").status == 401
+
+
+# --- fields: partial responses ------------------------------------------------------------------------
+def test_fields_selects_nested_properties(emu, api):
+    """Given fields=items(id,snippet/title),pageInfo, when channels are fetched, then only those properties remain."""
+    ids = [e["id"] for e in live(emu)[:3]]
+    body = api.get(
+        CHANNELS, part="snippet,statistics", id=ids, fields="items(id,snippet/title),pageInfo"
+    ).json
+    assert set(body) == {"items", "pageInfo"}
+    assert {item["id"] for item in body["items"]} == set(ids)
+    assert all(set(item) == {"id", "snippet"} and set(item["snippet"]) == {"title"} for item in body["items"])
+
+
+@pytest.mark.parametrize(
+    "spec",
+    ["items/id,items/snippet/title", "items(id,snippet/title)", "items(id,snippet(title))"],
+)
+def test_equivalent_field_selections_give_the_same_answer(emu, api, spec):
+    """Given the three spellings of one selection from Google's docs, when used, then each answers the same document."""
+    ids = [e["id"] for e in live(emu)[:3]]
+    body = api.get(CHANNELS, part="snippet", id=ids, fields=spec).json
+    assert sorted(body["items"], key=lambda i: i["id"]) == sorted(
+        ({"id": e["id"], "snippet": {"title": e["title"]}} for e in live(emu)[:3]), key=lambda i: i["id"]
+    )
+
+
+def test_fields_wildcard_keeps_every_property_at_its_level(emu, api):
+    """Given fields=items(id,statistics/*), when a channel is fetched, then its statistics are whole and nothing else is there."""
+    entry = live(emu)[0]
+    full = api.get(CHANNELS, part="snippet,statistics", id=entry["id"]).json["items"][0]
+    body = api.get(CHANNELS, part="snippet,statistics", id=entry["id"], fields="items(id,statistics/*)").json
+    assert body == {"items": [{"id": entry["id"], "statistics": full["statistics"]}]}
+
+
+@pytest.mark.parametrize("spec", ["items(id", "items)", "items//id", ",items", "items(id,)", "it ems!"])
+def test_a_malformed_field_selection_is_a_400(emu, api, spec):
+    """Given a fields value that does not parse, when called, then it answers 400 invalidParameter "Invalid field selection" and is billed like any 400."""
+    answer = api.get(CHANNELS, part="id", id=live(emu)[0]["id"], fields=spec)
+    assert answer.status == 400 and reason(answer) == "invalidParameter"
+    assert answer.json["error"]["errors"][0]["location"] == "fields"
+    assert answer.json["error"]["message"].startswith("Invalid field selection")
+    assert emu.usage()["units_total"] == 1
+
+
+def test_fields_leave_error_answers_whole(emu, api):
+    """Given fields=items(id) on a request with an unknown part, when it fails, then the whole error envelope comes back."""
+    answer = api.get(CHANNELS, part="bogus", id=live(emu)[0]["id"], fields="items(id)")
+    assert answer.status == 400 and reason(answer) == "unknownPart" and answer.json["error"]["code"] == 400

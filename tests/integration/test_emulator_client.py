@@ -156,3 +156,18 @@ def test_the_client_retries_injected_503s_by_itself(emu, live, monkeypatch):
     answer = youtube(emu).channels().list(part="id", id=live[0]["id"]).execute(num_retries=3)
     assert answer["items"][0]["id"] == live[0]["id"]
     assert emu.usage()["by_status"] == {"503": 2, "200": 1}
+
+
+def test_partial_responses_through_the_client(emu, live):
+    """Given fields=items(id,statistics/viewCount), when the client lists channels, then the parsed answer holds only those properties."""
+    ids = [e["id"] for e in live[:5]]
+    answer = (
+        youtube(emu)
+        .channels()
+        .list(part="snippet,statistics", id=ids, fields="items(id,statistics/viewCount)")
+        .execute()
+    )
+    assert set(answer) == {"items"}
+    assert all(
+        set(i) == {"id", "statistics"} and set(i["statistics"]) == {"viewCount"} for i in answer["items"]
+    )

@@ -174,3 +174,34 @@ def test_catalogue_has_the_documented_variety():
     handles = [h.casefold() for h in cat.handles]
     assert len(set(handles)) == n  # unique without regard to case
     assert all(3 <= len(h) <= 30 for h, s in zip(cat.handles, cat.scripts, strict=True) if s == "latin")
+
+
+def test_field_selections_parse_and_merge():
+    """Given paths, groups and wildcards, when parsed, then overlapping selections merge and a whole selection wins over a part of it."""
+    from emulator import fields
+
+    assert fields.parse("items(id,snippet/title),nextPageToken") == {
+        "items": {"id": None, "snippet": {"title": None}},
+        "nextPageToken": None,
+    }
+    assert fields.parse("items/id,items/snippet/title") == fields.parse("items(id,snippet(title))")
+    assert fields.parse("items/snippet,items/snippet/title") == {"items": {"snippet": None}}
+    assert fields.parse("items(snippet/title),items/snippet") == {"items": {"snippet": None}}
+    document = {"items": [{"id": "a", "snippet": {"title": "t", "x": 1}}, {"id": "b"}], "kind": "k"}
+    assert fields.select(document, fields.parse("items(id,snippet/title)")) == {
+        "items": [{"id": "a", "snippet": {"title": "t"}}, {"id": "b"}]
+    }
+    assert fields.select(document, fields.parse("nothing")) == {}
+    assert fields.select(document, fields.parse("*")) == document
+
+
+@given(st.text(alphabet="ab(),/* ", max_size=20))
+def test_any_field_selection_parses_or_is_refused(spec):
+    """Given any string of selection characters, when parsed, then it is a selection or a FieldsError, never another exception."""
+    from emulator import fields
+
+    try:
+        selection = fields.parse(spec)
+    except fields.FieldsError:
+        return
+    assert isinstance(selection, dict) and selection
