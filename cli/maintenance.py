@@ -15,12 +15,6 @@ maintenance_app = typer.Typer(help="run a periodic job once, now", no_args_is_he
 app.add_typer(maintenance_app, name="maintenance")
 
 
-def _send(sends) -> None:  # type: ignore[no-untyped-def]
-    from actors.dispatch import send_all
-
-    send_all(sends)
-
-
 @maintenance_app.command("reconcile")
 def reconcile(
     stuck_after: int = typer.Option(None, "--stuck-after", help="seconds; default from settings"),
@@ -28,7 +22,7 @@ def reconcile(
     """Rebuild lost Redis state, finalize finished runs, resend stuck and quota-waiting jobs."""
     with CliRuntime(get_settings(), need_worker=False) as runtime:
         report = maintenance.reconcile(runtime.ctx, stuck_after_seconds=stuck_after)
-        _send(report.sends)
+        runtime.send(report.sends)
     console.print_json(json.dumps(report.as_dict()))
 
 
@@ -37,7 +31,7 @@ def refresh() -> None:
     """Start a system run refetching channels older than the refresh interval."""
     with CliRuntime(get_settings(), need_worker=False) as runtime:
         run_id, sends = maintenance.refresh(runtime.ctx)
-        _send(sends)
+        runtime.send(sends)
     console.print(f"refresh run {run_id} started" if run_id else "no channel is due for a refresh")
 
 
@@ -46,7 +40,7 @@ def reresolve() -> None:
     """Start a system run resolving again the inputs whose resolution is older than its TTL."""
     with CliRuntime(get_settings(), need_worker=False) as runtime:
         run_id, sends = maintenance.reresolve(runtime.ctx)
-        _send(sends)
+        runtime.send(sends)
     console.print(f"re-resolve run {run_id} started" if run_id else "no resolution is due")
 
 

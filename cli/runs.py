@@ -59,12 +59,14 @@ class CliRuntime:
         self.stack = ExitStack()
         self.ctx = build_context(settings)
         self.stack.callback(self.ctx.close)
+        # Importing the actor layer binds the actors to the configured broker, so sends go somewhere.
+        from actors.dispatch import send_all
+
+        self.send = send_all
         if need_worker and not settings.broker_url:
             from actors.embedded import in_process_worker
 
             self.stack.enter_context(in_process_worker(self.ctx))
-        else:
-            import actors  # noqa: F401  (binds actors to the configured broker so start_run can send)
 
     def __enter__(self) -> CliRuntime:
         return self
@@ -212,8 +214,10 @@ def run(
     allow_search: bool = typer.Option(
         False, "--allow-search", help="let custom URLs fall back to search.list"
     ),
-    search_budget: int = typer.Option(
-        10, "--search-budget", help="search.list calls allowed with --allow-search"
+    search_budget: int | None = typer.Option(
+        None,
+        "--search-budget",
+        help="search.list calls allowed with --allow-search (default: DEFAULT_SEARCH_BUDGET)",
     ),
     as_json: bool = typer.Option(False, "--json", help="print the final status as JSON on stdout"),
 ) -> None:
@@ -222,12 +226,16 @@ def run(
     lines = read_inputs(inputs, file)
     if not lines:
         raise _fail("no inputs: give them as arguments or with --file PATH (or --file - for stdin)")
-    options: dict[str, Any] = {"allow_search": True, "search_budget": search_budget} if allow_search else {}
+    options: dict[str, Any] = {}
+    if allow_search:
+        options["allow_search"] = True
+        if search_budget is not None:
+            options["search_budget"] = search_budget
     with CliRuntime(settings, need_worker=True) as runtime:
         ctx = runtime.ctx
         err_console.print(f"[dim]{describe_mode(settings, ctx)}[/]")
         try:
-            run_id = start_run(analysis_id, owner_id, lines, options, ctx=ctx)
+            run_id = start_run(analysis_id, owner_id, lines, options, ctx=ctx, send=runtime.send)
         except InvalidRequest as exc:
             raise _fail(str(exc)) from None
         err_console.print(f"run [bold]{run_id}[/] started with {len(lines)} inputs")
@@ -360,7 +368,7 @@ def demo(as_json: bool = typer.Option(False, "--json", help="print the final sta
             console.print(f"[bold]demo inputs ({len(lines)} lines)[/]")
             for n, line in enumerate(lines, 1):
                 console.print(f"  {n:>2}  {escape(line) if line else '[dim](empty line)[/]'}")
-        run_id = start_run("demo", "demo", lines, ctx=ctx)
+        run_id = start_run("demo", "demo", lines, ctx=ctx, send=runtime.send)
         status = wait_for(ctx, run_id, show=not as_json, timeout=300)
         rows = get_run_results(run_id, ctx=ctx)
     if as_json:
@@ -390,7 +398,7 @@ def retry(
     allow_search: bool = typer.Option(
         False, "--allow-search", help="let custom URLs use search.list this time"
     ),
-    search_budget: int = typer.Option(10, "--search-budget"),
+    search_budget: int | None = typer.Option(None, "--search-budget", help="default: DEFAULT_SEARCH_BUDGET"),
     wait: bool = typer.Option(False, "--wait"),
 ) -> None:
     """Start a new run, linked to RUN_ID, with its failed and needs-search inputs."""
@@ -400,7 +408,12 @@ def retry(
     with CliRuntime(settings, need_worker=True) as runtime:
         try:
             new_id = retry_run(
-                run_id, owner_id, allow_search=allow_search, search_budget=search_budget, ctx=runtime.ctx
+                run_id,
+                owner_id,
+                allow_search=allow_search,
+                search_budget=search_budget,
+                ctx=runtime.ctx,
+                send=runtime.send,
             )
         except (RunNotFound, InvalidRequest) as exc:
             raise _fail(str(exc), 1) from None

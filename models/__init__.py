@@ -5,24 +5,28 @@ from sqlmodel import SQLModel
 from models.api_call import ApiCall
 from models.channel import Channel
 from models.job import OPEN_STATUSES, TERMINAL_STATUSES, Job, JobStatus
-from models.resolution import Resolution, ResolutionChange
-from models.run import Run, RunStatus
+from models.resolution import CACHE_PREFIX, Confidence, Resolution, ResolutionChange, ResolutionMethod
+from models.run import Run, RunKind, RunStatus
 from models.run_input import RunInput
 from models.snapshot import ChannelSnapshot
 
 metadata = SQLModel.metadata
 
 __all__ = [
+    "CACHE_PREFIX",
     "ApiCall",
     "Channel",
     "ChannelSnapshot",
+    "Confidence",
     "Job",
     "JobStatus",
     "OPEN_STATUSES",
     "Resolution",
     "ResolutionChange",
+    "ResolutionMethod",
     "Run",
     "RunInput",
+    "RunKind",
     "RunStatus",
     "TERMINAL_STATUSES",
     "metadata",

@@ -9,6 +9,8 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from models.base import BigIntId, UTCDateTime, utcnow
+from models.resolution import KIND_COLUMN, Confidence
+from pipeline.inputs import InputKind
 
 
 class JobStatus(StrEnum):
@@ -35,16 +37,17 @@ class Job(SQLModel, table=True):
         sa.Index("ix_jobs_channel", "channel_id"),
     )
 
-    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    # Never None once the row exists (the database assigns it on insert); typed so the stages need no casts.
+    id: int = Field(default=None, primary_key=True, sa_type=BigIntId)
     run_id: str = Field(foreign_key="runs.id", ondelete="CASCADE", max_length=64)
-    kind: str = Field(max_length=16)
+    kind: InputKind = Field(sa_type=KIND_COLUMN)
     value: str  # normalized; for an invalid input, its trimmed text (cut short)
     dedupe_key: str = Field(max_length=64)  # sha256 of kind and value: keeps the unique index small
     first_line_no: int
-    status: str = Field(default=JobStatus.PENDING, max_length=16)
+    status: JobStatus = Field(default=JobStatus.PENDING, sa_type=sa.String(16))
     channel_id: str | None = Field(default=None, max_length=24)
-    method: str | None = Field(default=None, max_length=32)  # how it was resolved
-    confidence: str | None = Field(default=None, max_length=16)  # "certain" or "probable"
+    method: str | None = Field(default=None, max_length=32)  # a ResolutionMethod, "cache:"-prefixed on a hit
+    confidence: Confidence | None = Field(default=None, sa_type=sa.String(16))
     note: str | None = Field(default=None, max_length=500)  # e.g. "bare word read as a handle"
     error_code: str | None = Field(default=None, max_length=64)
     error_message: str | None = Field(default=None, max_length=1000)

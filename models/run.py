@@ -12,6 +12,11 @@ from sqlmodel import Field, SQLModel
 from models.base import JSONColumn, UTCDateTime, utcnow
 
 
+class RunKind(StrEnum):
+    INTERACTIVE = "interactive"  # asked for by a backend or a person
+    SYSTEM = "system"  # started by the scheduler (refresh, re-resolve); never uses the interactive reserve
+
+
 class RunStatus(StrEnum):
     PENDING = "PENDING"
     RUNNING = "RUNNING"
@@ -29,8 +34,8 @@ class Run(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=64)  # chosen by the sender (a UUID)
     analysis_id: str = Field(max_length=200)
     owner_id: str = Field(max_length=200)
-    status: str = Field(default=RunStatus.PENDING, max_length=16)
-    kind: str = Field(default="interactive", max_length=16)  # "interactive" or "system" (scheduled)
+    status: RunStatus = Field(default=RunStatus.PENDING, sa_type=sa.String(16))
+    kind: RunKind = Field(default=RunKind.INTERACTIVE, sa_type=sa.String(16))
     options: dict[str, Any] = Field(default_factory=dict, sa_type=JSONColumn)
     parent_run_id: str | None = Field(default=None, max_length=64)  # a retry's original run
     raw_inputs: list[str] | None = Field(default=None, sa_type=JSONColumn)  # until normalize has split them

@@ -9,21 +9,22 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from models import JobStatus, RunStatus
+from models import Job, JobStatus, Run, RunKind, RunStatus
 from pipeline import messages, store
 from pipeline.context import Context
+from pipeline.inputs import canonical_url
 from pipeline.messages import Send
 from pipeline.stages import (
-    BATCH_KINDS,
     RunRequest,
     dispatch_metadata,
     publish_finished,
     record_run,
+    resolve_messages,
+    resume_from_database,
 )
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ def reconcile(ctx: Context, *, stuck_after_seconds: int | None = None) -> Reconc
                 report.renormalized.append(run.id)
                 report.sends.append(messages.normalize(run.id))
             continue
-        _reconcile_running(ctx, run.id, run.metadata_dispatched_at is not None, stuck_before, report)
+        _reconcile_running(ctx, run, stuck_before, report)
     with ctx.session() as session:
         unsent = store.finished_runs_without_event(
             session, finished_before=now - timedelta(seconds=EVENT_GRACE_SECONDS)
@@ -73,10 +74,9 @@ def reconcile(ctx: Context, *, stuck_after_seconds: int | None = None) -> Reconc
     return report
 
 
-def _reconcile_running(
-    ctx: Context, run_id: str, dispatched: bool, stuck_before: Any, report: ReconcileReport
-) -> None:
+def _reconcile_running(ctx: Context, run: Run, stuck_before: datetime, report: ReconcileReport) -> None:
     now = ctx.now()
+    run_id = run.id
     with ctx.session() as session:
         terminal, open_ids, unresolved, waiting = store.terminal_and_open_jobs(session, run_id=run_id)
     if ctx.completion.live(run_id) is None:
@@ -84,64 +84,50 @@ def _reconcile_running(
             run_id, terminal=terminal, open_job_ids=open_ids, unresolved=unresolved, waiting=waiting
         )
         report.rebuilt.append(run_id)
-    if not open_ids:
-        report.finalized.append(run_id)
-        report.sends.append(messages.finalize(run_id))
-        return
 
     # Jobs parked for quota whose Pacific day has turned go back to the stage they were waiting for.
     with ctx.session() as session:
         due = store.waiting_jobs_due(session, run_id=run_id, now=now)
         to_resolve = [j for j in due if j.channel_id is None]
         to_fetch = [j for j in due if j.channel_id is not None]
-        store.set_jobs_status(
-            session,
-            job_ids=[j.id for j in to_resolve],
-            status=JobStatus.PENDING,  # type: ignore[misc]
-            from_statuses=[JobStatus.WAITING_QUOTA],
-            now=now,
-            waiting_until=None,
-        )
-        store.set_jobs_status(
-            session,
-            job_ids=[j.id for j in to_fetch],
-            status=JobStatus.FETCHING,  # type: ignore[misc]
-            from_statuses=[JobStatus.WAITING_QUOTA],
-            now=now,
-            waiting_until=None,
-        )
+        for status, group in ((JobStatus.PENDING, to_resolve), (JobStatus.FETCHING, to_fetch)):
+            store.set_jobs_status(
+                session,
+                job_ids=[j.id for j in group],
+                status=status,
+                from_statuses=[JobStatus.WAITING_QUOTA],
+                now=now,
+                waiting_until=None,
+            )
         if due and len(due) == len(waiting):
             store.set_run_waiting(session, run_id=run_id, until=None)
         stuck = store.stuck_jobs(session, run_id=run_id, updated_before=stuck_before)
-        if stuck:  # touched, so the next tick does not send them again straight away
-            for status in (JobStatus.PENDING, JobStatus.RESOLVING, JobStatus.FETCHING):
-                store.set_jobs_status(
-                    session,
-                    job_ids=[j.id for j in stuck if j.status == status],  # type: ignore[misc]
-                    status=status,
-                    from_statuses=[status],
-                    now=now,
-                )
+        for status in (JobStatus.PENDING, JobStatus.RESOLVING, JobStatus.FETCHING):
+            # Touched, so the next tick does not send them again straight away.
+            store.set_jobs_status(
+                session,
+                job_ids=[j.id for j in stuck if j.status == status],
+                status=status,
+                from_statuses=[status],
+                now=now,
+            )
     if due:
-        ctx.completion.set_waiting(run_id, [j.id for j in due], False)  # type: ignore[misc]
+        ctx.completion.set_waiting(run_id, [j.id for j in due], False)
         report.resumed_from_quota += len(due)
 
-    resolve_jobs = to_resolve + [j for j in stuck if j.channel_id is None]
+    to_resend: list[Job] = to_resolve + [j for j in stuck if j.channel_id is None]
     fetch_ids = [j.id for j in to_fetch]
-    if dispatched or unresolved == 0:
+    if run.metadata_dispatched_at is not None or unresolved == 0:
         fetch_ids += [j.id for j in stuck if j.status == JobStatus.FETCHING]
-    report.resent_jobs += len(resolve_jobs) + len(fetch_ids)
-    by_kind: dict[str, list[int]] = defaultdict(list)
-    for job in resolve_jobs:
-        by_kind[job.kind].append(job.id)  # type: ignore[arg-type]
-    for kind, ids in by_kind.items():
-        size = ctx.settings.resolve_batch_size if kind in BATCH_KINDS else 1
-        for start in range(0, len(ids), size):
-            report.sends.append(messages.resolve(run_id, ids[start : start + size]))
+    report.resent_jobs += len(to_resend) + len(fetch_ids)
+    report.sends.extend(resolve_messages(ctx, run_id, to_resend))
     if fetch_ids:
-        report.sends.extend(dispatch_metadata(ctx, run_id, fetch_ids) or [])
-    elif not dispatched and unresolved == 0:
-        report.sends.extend(dispatch_metadata(ctx, run_id) or [])
+        report.sends.extend(dispatch_metadata(ctx, run_id, fetch_ids))
+        return
+    resumed = resume_from_database(ctx, run)  # finalize a run whose jobs are all done, or open its barrier
+    if resumed and not open_ids:
+        report.finalized.append(run_id)
+    report.sends.extend(resumed)
 
 
 # --- refresh ------------------------------------------------------------------------------------
@@ -171,7 +157,7 @@ def refresh(ctx: Context, *, limit: int = 5_000) -> tuple[str | None, list[Send]
     # A deterministic id per (tick, channel set) makes a duplicate scheduler tick a no-op.
     run_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"ytcollect:refresh:{now:%Y-%m-%dT%H}:{due[0]}:{len(due)}"))
     request = RunRequest(run_id, "refresh", REFRESH_OWNER, list(due), {"freshness_hours": 0})
-    return run_id, record_run(ctx, request, kind="system")
+    return run_id, record_run(ctx, request, kind=RunKind.SYSTEM)
 
 
 # --- re-resolve ---------------------------------------------------------------------------------
@@ -189,12 +175,10 @@ def reresolve(ctx: Context, *, limit: int = 1_000) -> tuple[str | None, list[Sen
         stale = store.stale_resolutions(session, older_than=before, limit=limit)
     if not stale:
         return None, []
-    from pipeline.inputs import canonical_url
-
     lines = [canonical_url(r.kind, r.value) for r in stale]
     run_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"ytcollect:reresolve:{now:%Y-%m-%d}:{stale[0].dedupe_key}"))
     request = RunRequest(run_id, "re-resolve", REFRESH_OWNER, lines, {"use_resolution_cache": False})
-    return run_id, record_run(ctx, request, kind="system")
+    return run_id, record_run(ctx, request, kind=RunKind.SYSTEM)
 
 
 # --- purge --------------------------------------------------------------------------------------

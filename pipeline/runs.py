@@ -1,32 +1,33 @@
 """The functions a Python backend calls: start a run, read its status and results, control it.
 
-``start_run`` records the run in the caller's process (so its status is readable at once) and enqueues
-``normalize``; a backend in another language sends the ``start_run`` message instead (README).
+``start_run`` records the run in the caller's process (so its status is readable at once) and hands
+``normalize`` to the caller's ``Sender``; a backend in another language sends the ``start_run``
+message instead (README). The domain never imports the actor layer: whoever calls in hands over its
+context and its sender (``actors.runtime`` has both for a process configured from Settings).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
-from models import OPEN_STATUSES, TERMINAL_STATUSES, JobStatus, RunStatus
+from sqlmodel import Session
+
+from models import TERMINAL_STATUSES, JobStatus, Run, RunStatus
 from pipeline import store
 from pipeline.context import Context
 from pipeline.errors import InvalidRequest, RunNotFound
 from pipeline.messages import Send
-from pipeline.stages import record_run, validate_run_request
-
-Sender = Callable[[Sequence[Send]], None]
+from pipeline.stages import RunRequest, cancel_open_jobs, record_run, validate_run_request
 
 LIVE_OPEN_KEY = "IN_PROGRESS"  # PENDING, RESOLVING and FETCHING jobs, as Redis counts them together
 
 
-def _default_sender() -> Sender:
-    # Imported lazily: the actor layer depends on pipeline, never the other way round at import time.
-    from actors.dispatch import send_all
+class Sender(Protocol):
+    """Sends the messages a pipeline function asks for (the actor layer's ``send_all``, a test's list)."""
 
-    return send_all
+    def __call__(self, sends: Sequence[Send], /) -> None: ...
 
 
 def start_run(
@@ -35,12 +36,11 @@ def start_run(
     channel_inputs: Sequence[str],
     options: dict[str, Any] | None = None,
     *,
+    ctx: Context,
+    send: Sender,
     run_id: str | None = None,
-    ctx: Context | None = None,
-    send: Sender | None = None,
 ) -> str:
     """Record a run and enqueue it; returns its id. Raises InvalidRequest on bad input, before any write."""
-    ctx = ctx or _runtime_context()
     run_id = run_id or str(uuid.uuid4())
     request = validate_run_request(
         ctx,
@@ -50,23 +50,14 @@ def start_run(
         channel_inputs=list(channel_inputs),
         options=options,
     )
-    (send or _default_sender())(record_run(ctx, request))
+    send(record_run(ctx, request))
     return run_id
 
 
-def _runtime_context() -> Context:
-    from actors.runtime import get_context
-
-    return get_context()
-
-
-def get_run_status(run_id: str, owner_id: str | None = None, *, ctx: Context | None = None) -> dict[str, Any]:
+def get_run_status(run_id: str, owner_id: str | None = None, *, ctx: Context) -> dict[str, Any]:
     """The run's state: live counts from Redis (constant time), the database when Redis has none."""
-    ctx = ctx or _runtime_context()
     with ctx.session() as session:
-        run = store.get_run(session, run_id=run_id)
-        if run is None or (owner_id is not None and run.owner_id != owner_id):
-            raise RunNotFound(run_id)
+        run = _owned_run(session, run_id, owner_id)
         live = ctx.completion.live(run_id) if run.status == RunStatus.RUNNING else None
         if live is not None:
             counts = {k: v for k, v in live.counts.items() if v}
@@ -123,16 +114,13 @@ def get_run_results(
     run_id: str,
     owner_id: str | None = None,
     *,
-    ctx: Context | None = None,
+    ctx: Context,
     offset: int = 0,
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """One row per original input line, in input order: duplicates and invalid lines included."""
-    ctx = ctx or _runtime_context()
     with ctx.session() as session:
-        run = store.get_run(session, run_id=run_id)
-        if run is None or (owner_id is not None and run.owner_id != owner_id):
-            raise RunNotFound(run_id)
+        _owned_run(session, run_id, owner_id)
         rows = store.run_results(session, run_id=run_id, offset=offset, limit=limit)
     results = []
     for line, job, channel in rows:
@@ -166,42 +154,19 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _owned_run(session: Any, run_id: str, owner_id: str | None) -> Any:
+def _owned_run(session: Session, run_id: str, owner_id: str | None) -> Run:
+    """The run, or RunNotFound when it does not exist or belongs to another owner (never "forbidden")."""
     run = store.get_run(session, run_id=run_id)
     if run is None or (owner_id is not None and run.owner_id != owner_id):
         raise RunNotFound(run_id)
     return run
 
 
-def cancel_run(run_id: str, owner_id: str | None = None, *, ctx: Context | None = None) -> bool:
-    """Cancel a run: open jobs become CANCELLED (in-flight ones end at their next guarded write) and the
-    run moves to CANCELLED exactly once, publishing run_finished. False when it had already ended."""
-    from pipeline.stages import publish_finished
-    from pipeline.summary import build_summary
-
-    ctx = ctx or _runtime_context()
-    now = ctx.now()
+def cancel_run(run_id: str, owner_id: str | None = None, *, ctx: Context) -> bool:
+    """Cancel a run: it ends CANCELLED once, publishing run_finished. False when it had already ended."""
     with ctx.session() as session:
-        run = _owned_run(session, run_id, owner_id)
-        if run.status not in (RunStatus.PENDING, RunStatus.RUNNING):
-            return False
-        open_jobs = store.jobs_of_run(session, run_id=run_id, statuses=OPEN_STATUSES)
-        store.set_jobs_status(
-            session,
-            job_ids=[j.id for j in open_jobs],
-            status=JobStatus.CANCELLED,
-            from_statuses=OPEN_STATUSES,
-            now=now,
-            error_code="cancelled",
-            error_message="the run was cancelled",
-        )
-        session.flush()
-        won = store.cancel_run(session, run_id=run_id, summary=build_summary(session, run, now=now), now=now)
-    if open_jobs:
-        ctx.completion.mark_terminal(run_id, {j.id: JobStatus.CANCELLED for j in open_jobs})  # type: ignore[misc]
-    if won:
-        publish_finished(ctx, run_id)
-    return won
+        _owned_run(session, run_id, owner_id)
+    return cancel_open_jobs(ctx, run_id)
 
 
 def retry_run(
@@ -209,17 +174,15 @@ def retry_run(
     owner_id: str | None = None,
     *,
     allow_search: bool = False,
-    search_budget: int = 10,
-    ctx: Context | None = None,
-    send: Sender | None = None,
+    search_budget: int | None = None,
+    ctx: Context,
+    send: Sender,
 ) -> str | None:
     """Start a new run, linked to this one, with its FAILED and NEEDS_SEARCH inputs (invalid lines excepted).
 
-    Returns the new run id, or None when there is nothing to retry.
+    Returns the new run id, or None when there is nothing to retry. ``search_budget`` defaults to
+    the DEFAULT_SEARCH_BUDGET setting.
     """
-    from pipeline.stages import RunRequest, record_run
-
-    ctx = ctx or _runtime_context()
     with ctx.session() as session:
         run = _owned_run(session, run_id, owner_id)
         if run.status not in (RunStatus.FINISHED, RunStatus.CANCELLED):
@@ -231,16 +194,16 @@ def retry_run(
         ]
     if not lines:
         return None
-    options: dict[str, Any] = {"allow_search": True, "search_budget": search_budget} if allow_search else {}
+    budget = ctx.settings.default_search_budget if search_budget is None else search_budget
+    options: dict[str, Any] = {"allow_search": True, "search_budget": budget} if allow_search else {}
     new_id = str(uuid.uuid4())
     request = RunRequest(new_id, run.analysis_id, run.owner_id, lines, options)
-    (send or _default_sender())(record_run(ctx, request, parent_run_id=run_id))
+    send(record_run(ctx, request, parent_run_id=run_id))
     return new_id
 
 
-def delete_run(run_id: str, owner_id: str | None = None, *, ctx: Context | None = None) -> None:
+def delete_run(run_id: str, owner_id: str | None = None, *, ctx: Context) -> None:
     """Delete a run with its inputs, jobs, snapshots and API-call records; shared channels stay."""
-    ctx = ctx or _runtime_context()
     with ctx.session() as session:
         run = _owned_run(session, run_id, owner_id)
         if run.status in (RunStatus.PENDING, RunStatus.RUNNING):

@@ -97,22 +97,14 @@ def claim_metadata_dispatch(session: Session, *, run_id: str, now: datetime) -> 
     return session.execute(stmt).rowcount == 1
 
 
-def finish_run(session: Session, *, run_id: str, summary: dict[str, Any], now: datetime) -> bool:
-    """The guarded transition to FINISHED: True only for the one caller that made it."""
+def end_run(
+    session: Session, *, run_id: str, status: RunStatus, summary: dict[str, Any], now: datetime
+) -> bool:
+    """The guarded transition to FINISHED or CANCELLED: True only for the one caller that made it."""
     stmt = (
         sa.update(Run)
         .where(col(Run.id) == run_id, col(Run.status).in_([RunStatus.PENDING, RunStatus.RUNNING]))
-        .values(status=RunStatus.FINISHED, finished_at=now, summary=summary, waiting_quota_until=None)
-    )
-    return session.execute(stmt).rowcount == 1
-
-
-def cancel_run(session: Session, *, run_id: str, summary: dict[str, Any], now: datetime) -> bool:
-    """The guarded transition to CANCELLED, exactly once."""
-    stmt = (
-        sa.update(Run)
-        .where(col(Run.id) == run_id, col(Run.status).in_([RunStatus.PENDING, RunStatus.RUNNING]))
-        .values(status=RunStatus.CANCELLED, finished_at=now, summary=summary, waiting_quota_until=None)
+        .values(status=status, finished_at=now, summary=summary, waiting_quota_until=None)
     )
     return session.execute(stmt).rowcount == 1
 

@@ -47,11 +47,11 @@ def _run_ids(emulator: Any, n: int) -> list[str]:
 def test_refresh_refetches_only_stale_channels_as_a_system_run(worker, pipeline_ctx, emulator, clock):
     """Given channels fetched 25 h and 1 h ago, when refresh runs, then only the stale ones are fetched again, in a system run."""
     old = _run_ids(emulator, 30)
-    first = start_run("a", "o", old, ctx=pipeline_ctx)
+    first = start_run("a", "o", old, ctx=pipeline_ctx, send=send_all)
     wait_until(lambda: finished(pipeline_ctx, first))
     clock.advance(timedelta(hours=25))
     fresh = [c for c in _run_ids(emulator, 60) if c not in old][:10]
-    second = start_run("a", "o", fresh, ctx=pipeline_ctx)
+    second = start_run("a", "o", fresh, ctx=pipeline_ctx, send=send_all)
     wait_until(lambda: finished(pipeline_ctx, second))
     before = emulator.usage()["by_method"]["channels.list"]["units"]
 
@@ -83,7 +83,7 @@ def test_reresolve_detects_a_handle_that_moved_and_keeps_the_old_mapping(
 ):
     """Given a handle recorded against another channel, when re-resolve runs after the TTL, then the move is recorded and shown."""
     entry = next(c for c in emulator.catalogue.sample(50) if not c["terminated"] and c["handle"])
-    run_id = start_run("a", "o", [f"@{entry['handle']}"], ctx=pipeline_ctx)
+    run_id = start_run("a", "o", [f"@{entry['handle']}"], ctx=pipeline_ctx, send=send_all)
     wait_until(lambda: finished(pipeline_ctx, run_id))
     elsewhere = "UC" + "z" * 21 + "w"
     with pipeline_ctx.session() as s:  # as if the handle used to belong to another channel
@@ -137,7 +137,7 @@ def test_cancel_ends_the_run_once_and_counts_every_job(rabbit_broker, pg_engine,
         try:
             handles = [f"@{c['handle']}" for c in slow.catalogue.sample(100) if c["handle"]][:40]
             with running_worker(rabbit_broker, ctx, threads=2):
-                run_id = start_run("a", "o", handles, ctx=ctx)
+                run_id = start_run("a", "o", handles, ctx=ctx, send=send_all)
                 wait_until(lambda: get_run_status(run_id, ctx=ctx)["run_status"] == "RUNNING")
                 assert cancel_run(run_id, ctx=ctx) is True
                 assert cancel_run(run_id, ctx=ctx) is False
@@ -166,12 +166,16 @@ def test_retry_reruns_needs_search_inputs_with_search_allowed(worker, pipeline_c
         and c["custom_name"] != (c.get("username") or "").lower()
     )
     first = start_run(
-        "a", "o", [f"https://www.youtube.com/c/{entry['custom_name']}", "bad input!"], ctx=pipeline_ctx
+        "a",
+        "o",
+        [f"https://www.youtube.com/c/{entry['custom_name']}", "bad input!"],
+        ctx=pipeline_ctx,
+        send=send_all,
     )
     status = wait_until(lambda: finished(pipeline_ctx, first))
     assert status["summary"]["counts_by_status"] == {"NEEDS_SEARCH": 1, "FAILED": 1}
 
-    second = retry_run(first, allow_search=True, ctx=pipeline_ctx)
+    second = retry_run(first, allow_search=True, ctx=pipeline_ctx, send=send_all)
     retried = wait_until(lambda: finished(pipeline_ctx, second))
 
     assert (
@@ -185,9 +189,9 @@ def test_retry_reruns_needs_search_inputs_with_search_allowed(worker, pipeline_c
 def test_delete_removes_the_run_but_keeps_shared_channels(worker, pipeline_ctx, emulator):
     """Given two runs sharing a channel, when one is deleted, then its rows go and the shared channel stays."""
     shared = _run_ids(emulator, 1)
-    first = start_run("a", "o", shared, ctx=pipeline_ctx)
+    first = start_run("a", "o", shared, ctx=pipeline_ctx, send=send_all)
     wait_until(lambda: finished(pipeline_ctx, first))
-    second = start_run("a", "o", shared, ctx=pipeline_ctx)
+    second = start_run("a", "o", shared, ctx=pipeline_ctx, send=send_all)
     wait_until(lambda: finished(pipeline_ctx, second))
     with pytest.raises(RunNotFound):
         delete_run(first, "someone-else", ctx=pipeline_ctx)
@@ -210,7 +214,7 @@ def test_a_running_run_cannot_be_deleted(pipeline_ctx):
 
 def test_a_real_periodiq_scheduler_fires_reconcile_end_to_end(worker, pipeline_ctx, emulator, tmp_path):
     """Given a run whose finalize was lost, when a real periodiq process starts, then its reconcile tick finishes the run."""
-    run_id = start_run("a", "o", _run_ids(emulator, 5), ctx=pipeline_ctx)
+    run_id = start_run("a", "o", _run_ids(emulator, 5), ctx=pipeline_ctx, send=send_all)
     wait_until(lambda: finished(pipeline_ctx, run_id))
     with pipeline_ctx.session() as s:  # as if finalize never ran
         s.execute(

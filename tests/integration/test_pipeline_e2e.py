@@ -10,6 +10,7 @@ import pika
 import pytest
 import sqlalchemy as sa
 
+from actors.dispatch import send_all
 from models import Channel, ChannelSnapshot, Job, JobStatus
 from pipeline.errors import RunNotFound
 from pipeline.runs import get_run_results, get_run_status, start_run
@@ -32,7 +33,7 @@ def test_every_input_kind_finishes_with_the_right_statuses_and_minimum_quota(wor
     """Given inputs of every kind, when the run goes through the real services, then each lands right at the least quota."""
     inputs = inputs_of_every_kind(emulator.catalogue.sample(200))
     lines = list(inputs.values())
-    run_id = start_run("analysis-1", "owner-1", lines, ctx=pipeline_ctx)
+    run_id = start_run("analysis-1", "owner-1", lines, ctx=pipeline_ctx, send=send_all)
 
     status = wait_until(lambda: finished(pipeline_ctx, run_id), timeout=60)
 
@@ -74,7 +75,9 @@ def test_every_input_kind_finishes_with_the_right_statuses_and_minimum_quota(wor
 
 def test_run_finished_is_published_once_as_plain_json(worker, pipeline_ctx, emulator):
     """Given a finished run, when the backend reads the run_finished queue, then it finds exactly one JSON event."""
-    run_id = start_run("a", "o", [c["id"] for c in emulator.catalogue.sample(20)], ctx=pipeline_ctx)
+    run_id = start_run(
+        "a", "o", [c["id"] for c in emulator.catalogue.sample(20)], ctx=pipeline_ctx, send=send_all
+    )
     wait_until(lambda: finished(pipeline_ctx, run_id))
     wait_until(lambda: get_run_status(run_id, ctx=pipeline_ctx) and _event_sent(pipeline_ctx, run_id))
 
@@ -128,7 +131,9 @@ def test_start_run_published_with_plain_pika_is_processed(worker, pipeline_ctx, 
 
 def test_another_owners_run_is_not_found(worker, pipeline_ctx, emulator):
     """Given a run of owner A, when owner B asks for it, then the answer is 'not found', for status and results."""
-    run_id = start_run("a", "owner-A", [emulator.catalogue.sample(1)[0]["id"]], ctx=pipeline_ctx)
+    run_id = start_run(
+        "a", "owner-A", [emulator.catalogue.sample(1)[0]["id"]], ctx=pipeline_ctx, send=send_all
+    )
     with pytest.raises(RunNotFound):
         get_run_status(run_id, "owner-B", ctx=pipeline_ctx)
     with pytest.raises(RunNotFound):
@@ -146,7 +151,7 @@ def test_one_permanent_failure_and_transient_faults_leave_the_others_alone(worke
         ]
     )
     lines = [f"@{c['handle']}" for c in live[:10]] + ["@no-such-handle-xyz"]
-    run_id = start_run("a", "o", lines, ctx=pipeline_ctx)
+    run_id = start_run("a", "o", lines, ctx=pipeline_ctx, send=send_all)
     status = wait_until(lambda: finished(pipeline_ctx, run_id), timeout=90)
     assert status["summary"]["counts_by_status"] == {"DONE": 10, "FAILED": 1}
     assert status["summary"]["errors_by_code"] == {"not_found": 1}
@@ -156,7 +161,9 @@ def test_jobs_whose_retries_run_out_are_failed_and_counted(worker, pipeline_ctx,
     """Given an API that fails every call, when retries run out, then the jobs are FAILED and the run still finishes."""
     emulator.set_faults(faults=[{"endpoint": "*", "kind": "backend_500", "rate": 1.0}])
     sample = [c for c in emulator.catalogue.sample(50) if c["handle"]][:3]
-    run_id = start_run("a", "o", [f"@{c['handle']}" for c in sample] + ["bad input!"], ctx=pipeline_ctx)
+    run_id = start_run(
+        "a", "o", [f"@{c['handle']}" for c in sample] + ["bad input!"], ctx=pipeline_ctx, send=send_all
+    )
     status = wait_until(lambda: finished(pipeline_ctx, run_id), timeout=120)
     assert status["summary"]["counts_by_status"] == {"FAILED": 4}
     assert status["summary"]["errors_by_code"] == {"retries_exhausted": 3, "invalid_input": 1}
@@ -167,7 +174,7 @@ def test_status_is_answered_from_redis_while_running_and_from_the_database_after
 ):
     """Given a running run, when status is asked, then Redis answers; once finished, the database does."""
     sample = emulator.catalogue.sample(400)
-    run_id = start_run("a", "o", [c["id"] for c in sample], ctx=pipeline_ctx)
+    run_id = start_run("a", "o", [c["id"] for c in sample], ctx=pipeline_ctx, send=send_all)
     wait_until(
         lambda: (
             get_run_status(run_id, ctx=pipeline_ctx)["run_status"] == "RUNNING"

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from actors.dispatch import send_all
 from models import ChannelSnapshot, Job, JobStatus, Run
 from pipeline import maintenance, stages
 from pipeline.completion import RunCompletion
@@ -41,7 +42,7 @@ def test_every_message_delivered_twice_changes_nothing(rabbit_broker, pipeline_c
     catalogue = emulator.catalogue.sample(400)
     lines = list(inputs_of_every_kind(catalogue).values()) + [c["id"] for c in catalogue[100:220]]
     with running_worker(rabbit_broker, pipeline_ctx):
-        run_id = start_run("a", "o", lines, ctx=pipeline_ctx)
+        run_id = start_run("a", "o", lines, ctx=pipeline_ctx, send=send_all)
         status = wait_until(lambda: finished(pipeline_ctx, run_id), timeout=90)
         wait_until(lambda: _event_sent(pipeline_ctx, run_id))
         events = [json.loads(b) for b in drain_events()]
@@ -67,7 +68,9 @@ def _event_sent(ctx: Any, run_id: str) -> bool:
 
 def test_concurrent_finalize_finishes_once_and_publishes_once(worker, pipeline_ctx, emulator):
     """Given a run whose jobs are all done, when 16 finalize calls race, then one wins and one event is sent."""
-    run_id = start_run("a", "o", [c["id"] for c in emulator.catalogue.sample(60)], ctx=pipeline_ctx)
+    run_id = start_run(
+        "a", "o", [c["id"] for c in emulator.catalogue.sample(60)], ctx=pipeline_ctx, send=send_all
+    )
     wait_until(lambda: finished(pipeline_ctx, run_id))
     wait_until(lambda: _event_sent(pipeline_ctx, run_id))
     drain_events()
@@ -130,7 +133,7 @@ def test_all_keys_spent_mid_run_wait_for_the_quota_day_then_finish(pg_engine, ra
                 c["handle"] for c in small.catalogue.sample(200) if not c["terminated"] and c["handle"]
             ][:12]
             with running_worker(rabbit_broker, ctx):
-                run_id = start_run("a", "o", [f"@{h}" for h in handles], ctx=ctx)
+                run_id = start_run("a", "o", [f"@{h}" for h in handles], ctx=ctx, send=send_all)
                 waiting = wait_until(lambda: _waiting(ctx, run_id), timeout=60)
                 assert waiting["waiting_quota_until"] is not None
                 assert waiting["status_counts"].get("WAITING_QUOTA") == 4
@@ -139,8 +142,6 @@ def test_all_keys_spent_mid_run_wait_for_the_quota_day_then_finish(pg_engine, ra
                 small.advance_clock(timedelta(days=1))
                 clock.advance(timedelta(days=1))
                 report = maintenance.reconcile(ctx)
-                from actors.dispatch import send_all
-
                 send_all(report.sends)
                 assert report.resumed_from_quota == 4
                 status = wait_until(lambda: finished(ctx, run_id), timeout=60)
@@ -177,7 +178,7 @@ def test_a_ten_thousand_input_run_finishes_and_status_comes_from_redis(worker, p
         if threading.get_ident() == me:  # the worker threads share the engine: only our own queries
             statements.append(statement)
 
-    run_id = start_run("big", "o", lines, ctx=pipeline_ctx)
+    run_id = start_run("big", "o", lines, ctx=pipeline_ctx, send=send_all)
     wait_until(lambda: get_run_status(run_id, ctx=pipeline_ctx)["run_status"] != "PENDING", timeout=60)
     sa.event.listen(pipeline_ctx.engine, "before_cursor_execute", capture)
     try:

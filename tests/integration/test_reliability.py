@@ -34,6 +34,7 @@ import pytest
 import redis as redis_lib
 import sqlalchemy as sa
 
+from actors.dispatch import send_all
 from emulator import EmulatorConfig, EmulatorServer, fingerprint
 from models import ChannelSnapshot, Job, JobStatus, Run
 from pipeline import maintenance
@@ -266,8 +267,6 @@ class Scheduler:
         self._thread.join(30)
 
     def _loop(self) -> None:
-        from actors.dispatch import send_all
-
         while not self._stop.wait(self.every):
             try:
                 report = maintenance.reconcile(self.ctx, stuck_after_seconds=self.stuck_after)
@@ -637,7 +636,7 @@ def queue_depths() -> dict[str, int | None]:
 
 def pg_dump() -> str:
     dump = subprocess.run(
-        ["pg_dump", "--data-only", "-h", "127.0.0.1", "-U", "postgres", "test"],
+        ["pg_dump", "--data-only", "-h", "127.0.0.1", "-U", "postgres", PG_URL.rsplit("/", 1)[-1]],
         capture_output=True,
         timeout=60,
         check=True,
@@ -715,7 +714,7 @@ def test_sigkilled_worker_restarted_finishes_the_run_exactly_once(rig: Rig) -> N
     worker = rig.worker(METADATA_BATCH_SIZE=5)
     kills = []
     with Scheduler(rig.ctx) as scheduler:
-        run_id = start_run("rel-kill", "owner-rel", lines, ctx=rig.ctx)
+        run_id = start_run("rel-kill", "owner-rel", lines, ctx=rig.ctx, send=send_all)
         points: list[tuple[str, Callable[[], bool]]] = [
             (
                 "right after the start",
@@ -854,7 +853,7 @@ def test_rabbitmq_connections_closed_mid_run_the_run_finishes(rig: Rig) -> None:
     supervisor = Supervisor(worker)
     consumer_cut = "Consumer encountered a connection error"  # Dramatiq's line when a consumer loses RabbitMQ
     with Scheduler(rig.ctx) as scheduler:
-        run_id = start_run("rel-amqp", "owner-rel", lines, ctx=rig.ctx)
+        run_id = start_run("rel-amqp", "owner-rel", lines, ctx=rig.ctx, send=send_all)
         for share in (0.2, 0.6):
             wait(
                 rig,
@@ -891,7 +890,7 @@ def test_redis_keys_lost_mid_run_reconcile_finishes_with_exact_counts(rig: Rig) 
     rig.worker()
     completion = RunCompletion(rig.ctx.redis)
     with Scheduler(rig.ctx, stuck_after_seconds=8) as scheduler:
-        run_id = start_run("rel-redis", "owner-rel", lines, ctx=rig.ctx)
+        run_id = start_run("rel-redis", "owner-rel", lines, ctx=rig.ctx, send=send_all)
         for share in (0.3, 0.7):
             wait(
                 rig,
@@ -929,7 +928,7 @@ def test_postgresql_restarted_mid_run_nothing_is_lost(rig: Rig) -> None:
     cluster = os.listdir("/etc/postgresql")[0]
     tolerate = (sa.exc.OperationalError, sa.exc.DBAPIError, psycopg.Error)
     with Scheduler(rig.ctx) as scheduler:
-        run_id = start_run("rel-pg", "owner-rel", lines, ctx=rig.ctx)
+        run_id = start_run("rel-pg", "owner-rel", lines, ctx=rig.ctx, send=send_all)
         wait(
             rig,
             lambda: progress(rig.ctx, run_id) >= 0.3,
@@ -982,7 +981,7 @@ def test_transient_api_faults_and_a_key_spent_mid_run_fail_no_job(rig: Rig) -> N
     rig.emulator.set_faults(faults=transient, latency_ms=10)
     lines, expected = mixed_inputs(rig.emulator, handles=400, ids=300)
     rig.worker()
-    run_id = start_run("rel-faults", "owner-rel", lines, ctx=rig.ctx)
+    run_id = start_run("rel-faults", "owner-rel", lines, ctx=rig.ctx, send=send_all)
     wait(
         rig, lambda: progress(rig.ctx, run_id) >= 0.3, timeout=60, what="30% of jobs terminal", interval=0.02
     )
@@ -1075,7 +1074,7 @@ def test_api_keys_never_leak_on_bad_key_retry_and_crash_paths(rig: Rig) -> None:
     lines += [line for line in hostile if isinstance(line, str)]
     worker = rig.worker(keys, verbose=True)  # DEBUG: googleapiclient and httplib2 log their URLs here
     with Scheduler(rig.ctx):
-        run_id = start_run("rel-keys", "owner-rel", lines, ctx=rig.ctx)
+        run_id = start_run("rel-keys", "owner-rel", lines, ctx=rig.ctx, send=send_all)
         wait(
             rig,
             lambda: progress(rig.ctx, run_id) >= 0.4,

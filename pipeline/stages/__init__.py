@@ -1,0 +1,48 @@
+"""The pipeline's stages as plain functions, one module per stage.
+
+Each loads by id, does its work, commits, and returns the next messages for the actor to send
+(database commit → Redis mark → send, in that order). ``advance`` is the one place that decides how
+a run moves on (the resolution barrier, finalize, the database when Redis lost the run).
+
+Every stage may run twice for the same message (RabbitMQ redelivers when a worker dies), so each one
+reads the jobs' state, skips what is done, and writes with guarded updates and upserts.
+"""
+
+from pipeline.stages.advance import Progress, advance, dispatch_metadata, resume_from_database
+from pipeline.stages.exhausted import fail_exhausted
+from pipeline.stages.finalize import cancel_open_jobs, finalize_run, finished_event, publish_finished
+from pipeline.stages.metadata import fetch_metadata_jobs
+from pipeline.stages.normalize import BATCH_KINDS, SINGLE_KINDS, normalize_run, resolve_messages
+from pipeline.stages.requests import (
+    RUN_OPTIONS,
+    RunRequest,
+    record_run,
+    reject_run,
+    storable_id,
+    validate_run_request,
+)
+from pipeline.stages.resolve import resolve_jobs
+
+__all__ = [
+    "BATCH_KINDS",
+    "RUN_OPTIONS",
+    "SINGLE_KINDS",
+    "Progress",
+    "RunRequest",
+    "advance",
+    "cancel_open_jobs",
+    "dispatch_metadata",
+    "fail_exhausted",
+    "fetch_metadata_jobs",
+    "finalize_run",
+    "finished_event",
+    "normalize_run",
+    "publish_finished",
+    "record_run",
+    "reject_run",
+    "resolve_jobs",
+    "resolve_messages",
+    "resume_from_database",
+    "storable_id",
+    "validate_run_request",
+]

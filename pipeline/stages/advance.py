@@ -1,0 +1,153 @@
+"""The one place that decides how a run advances once a stage has committed.
+
+Every stage, ``fail_exhausted``, reconcile and cancel report what they settled as a ``Progress`` and
+get back the messages to send. The decisions, in order:
+
+1. **Count.** Jobs that reached a terminal state are marked in Redis (idempotently: a job counts once
+   whoever marks it, and a redelivery marks again what a killed delivery committed but never marked).
+2. **Finalize** when nothing is left: the caller whose mark brought ``remaining`` to 0 sends
+   ``finalize`` (so does a redelivery that finds 0, in case the winner died before sending it).
+3. **The resolution barrier.** A run's metadata is fetched once every job has left resolution, so all
+   its channels share full 50-id batches. The caller that passes the barrier claims the run-wide
+   dispatch in the database (exactly one wins); jobs that arrive after it are sent on their own.
+4. **Redis lost the run** (a flush, an eviction): the database answers both questions instead.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from models import JobStatus, Run
+from pipeline import messages, store
+from pipeline.context import Context
+from pipeline.messages import Send
+
+# fetch_metadata messages that need no API call (every channel is fresh) settle this many jobs each.
+FRESH_JOBS_PER_MESSAGE = 1_000
+RESOLUTION_STATES = (JobStatus.PENDING, JobStatus.RESOLVING)
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """What one delivery of a stage settled, after its commit."""
+
+    terminal: Mapping[int, str] = field(default_factory=dict)  # jobs now terminal, with their status
+    waiting: Mapping[int, datetime] = field(default_factory=dict)  # jobs parked until their quota resets
+    # Jobs that left the resolution phase in this delivery; None for stages after the barrier.
+    left_resolution: Sequence[int] | None = None
+    fetching: Sequence[int] = ()  # jobs this delivery handed to fetch_metadata
+    metadata_dispatched: bool = False  # the run's barrier dispatch was done when the stage loaded it
+    redelivered: bool = False  # some of the message's jobs were settled by an earlier delivery
+
+
+def advance(ctx: Context, run_id: str, progress: Progress) -> list[Send]:
+    """Mark in Redis what the stage committed and return the messages that move the run on."""
+    if progress.waiting:
+        ctx.completion.set_waiting(run_id, list(progress.waiting), True)
+    sends: list[Send] = []
+    if progress.terminal and _emptied_run(ctx, run_id, progress):
+        sends.append(messages.finalize(run_id))
+    if progress.left_resolution is not None:
+        sends.extend(_after_resolution(ctx, run_id, progress))
+    return sends
+
+
+def _emptied_run(ctx: Context, run_id: str, progress: Progress) -> bool:
+    result = ctx.completion.mark_terminal(run_id, dict(progress.terminal))
+    if result.remaining is None:  # Redis lost the run: was this the last open job?
+        with ctx.session() as session:
+            return store.count_open_jobs(session, run_id=run_id) == 0
+    return result.reached_zero() or (progress.redelivered and result.remaining == 0)
+
+
+def _after_resolution(ctx: Context, run_id: str, progress: Progress) -> list[Send]:
+    barrier = ctx.completion.mark_resolved(run_id, list(progress.left_resolution or ()))
+    if progress.metadata_dispatched:
+        return dispatch_metadata(ctx, run_id, progress.fetching) if progress.fetching else []
+    if barrier.remaining is None:
+        passed = not has_unresolved_jobs(ctx, run_id)
+    else:
+        passed = barrier.remaining <= 0
+    if not passed:
+        return []
+    if claim_barrier(ctx, run_id):
+        return dispatch_metadata(ctx, run_id)
+    # Another caller dispatched the run already: whatever this delivery brought is late, sent alone.
+    return dispatch_metadata(ctx, run_id, progress.fetching) if progress.fetching else []
+
+
+def has_unresolved_jobs(ctx: Context, run_id: str) -> bool:
+    with ctx.session() as session:
+        return store.count_open_jobs(session, run_id=run_id, statuses=RESOLUTION_STATES) > 0
+
+
+def claim_barrier(ctx: Context, run_id: str) -> bool:
+    """The guarded database flag: True for exactly one caller per run."""
+    with ctx.session() as session:
+        return store.claim_metadata_dispatch(session, run_id=run_id, now=ctx.now())
+
+
+def resume_from_database(ctx: Context, run: Run) -> list[Send]:
+    """For reconcile: what the database says should happen next when no stage is moving the run."""
+    with ctx.session() as session:
+        open_jobs = store.count_open_jobs(session, run_id=run.id)
+    if open_jobs == 0:
+        return [messages.finalize(run.id)]
+    if (
+        run.metadata_dispatched_at is None
+        and not has_unresolved_jobs(ctx, run.id)
+        and claim_barrier(ctx, run.id)
+    ):
+        return dispatch_metadata(ctx, run.id)
+    return []
+
+
+def dispatch_metadata(ctx: Context, run_id: str, job_ids: Sequence[int] | None = None) -> list[Send]:
+    """fetch_metadata batches of ≤ 50 distinct channels that need a call, plus one message for the fresh.
+
+    ``job_ids=None`` means every FETCHING job of the run (the barrier dispatch, whose claim the caller
+    has won); otherwise only those jobs (late ones: redeliveries, jobs back from a quota wait).
+    """
+    with ctx.session() as session:
+        if job_ids is None:
+            jobs = store.jobs_of_run(session, run_id=run_id, statuses=[JobStatus.FETCHING])
+        else:
+            jobs = [
+                j
+                for j in store.jobs_by_ids(session, run_id=run_id, job_ids=job_ids)
+                if j.status == JobStatus.FETCHING
+            ]
+        run = store.get_run(session, run_id=run_id)
+        fresh = store.fresh_channel_ids(
+            session,
+            channel_ids=[j.channel_id for j in jobs if j.channel_id],
+            fresh_since=fresh_since(ctx, run),
+        )
+    by_channel: dict[str, list[int]] = defaultdict(list)
+    for job in jobs:
+        if job.channel_id:
+            by_channel[job.channel_id].append(job.id)
+    sends: list[Send] = []
+    fresh_jobs = [job_id for cid in sorted(fresh) for job_id in by_channel.get(cid, [])]
+    for start in range(0, len(fresh_jobs), FRESH_JOBS_PER_MESSAGE):  # no API call needed for these
+        sends.append(messages.fetch_metadata(run_id, fresh_jobs[start : start + FRESH_JOBS_PER_MESSAGE]))
+    stale = [cid for cid in by_channel if cid not in fresh]
+    size = ctx.settings.metadata_batch_size
+    for start in range(0, len(stale), size):
+        sends.append(
+            messages.fetch_metadata(
+                run_id, [j for cid in stale[start : start + size] for j in by_channel[cid]]
+            )
+        )
+    return sends
+
+
+def fresh_since(ctx: Context, run: Run | None) -> datetime:
+    """Metadata fetched after this instant is fresh enough for the run (its option, else the setting)."""
+    hours = ctx.settings.metadata_freshness_hours
+    if run is not None and "freshness_hours" in (run.options or {}):
+        hours = float(run.options["freshness_hours"])
+    return ctx.now() - timedelta(hours=hours)

@@ -1,0 +1,34 @@
+"""A stage message ran out of retries: its open jobs fail *and are counted*, so the run still finishes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from models import OPEN_STATUSES, JobStatus
+from pipeline import store
+from pipeline.context import Context
+from pipeline.messages import Send
+from pipeline.stages.advance import RESOLUTION_STATES, Progress, advance
+
+
+def fail_exhausted(ctx: Context, run_id: str, job_ids: Iterable[int], reason: str) -> list[Send]:
+    """Fail the message's open jobs with ``retries_exhausted`` and let the run advance past them."""
+    with ctx.session() as session:
+        jobs = [
+            j for j in store.jobs_by_ids(session, run_id=run_id, job_ids=job_ids) if j.status in OPEN_STATUSES
+        ]
+        store.set_jobs_status(
+            session,
+            job_ids=[j.id for j in jobs],
+            status=JobStatus.FAILED,
+            from_statuses=OPEN_STATUSES,
+            now=ctx.now(),
+            error_code="retries_exhausted",
+            error_message=reason[:1000],
+        )
+    # Only jobs still in the resolution phase count toward the resolution barrier.
+    resolving = [j.id for j in jobs if j.status in RESOLUTION_STATES]
+    progress = Progress(
+        terminal=dict.fromkeys((j.id for j in jobs), JobStatus.FAILED), left_resolution=resolving or None
+    )
+    return advance(ctx, run_id, progress)

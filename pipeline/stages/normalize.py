@@ -1,0 +1,136 @@
+"""``normalize``: parse and dedupe every input, create the jobs, answer from the cache, fan out.
+
+No network call: invalid inputs fail at once (costing nothing), channel ids and cache hits go straight
+to metadata, the rest to ``resolve`` (one job per message for single lookups, 50 for videos and
+playlists, which the API answers 50 ids a call).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session
+
+from models import OPEN_STATUSES, Confidence, JobStatus, ResolutionMethod, Run, RunStatus
+from pipeline import messages, store
+from pipeline.context import Context
+from pipeline.inputs import InputKind, plan_inputs
+from pipeline.messages import Send
+from pipeline.stages.advance import RESOLUTION_STATES, Progress, advance
+
+BATCH_KINDS = (InputKind.VIDEO, InputKind.PLAYLIST)  # resolved 50 per call
+SINGLE_KINDS = (InputKind.HANDLE, InputKind.USERNAME, InputKind.CUSTOM_URL)  # one lookup per call
+
+
+def normalize_run(ctx: Context, run_id: str) -> list[Send]:
+    """Create the run's jobs once (under a row lock), register its counters, and fan out the open jobs."""
+    now = ctx.now()
+    with ctx.session() as session:
+        run = store.lock_run(session, run_id=run_id)
+        if run is None or run.status not in (RunStatus.PENDING, RunStatus.RUNNING):
+            return []
+        if run.status == RunStatus.PENDING:
+            _create_jobs(ctx, session, run, now)
+        jobs = store.jobs_of_run(session, run_id=run_id)
+        dispatched = run.metadata_dispatched_at is not None
+
+    unresolved = [j for j in jobs if j.status in RESOLUTION_STATES]
+    ctx.completion.register(run_id, total_jobs=len(jobs), unresolved_jobs=len(unresolved))
+    # redelivered=True: a normalize delivered again must send again the finalize that a delivery
+    # killed after its mark never sent (finalize is guarded, a duplicate is harmless).
+    progress = Progress(
+        terminal={j.id: j.status for j in jobs if j.status not in OPEN_STATUSES},
+        left_resolution=[],
+        metadata_dispatched=dispatched,
+        redelivered=True,
+    )
+    sends = [messages.finalize(run_id)] if not jobs else []
+    sends.extend(resolve_messages(ctx, run_id, unresolved))
+    sends.extend(advance(ctx, run_id, progress))
+    return sends
+
+
+def resolve_messages(ctx: Context, run_id: str, jobs: list[Any]) -> list[Send]:
+    """One message per single lookup; videos and playlists in messages of RESOLVE_BATCH_SIZE."""
+    by_kind: dict[str, list[int]] = defaultdict(list)
+    for job in jobs:
+        by_kind[job.kind].append(job.id)
+    size = ctx.settings.resolve_batch_size
+    sends: list[Send] = []
+    for kind, ids in by_kind.items():
+        step = size if kind in BATCH_KINDS else 1
+        sends.extend(
+            messages.resolve(run_id, ids[start : start + step]) for start in range(0, len(ids), step)
+        )
+    return sends
+
+
+def _create_jobs(ctx: Context, session: Session, run: Run, now: datetime) -> None:
+    settings = ctx.settings
+    lines = list(run.raw_inputs or [])
+    plan = plan_inputs(lines, max_length=settings.max_input_length)
+    use_cache = bool(run.options.get("use_resolution_cache", True))
+    keys = [store.dedupe_key(j.kind, j.value) for j in plan.jobs]
+    cacheable = [
+        k
+        for k, j in zip(keys, plan.jobs, strict=True)
+        if j.kind not in (InputKind.INVALID, InputKind.CHANNEL_ID)
+    ]
+    cache_fresh_since = now - timedelta(days=settings.resolution_cache_days)
+    cache = (
+        store.cached_resolutions(session, keys=cacheable, fresh_since=cache_fresh_since) if use_cache else {}
+    )
+
+    rows = []
+    for key, planned in zip(keys, plan.jobs, strict=True):
+        row: dict[str, Any] = {
+            "run_id": run.id,
+            "kind": str(planned.kind),
+            "value": planned.value,
+            "dedupe_key": key,
+            "first_line_no": planned.line_indexes[0] + 1,
+            "status": JobStatus.PENDING,
+            "note": (planned.reason or None) if planned.kind != InputKind.INVALID else None,
+            "created_at": now,
+            "updated_at": now,
+            "channel_id": None,
+            "method": None,
+            "confidence": None,
+            "error_code": None,
+            "error_message": None,
+        }
+        if planned.kind == InputKind.INVALID:
+            row.update(
+                status=JobStatus.FAILED, error_code="invalid_input", error_message=planned.reason[:1000]
+            )
+        elif planned.kind == InputKind.CHANNEL_ID:
+            row.update(
+                status=JobStatus.FETCHING,
+                channel_id=planned.value,
+                method=ResolutionMethod.CHANNEL_ID,
+                confidence=Confidence.CERTAIN,
+            )
+        elif key in cache:
+            hit = cache[key]
+            row.update(
+                status=JobStatus.FETCHING,
+                channel_id=hit.channel_id,
+                method=f"cache:{hit.method}",
+                confidence=hit.confidence,
+            )
+        rows.append(row)
+    store.insert_jobs(session, rows=rows)
+    ids = store.job_ids_by_key(session, run_id=run.id)
+    line_rows = [
+        {
+            "run_id": run.id,
+            "line_no": line.index + 1,
+            "text": line.text[: settings.max_input_length + 1],
+            "job_id": ids[keys[line.job_index]],
+        }
+        for line in plan.lines
+    ]
+    store.insert_run_inputs(session, rows=line_rows)
+    store.start_run_normalized(session, run_id=run.id, total_inputs=len(lines), total_jobs=len(rows), now=now)

@@ -1,0 +1,135 @@
+"""What one delivery of a stage did to its jobs, and the one transaction that writes it.
+
+Stages collect an ``Outcome`` while they call the API, then ``apply_outcome`` commits it with guarded
+updates (a job only moves out of the states the stage may move it from), so a redelivery that finds
+its jobs already settled changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from models import CACHE_PREFIX, Confidence, JobStatus, ResolutionMethod, Run, RunKind
+from pipeline import store
+from pipeline.context import Context
+from pipeline.youtube.records import ChannelRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """A job's channel and how it was found (``method`` is a ResolutionMethod, ``cache:``-prefixed on a hit)."""
+
+    channel_id: str
+    method: str
+    confidence: Confidence
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Why a job ended without a channel: FAILED with an error code, or NEEDS_SEARCH."""
+
+    code: str
+    message: str
+    status: JobStatus = JobStatus.FAILED
+
+
+@dataclass(slots=True)
+class Outcome:
+    """Everything a delivery settled, keyed by job id; applied in one transaction at the end."""
+
+    done: dict[int, Resolved] = field(default_factory=dict)  # channel known and its metadata saved
+    fetching: dict[int, Resolved] = field(default_factory=dict)  # channel known, metadata still needed
+    failed: dict[int, Failure] = field(default_factory=dict)
+    waiting: dict[int, datetime] = field(default_factory=dict)  # job -> when its quota resets
+    channels: dict[str, ChannelRecord] = field(default_factory=dict)  # metadata the calls brought
+
+    def found(
+        self, job_id: int, record: ChannelRecord, method: ResolutionMethod, confidence: Confidence
+    ) -> None:
+        """A lookup that brought the channel's metadata with it: the job is done."""
+        self.done[job_id] = Resolved(record.channel_id, method, confidence)
+        self.channels[record.channel_id] = record
+
+    def fail(self, job_ids: Iterable[int], code: str, message: str) -> None:
+        for job_id in job_ids:
+            self.failed[job_id] = Failure(code, message)
+
+    def wait(self, job_ids: Iterable[int], resets_at: datetime) -> None:
+        for job_id in job_ids:
+            self.waiting[job_id] = resets_at
+
+    def terminal(self) -> dict[int, JobStatus]:
+        """The jobs this outcome ends, with the status they end in."""
+        ended = {job_id: JobStatus.DONE for job_id in self.done}
+        ended.update({job_id: failure.status for job_id, failure in self.failed.items()})
+        return ended
+
+    def settled(self) -> list[int]:
+        """Every job this outcome moved out of its stage (to the next stage, an end, or a quota wait)."""
+        return [*self.done, *self.fetching, *self.failed, *self.waiting]
+
+
+def priority(run: Run) -> str:
+    """Scheduled (system) runs stop short of the quota reserve kept for interactive ones."""
+    return "system" if run.kind == RunKind.SYSTEM else "interactive"
+
+
+def apply_outcome(
+    ctx: Context, run: Run, outcome: Outcome, *, from_statuses: Iterable[JobStatus], record_resolutions: bool
+) -> None:
+    """One transaction: channels and snapshots, resolutions (resolve only), then guarded job transitions."""
+    now = ctx.now()
+    allowed = list(from_statuses)
+    with ctx.session() as session:
+        store.save_channels(session, records=outcome.channels.values(), run_id=run.id, now=now)
+        if record_resolutions:
+            resolved = {**outcome.done, **outcome.fetching}
+            jobs = store.jobs_by_ids(session, run_id=run.id, job_ids=resolved)
+            for job in jobs:
+                found = resolved[job.id]
+                if not found.method.startswith(CACHE_PREFIX):
+                    store.record_resolution(
+                        session,
+                        kind=job.kind,
+                        value=job.value,
+                        channel_id=found.channel_id,
+                        method=found.method,
+                        confidence=found.confidence,
+                        now=now,
+                        run_id=run.id,
+                    )
+        for status, group in ((JobStatus.DONE, outcome.done), (JobStatus.FETCHING, outcome.fetching)):
+            for job_id, found in group.items():
+                store.update_job(
+                    session,
+                    job_id=job_id,
+                    from_statuses=allowed,
+                    now=now,
+                    status=status,
+                    channel_id=found.channel_id,
+                    method=found.method,
+                    confidence=found.confidence,
+                )
+        for job_id, failure in outcome.failed.items():
+            store.update_job(
+                session,
+                job_id=job_id,
+                from_statuses=allowed,
+                now=now,
+                status=failure.status,
+                error_code=failure.code[:64],
+                error_message=failure.message[:1000],
+            )
+        for job_id, resets_at in outcome.waiting.items():
+            store.update_job(
+                session,
+                job_id=job_id,
+                from_statuses=allowed,
+                now=now,
+                status=JobStatus.WAITING_QUOTA,
+                waiting_until=resets_at,
+            )
+        if outcome.waiting:
+            store.set_run_waiting(session, run_id=run.id, until=max(outcome.waiting.values()))

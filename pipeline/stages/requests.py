@@ -1,0 +1,136 @@
+"""``start_run``: check a request's shape and bounds, record the run and its raw inputs once.
+
+A request that cannot be accepted still finishes, once, with the reason, so the backend hears of it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from models import Run, RunKind, RunStatus
+from pipeline import messages, store
+from pipeline.context import Context
+from pipeline.errors import InvalidRequest
+from pipeline.messages import Send
+from pipeline.stages.finalize import publish_finished
+
+log = logging.getLogger(__name__)
+
+RUN_OPTIONS = {
+    "allow_search": bool,  # may custom URLs fall back to search.list?
+    "search_budget": int,  # how many search.list calls this run may make
+    "freshness_hours": (int, float),  # metadata younger than this is not fetched again
+    "use_resolution_cache": bool,  # answer inputs from earlier runs' resolutions
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RunRequest:
+    run_id: str
+    analysis_id: str
+    owner_id: str
+    channel_inputs: list[str]
+    options: dict[str, Any]
+
+
+def validate_run_request(
+    ctx: Context, *, run_id: Any, analysis_id: Any, owner_id: Any, channel_inputs: Any, options: Any
+) -> RunRequest:
+    """Check a start_run message's shape and bounds; raise InvalidRequest with a sentence a person can act on."""
+    if not storable_id(run_id, 64):
+        raise InvalidRequest("run_id must be a string of 1 to 64 printable characters (a UUID)")
+    for name, value in (("analysis_id", analysis_id), ("owner_id", owner_id)):
+        if not storable_id(value, 200):
+            raise InvalidRequest(f"{name} must be a string of 1 to 200 characters, without NUL")
+    if not isinstance(channel_inputs, list):
+        raise InvalidRequest("channel_inputs must be a list of strings")
+    limit = ctx.settings.max_inputs_per_run
+    if len(channel_inputs) > limit:
+        raise InvalidRequest(f"too many channel inputs: {len(channel_inputs)} (the limit is {limit} per run)")
+    if not channel_inputs:
+        raise InvalidRequest("channel_inputs is empty: give at least one channel input")
+    options = {} if options is None else options
+    if not isinstance(options, dict):
+        raise InvalidRequest("options must be an object")
+    unknown = sorted(set(options) - set(RUN_OPTIONS))
+    if unknown:
+        raise InvalidRequest(f"unknown option(s) {unknown}; known options: {sorted(RUN_OPTIONS)}")
+    for name, value in options.items():
+        expected = RUN_OPTIONS[name]
+        if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
+            raise InvalidRequest(f"option {name} has the wrong type")
+        if name in ("search_budget", "freshness_hours") and value < 0:
+            raise InvalidRequest(f"option {name} must not be negative")
+    # A non-string line (a foreign backend's null or number) is kept as text and will fail on its own.
+    max_len = ctx.settings.max_input_length
+    lines = [_input_text(item)[: max_len + 1] for item in channel_inputs]
+    return RunRequest(run_id, analysis_id, owner_id, lines, dict(options))
+
+
+# PostgreSQL text and JSONB cannot hold NUL, nor a lone surrogate (a JSON "\udc80" escape or bytes
+# decoded with surrogateescape make one): either failed the run's first insert and every retry of it,
+# so the run was lost without a word. Each becomes U+FFFD, one for one, before anything is stored or
+# parsed: the parser judges the text that is stored (a NUL inside a handle or an id makes it invalid).
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+
+
+def storable_id(value: Any, max_length: int) -> bool:
+    """An id the database can store as it is: a non-empty string, bounded, without NUL or surrogates."""
+    return isinstance(value, str) and 1 <= len(value) <= max_length and not _UNSTORABLE.search(value)
+
+
+def _input_text(item: Any) -> str:
+    text = item if isinstance(item, str) else ("" if item is None else str(item))
+    return _UNSTORABLE.sub("\ufffd", text)
+
+
+def record_run(
+    ctx: Context,
+    request: RunRequest,
+    *,
+    kind: RunKind = RunKind.INTERACTIVE,
+    parent_run_id: str | None = None,
+) -> list[Send]:
+    """Record the run and its raw inputs once (idempotent on run_id) and ask for normalize."""
+    with ctx.session() as session:
+        run = Run(
+            id=request.run_id,
+            analysis_id=request.analysis_id,
+            owner_id=request.owner_id,
+            kind=kind,
+            options=request.options,
+            raw_inputs=request.channel_inputs,
+            total_inputs=len(request.channel_inputs),
+            parent_run_id=parent_run_id,
+            created_at=ctx.now(),
+        )
+        created = store.insert_run(session, run=run)
+        existing = None if created else store.get_run(session, run_id=request.run_id)
+    if existing is not None and existing.status not in (RunStatus.PENDING, RunStatus.RUNNING):
+        return []
+    if existing is not None and (existing.owner_id != request.owner_id):
+        log.warning("start_run %s resent with another owner; keeping the first", request.run_id)
+    return [messages.normalize(request.run_id)]
+
+
+def reject_run(ctx: Context, *, run_id: str, analysis_id: Any, owner_id: Any, error: str) -> None:
+    """A start_run that cannot be accepted still finishes, once, with the reason, so the backend hears of it."""
+    now = ctx.now()
+    summary = {"error": error, "counts_by_status": {}, "total_jobs": 0}
+    with ctx.session() as session:
+        store.insert_run(
+            session,
+            run=Run(
+                id=run_id,
+                analysis_id=_input_text(analysis_id)[:200] or "-",
+                owner_id=_input_text(owner_id)[:200] or "-",
+                error=_input_text(error)[:2000],
+                created_at=now,
+            ),
+        )
+        won = store.end_run(session, run_id=run_id, status=RunStatus.FINISHED, summary=summary, now=now)
+    if won:
+        publish_finished(ctx, run_id)

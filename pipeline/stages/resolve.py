@@ -1,0 +1,164 @@
+"""``resolve``: handles, usernames, custom URLs, videos and playlists to channel ids, cheapest call first.
+
+Handles and usernames come back with the channel's metadata (the lookup asks for the same parts
+``fetch_metadata`` would), so those jobs are done here; videos, playlists and search hits only name
+their channel, whose metadata waits for the run's barrier so it shares 50-id batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from models import Confidence, Job, JobStatus, ResolutionMethod, Run, RunStatus
+from pipeline import store
+from pipeline.context import Context
+from pipeline.inputs import InputKind
+from pipeline.messages import Send
+from pipeline.stages.advance import RESOLUTION_STATES, Progress, advance
+from pipeline.stages.outcome import Failure, Outcome, Resolved, apply_outcome, priority
+from pipeline.youtube.errors import NoApiKeys, PermanentYouTubeError, QuotaExhausted
+
+BATCH_LOOKUPS = {
+    InputKind.VIDEO: (ResolutionMethod.VIDEOS_LIST, "video"),
+    InputKind.PLAYLIST: (ResolutionMethod.PLAYLISTS_LIST, "playlist"),
+}
+# Every state a resolve delivery may move a job out of (WAITING_QUOTA and FETCHING: a redelivery
+# racing reconcile's resend must still settle the job once).
+_FROM = [JobStatus.PENDING, JobStatus.RESOLVING, JobStatus.FETCHING, JobStatus.WAITING_QUOTA]
+
+
+def resolve_jobs(ctx: Context, run_id: str, job_ids: Sequence[int]) -> list[Send]:
+    """Resolve the message's open jobs, commit what was settled, and let the run advance."""
+    with ctx.session() as session:
+        run = store.get_run(session, run_id=run_id)
+        if run is None or run.status != RunStatus.RUNNING:
+            return []
+        loaded = store.jobs_by_ids(session, run_id=run_id, job_ids=job_ids)
+        jobs = [j for j in loaded if j.status in RESOLUTION_STATES]
+        store.set_jobs_status(
+            session,
+            job_ids=[j.id for j in jobs],
+            status=JobStatus.RESOLVING,
+            from_statuses=[JobStatus.PENDING],
+            now=ctx.now(),
+        )
+        dispatched = run.metadata_dispatched_at is not None
+    outcome = Outcome()
+    try:
+        _resolve_into(ctx, run, jobs, outcome)
+    finally:
+        # Whatever was settled before an error (a transient one is re-raised for a retry) is kept.
+        apply_outcome(ctx, run, outcome, from_statuses=_FROM, record_resolutions=True)
+    # A delivery killed after its commit left jobs settled in the database but not in Redis: this
+    # redelivery marks them again (both marks are idempotent), or the run would wait for reconcile.
+    settled_before = {j.id: j.status for j in loaded if j.status not in RESOLUTION_STATES}
+    terminal = {
+        j: s for j, s in settled_before.items() if s not in (JobStatus.FETCHING, JobStatus.WAITING_QUOTA)
+    }
+    progress = Progress(
+        terminal={**terminal, **outcome.terminal()},
+        waiting=outcome.waiting,
+        left_resolution=[*settled_before, *outcome.settled()],
+        fetching=list(outcome.fetching),
+        metadata_dispatched=dispatched,
+        redelivered=bool(terminal),
+    )
+    return advance(ctx, run_id, progress)
+
+
+def _resolve_into(ctx: Context, run: Run, jobs: list[Job], outcome: Outcome) -> None:
+    """Settle each job into ``outcome``; on spent quota or no keys, the jobs not yet asked wait or fail."""
+    pending = {job.id: job for job in jobs}
+    try:
+        for kind, (method, noun) in BATCH_LOOKUPS.items():
+            batch = [j for j in jobs if j.kind == kind]
+            if batch:
+                _resolve_batch(ctx, run, batch, method, noun, outcome)
+                for job in batch:
+                    pending.pop(job.id)
+        for job in jobs:
+            if job.kind in BATCH_LOOKUPS:
+                continue
+            try:
+                _resolve_single(ctx, run, job, outcome)
+            except PermanentYouTubeError as exc:
+                outcome.fail([job.id], exc.error_code, str(exc))
+            pending.pop(job.id)
+    except QuotaExhausted as exc:
+        outcome.wait(pending, exc.resets_at)
+    except NoApiKeys as exc:
+        outcome.fail(pending, "no_api_keys", str(exc))
+
+
+def _resolve_batch(
+    ctx: Context, run: Run, batch: list[Job], method: ResolutionMethod, noun: str, outcome: Outcome
+) -> None:
+    lookup = (
+        ctx.youtube.video_channels
+        if method == ResolutionMethod.VIDEOS_LIST
+        else ctx.youtube.playlist_channels
+    )
+    try:
+        owners = lookup([j.value for j in batch], run_id=run.id, priority=priority(run))
+    except PermanentYouTubeError as exc:
+        outcome.fail([j.id for j in batch], exc.error_code, str(exc))
+        return
+    for job in batch:
+        channel_id = owners.get(job.value)
+        if channel_id:
+            outcome.fetching[job.id] = Resolved(channel_id, method, Confidence.CERTAIN)
+        else:
+            outcome.fail([job.id], "not_found", f"no public {noun} has the id {job.value}")
+
+
+def _resolve_single(ctx: Context, run: Run, job: Job, outcome: Outcome) -> None:
+    yt = ctx.youtube
+    kw = {"run_id": run.id, "priority": priority(run)}
+    if job.kind == InputKind.HANDLE:
+        record = yt.channel_by_handle(job.value, **kw)
+        if record is None:
+            outcome.fail([job.id], "not_found", f"no channel has the handle @{job.value}")
+        else:
+            outcome.found(job.id, record, ResolutionMethod.FOR_HANDLE, Confidence.CERTAIN)
+        return
+    if job.kind == InputKind.USERNAME:
+        record = yt.channel_by_username(job.value, **kw)
+        if record is None:
+            outcome.fail([job.id], "not_found", f"no channel has the legacy username {job.value}")
+        else:
+            outcome.found(job.id, record, ResolutionMethod.FOR_USERNAME, Confidence.CERTAIN)
+        return
+    if job.kind != InputKind.CUSTOM_URL:  # kinds that never reach resolve (defensive: never leave a job open)
+        outcome.fail([job.id], "unexpected_kind", f"cannot resolve a {job.kind}")
+        return
+    # A custom URL has no API filter: the cheap probable routes first, search last.
+    for found_by, lookup in (
+        (ResolutionMethod.FOR_HANDLE, yt.channel_by_handle),
+        (ResolutionMethod.FOR_USERNAME, yt.channel_by_username),
+    ):
+        record = lookup(job.value, **kw)
+        if record is not None:
+            outcome.found(job.id, record, found_by, Confidence.PROBABLE)
+            return
+    options = run.options or {}
+    allowed = bool(options.get("allow_search"))
+    budget = int(options.get("search_budget", ctx.settings.default_search_budget)) if allowed else 0
+    if allowed and ctx.completion.take_search(run.id, budget):
+        hits = yt.search_channels(job.value, max_results=1, **kw)
+        if hits:
+            outcome.fetching[job.id] = Resolved(
+                hits[0].channel_id, ResolutionMethod.SEARCH, Confidence.PROBABLE
+            )
+        else:
+            outcome.fail([job.id], "not_found", f"search found no channel for /c/{job.value}")
+        return
+    reason = (
+        "search.list is not allowed by this run's options"
+        if not allowed
+        else "the run's search budget is spent"
+    )
+    outcome.failed[job.id] = Failure(
+        "needs_search",
+        f"custom URL name '{job.value}' matched no handle or username; {reason}",
+        JobStatus.NEEDS_SEARCH,
+    )
