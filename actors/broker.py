@@ -7,19 +7,24 @@ silently). Without it: an in-process StubBroker that the embedded mode drives wi
 
 from __future__ import annotations
 
+import sys
+
 import dramatiq
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AgeLimit, Callbacks, Middleware, Retries, ShutdownNotifications, TimeLimit
 from periodiq import PeriodiqMiddleware
 
-from actors.middleware import LogContext, worker_metrics
+from actors.middleware import LogContext, RequireWorkerSettings, worker_metrics
 from pipeline.config import Settings, get_settings
+from pipeline.errors import ConfigurationError
 
 
 def middleware(settings: Settings) -> list[Middleware]:
     """Explicit, so nobody has to guess what runs around an actor."""
     return [
+        # A `dramatiq` worker process refuses to boot half-configured or without keys (one line, exit 2).
+        RequireWorkerSettings(settings),
         # First, so every later hook's log lines (retries, failures) already carry run_id and job_ids.
         LogContext(level=settings.log_level, json=settings.log_json),
         AgeLimit(),  # drops scheduled messages older than their max_age (periodiq's skip delay)
@@ -45,7 +50,19 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
     return StubBroker(middleware=middleware(settings))
 
 
-broker = build_broker(get_settings())
+def _settings() -> Settings:
+    """The process's settings, or one line on stderr and exit 2: a worker, the scheduler or the CLI
+    must not start on a configuration that mixes embedded and real services."""
+    try:
+        settings = get_settings()
+        settings.require_one_service_mode()
+    except ConfigurationError as exc:
+        print(f"ytcollect: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    return settings
+
+
+broker = build_broker(_settings())
 dramatiq.set_broker(broker)
 
 

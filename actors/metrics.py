@@ -43,7 +43,7 @@ from sqlmodel import Session
 
 from models.job import JobStatus
 from models.run import RunStatus
-from pipeline import db, store
+from pipeline import db, resources, store
 from pipeline.config import Settings, get_settings
 from pipeline.youtube.quota import QuotaLedger
 from pipeline.youtube.redact import redact
@@ -176,22 +176,12 @@ def open_collector(settings: Settings) -> tuple[YtcollectCollector, Callable[[],
     The quota gauges need a shared ledger, so they appear only with ``REDIS_URL`` set (the embedded
     stand-in lives in another process's memory).
     """
-    from redis import Redis
-
     closers: list[Callable[[], None]] = []
     ledger = None
     if settings.redis_url:
-        redis = Redis.from_url(
-            settings.redis_url, decode_responses=True, socket_connect_timeout=3, socket_timeout=3
-        )
+        redis = resources.open_redis(settings, timeout=3)
         closers.append(redis.close)
-        ledger = QuotaLedger(
-            redis,
-            settings.yt_api_keys,
-            daily_units_per_key=settings.quota_daily_units_per_key,
-            daily_budget=settings.quota_daily_budget,
-            interactive_reserve=settings.quota_interactive_reserve,
-        )
+        ledger = resources.quota_ledger(settings, redis)
     engine = db.make_engine(settings.sqlalchemy_url, pool_size=1)
     closers.append(engine.dispose)
     collector = YtcollectCollector(ledger=ledger, sessions=db.session_factory(engine))

@@ -6,6 +6,7 @@ They live with the actors because they are Dramatiq types; the logic they call i
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +15,26 @@ from dramatiq.broker import MessageProxy
 
 from actors.metrics import dramatiq_environment, forget_dead_processes, serve_metrics
 from pipeline.config import Settings
+from pipeline.errors import ConfigurationError
 from pipeline.logs import clear_message_context, configure_logging, set_message_context
+
+
+class RequireWorkerSettings(dramatiq.Middleware):
+    """Stop a ``dramatiq`` worker process at boot unless every service and a key are configured.
+
+    Only the ``dramatiq`` CLI emits ``after_process_boot``, so the embedded CLI and the scheduler,
+    which share this broker, are not held to it (they send, and never call the API).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def after_process_boot(self, broker: dramatiq.Broker) -> None:
+        try:
+            self.settings.require_worker_ready()
+        except ConfigurationError as exc:
+            print(f"ytcollect worker: {exc}", file=sys.stderr, flush=True)
+            raise SystemExit(2) from None
 
 
 class LogContext(dramatiq.Middleware):

@@ -26,7 +26,7 @@ COMMAND_MODULES = {
     "retry": "runs",
     "delete": "runs",
     "db": "db",
-    "doctor": "ops",
+    "doctor": "doctor",
     "maintenance": "maintenance",
     "history": "history",
     "stats": "history",

@@ -51,8 +51,8 @@ def _database() -> Iterator[sessionmaker[Session]]:
     settings = get_settings()
     engine = db.make_engine(settings.sqlalchemy_url, pool_size=2)
     try:
-        if settings.database_url is None:  # the embedded SQLite file: migrate it as build_context does
-            db.upgrade(engine)
+        if settings.database_url is None:
+            db.upgrade(engine)  # the embedded SQLite file migrates itself, as resources.open_database does
         yield db.session_factory(engine)
     except sa.exc.OperationalError as exc:
         # The driver's message names host, port and database, never the password.

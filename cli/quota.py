@@ -11,24 +11,15 @@ import typer
 from rich.table import Table
 
 from cli.app import app, console, err_console
+from pipeline import resources
 from pipeline.config import get_settings
-from pipeline.youtube.quota import PACIFIC, KeyStatus, QuotaLedger
+from pipeline.youtube.quota import PACIFIC, KeyStatus
 
 
 def _redis_location(url: str) -> str:
     """host:port/db of a Redis URL, without the password it may carry."""
     parts = urlsplit(url)
     return f"{parts.hostname or '?'}:{parts.port or 6379}{parts.path or ''}"
-
-
-def _open_redis(url: str | None):
-    if url is None:
-        import fakeredis
-
-        return fakeredis.FakeRedis(decode_responses=True)
-    import redis
-
-    return redis.Redis.from_url(url, decode_responses=True)
 
 
 def _as_dict(status: KeyStatus) -> dict[str, object]:
@@ -62,13 +53,7 @@ def quota(
             "[yellow]No REDIS_URL set: the embedded mode keeps quota in-process, so there is nothing "
             "persistent to show. Below is the empty ledger for the configured keys.[/yellow]"
         )
-    ledger = QuotaLedger(
-        _open_redis(settings.redis_url),
-        settings.yt_api_keys,
-        daily_units_per_key=settings.quota_daily_units_per_key,
-        daily_budget=settings.quota_daily_budget,
-        interactive_reserve=settings.quota_interactive_reserve,
-    )
+    ledger = resources.quota_ledger(settings, resources.open_redis(settings))
     try:
         for fingerprint in enable or []:
             if fingerprint not in ledger.fingerprints:

@@ -1,8 +1,12 @@
 """One settings class, read from the environment (and ``.env``).
 
-With none of ``BROKER_URL``, ``REDIS_URL``, ``DATABASE_URL`` or ``YT_API_KEYS`` set, ytcollect runs
-embedded: an in-process broker and worker, an in-process Redis stand-in, SQLite and the bundled
-YouTube API emulator. Setting them switches the same code to the real services.
+Services come all or none: with none of ``BROKER_URL``, ``REDIS_URL`` and ``DATABASE_URL`` set,
+ytcollect runs embedded (an in-process broker and worker, an in-process Redis stand-in, SQLite);
+with all three it uses them. A mix is refused (``require_one_service_mode``): each process would
+otherwise invent its own Redis, or write synthetic channels into a real database.
+
+The YouTube side is separate: the bundled emulator when nothing names an API (embedded only), the
+API at ``YOUTUBE_API_URL`` (the real one by default) with ``YT_API_KEYS`` otherwise.
 """
 
 from __future__ import annotations
@@ -10,8 +14,10 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from pipeline.errors import ConfigurationError
 
 REAL_YOUTUBE_API_URL = "https://youtube.googleapis.com"
 
@@ -109,8 +115,43 @@ class Settings(BaseSettings):
 
     @property
     def embedded(self) -> bool:
-        """True when no external service is configured: the one-process demo mode."""
-        return not (self.broker_url or self.redis_url or self.database_url or self.yt_api_keys)
+        """True when no external service is configured: the one-process mode."""
+        return not (self.broker_url or self.redis_url or self.database_url)
+
+    @property
+    def uses_bundled_emulator(self) -> bool:
+        """Embedded with no API named: the bundled emulator on a free loopback port, any key."""
+        return self.embedded and not self.yt_api_keys and self.youtube_api_url is None
+
+    def require_one_service_mode(self) -> None:
+        """Refuse a half-configured process, with one line naming what is missing."""
+        services = {
+            "BROKER_URL": self.broker_url,
+            "REDIS_URL": self.redis_url,
+            "DATABASE_URL": self.database_url,
+        }
+        named = [name for name, value in services.items() if value]
+        if named and len(named) < len(services):
+            missing = [name for name in services if name not in named]
+            raise ConfigurationError(
+                f"{' and '.join(named)} {'is' if len(named) == 1 else 'are'} set but {' and '.join(missing)} "
+                f"{'is' if len(missing) == 1 else 'are'} not: name all three services, or none for the embedded mode"
+            )
+        if self.youtube_api_url and not self.yt_api_keys:
+            raise ConfigurationError(
+                "YOUTUBE_API_URL is set but YT_API_KEYS is empty: give the keys that API expects"
+            )
+
+    def require_worker_ready(self) -> None:
+        """A ``dramatiq`` worker never starts an emulator or a Redis of its own, and needs keys."""
+        self.require_one_service_mode()
+        if self.embedded:
+            raise ConfigurationError(
+                "a dramatiq worker needs BROKER_URL, REDIS_URL and DATABASE_URL; "
+                "without them use `ytcollect run`, which runs everything in one process"
+            )
+        if not self.yt_api_keys:
+            raise ConfigurationError("YT_API_KEYS is empty: a worker needs at least one YouTube Data API key")
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -124,5 +165,23 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, read once."""
-    return Settings()
+    """The process-wide settings, read once; an invalid value is one ConfigurationError line."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigurationError(describe_invalid_settings(exc)) from None
+
+
+def describe_invalid_settings(exc: ValidationError) -> str:
+    """``REFRESH_INTERVAL_HOURS=0: Input should be greater than 0`` (every bad variable, one line)."""
+    problems = []
+    for error in exc.errors():
+        name = ".".join(str(part) for part in error["loc"]).upper() or "settings"
+        value = error.get("input")
+        shown = (
+            f"={value}"
+            if isinstance(value, str | int | float) and "KEY" not in name and "URL" not in name
+            else ""
+        )
+        problems.append(f"{name}{shown}: {error['msg']}")
+    return "invalid setting " + "; ".join(problems)

@@ -18,7 +18,7 @@ from redis import Redis
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from pipeline import db, store
+from pipeline import db, resources, store
 from pipeline.completion import RunCompletion
 from pipeline.config import REAL_YOUTUBE_API_URL, Settings
 from pipeline.events import AmqpEventPublisher, EventPublisher, MemoryEventPublisher
@@ -89,34 +89,25 @@ def build_context(
     *,
     clock: Callable[[], datetime] | None = None,
     redis: Redis | None = None,
-    youtube_api_url: str | None = None,
     events: EventPublisher | None = None,
     emulator_channels: int = 2_000,
 ) -> Context:
-    """Wire every resource from settings; the embedded mode when nothing is configured."""
+    """Wire every resource from settings: all services named, or the embedded mode (none named)."""
+    settings.require_one_service_mode()
     install_log_redaction()
     clock = clock or utcnow
     closers: list[Callable[[], None]] = []
 
-    engine = db.make_engine(settings.sqlalchemy_url)
+    engine = resources.open_database(settings)
     closers.append(engine.dispose)
-    if settings.database_url is None:  # the embedded SQLite file: migrate it ourselves
-        db.upgrade(engine)
     sessions = db.session_factory(engine)
-
-    if redis is None:
-        if settings.redis_url:
-            redis = Redis.from_url(settings.redis_url, decode_responses=True)
-        else:
-            import fakeredis
-
-            redis = fakeredis.FakeRedis(decode_responses=True)
+    redis = redis if redis is not None else resources.open_redis(settings)
     completion = RunCompletion(redis)
 
     emulator = None
     keys = list(settings.yt_api_keys)
-    base_url = youtube_api_url or settings.youtube_api_url
-    if not keys and base_url is None:
+    base_url = settings.youtube_api_url or REAL_YOUTUBE_API_URL
+    if settings.uses_bundled_emulator:
         from emulator import EmulatorConfig, EmulatorServer
 
         emulator = EmulatorServer(
@@ -126,16 +117,8 @@ def build_context(
         closers.append(emulator.stop)
         base_url = emulator.base_url
         keys = [EMBEDDED_API_KEY]
-    base_url = base_url or REAL_YOUTUBE_API_URL
 
-    ledger = QuotaLedger(
-        redis,
-        keys,
-        daily_units_per_key=settings.quota_daily_units_per_key,
-        daily_budget=settings.quota_daily_budget,
-        interactive_reserve=settings.quota_interactive_reserve,
-        clock=clock,
-    )
+    ledger = resources.quota_ledger(settings, redis, keys, clock=clock)
     youtube = YouTubeClient(
         base_url=base_url,
         ledger=ledger,

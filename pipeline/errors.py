@@ -19,3 +19,7 @@ class RunNotFound(YtCollectError):
     def __init__(self, run_id: str) -> None:
         super().__init__(f"run {run_id} not found")
         self.run_id = run_id
+
+
+class ConfigurationError(YtCollectError):
+    """The settings cannot work together (a half-configured process, a value out of range): one line."""

@@ -98,39 +98,6 @@ class YouTubeClient:
         self._services: dict[str, Any] = {}
         self._services_lock = threading.Lock()
 
-    @classmethod
-    def from_settings(
-        cls,
-        settings,
-        redis,
-        *,
-        sink: Sink | None = None,
-        base_url: str | None = None,
-        clock: Callable[[], datetime] | None = None,
-    ) -> YouTubeClient:
-        """A client and its Redis ledger configured from :class:`pipeline.config.Settings`."""
-        clock = clock or utcnow
-        ledger = QuotaLedger(
-            redis,
-            settings.yt_api_keys,
-            daily_units_per_key=settings.quota_daily_units_per_key,
-            daily_budget=settings.quota_daily_budget,
-            interactive_reserve=settings.quota_interactive_reserve,
-            clock=clock,
-        )
-        return cls(
-            base_url=base_url or settings.youtube_api_url or REAL_API_URL,
-            ledger=ledger,
-            sink=sink,
-            timeout=settings.http_timeout_seconds,
-            max_attempts=settings.client_max_attempts,
-            backoff_base=settings.client_backoff_base_seconds,
-            backoff_max=settings.client_backoff_max_seconds,
-            clock=clock,
-        )
-
-    # --- the calls -------------------------------------------------------------------------------
-
     def channels_by_ids(
         self, ids: Sequence[str], *, run_id: str | None = None, priority: str = "interactive"
     ) -> dict[str, ChannelRecord]:

@@ -17,7 +17,6 @@ import pytest
 import redis as redis_lib
 
 from emulator import EmulatorConfig, EmulatorServer
-from pipeline.config import Settings
 from pipeline.youtube.client import YouTubeClient
 from pipeline.youtube.errors import NoApiKeys, PermanentYouTubeError, QuotaExhausted, TransientYouTubeError
 from pipeline.youtube.quota import QuotaLedger, key_fingerprint
@@ -194,17 +193,6 @@ def test_long_query_goes_as_post_override(h):
     client = h.client([K1])
     client.search_channels("music " * 400)
     assert h.emu.usage()["by_method"]["search.list"] == {"units": 1, "requests": 1}
-
-
-def test_from_settings_uses_the_configured_url_and_keys(h):
-    """Given settings naming the emulator and two keys, when a client is built from them, then it calls the emulator with those keys."""
-    settings = Settings(yt_api_keys=f"{K1},{K2}", youtube_api_url=h.emu.base_url, redis_url=REDIS_URL)
-    client = YouTubeClient.from_settings(settings, h.redis, sink=h.sink, clock=h.clock)
-    client.ledger._prefix = f"{h.namespace}:quota:{{ledger}}"  # keep this test's ledger in its namespace
-    entry = _pick(_sample(h.emu, 50), terminated=False)
-    assert entry["id"] in client.channels_by_ids([entry["id"]])
-    assert client.base_url == h.emu.base_url.rstrip("/") + "/"
-    assert set(h.emu.usage()["by_key"]) <= {FP1, FP2}
 
 
 def test_proxy_settings_do_not_touch_loopback(h, monkeypatch):

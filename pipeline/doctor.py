@@ -1,4 +1,4 @@
-"""``ytcollect doctor``: is every configured service there, migrated and usable, and what to fix if not.
+"""The rules of ``ytcollect doctor``: is every configured service there, migrated and usable, and what to fix.
 
 It checks PostgreSQL (or SQLite) and its migrations, Redis, RabbitMQ and the workers' queues, the
 YouTube API URL and the keys, and prints one row per check: ok, warn or fail, with the fix. It
@@ -14,20 +14,14 @@ import logging
 import re
 import urllib.error
 import urllib.request
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
 from urllib.parse import urlsplit, urlunsplit
 
-import typer
-from rich.markup import escape
-from rich.table import Table
-
-from cli.app import app, console
-from pipeline import db
-from pipeline.config import REAL_YOUTUBE_API_URL, Settings, get_settings
+from pipeline import db, resources
+from pipeline.config import REAL_YOUTUBE_API_URL, Settings
 from pipeline.messages import QUEUES
-from pipeline.youtube.quota import QuotaLedger, key_fingerprint
+from pipeline.youtube.quota import key_fingerprint
 from pipeline.youtube.redact import redact, register_secret
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -307,13 +301,9 @@ def check_migrations(engine: object) -> Check:
 
 def check_redis(settings: Settings) -> tuple[list[Check], object | None]:
     """PING, version and eviction policy; returns the client for the ledger check when it answered."""
-    import redis
-
     assert settings.redis_url
     where = safe_url(settings.redis_url)
-    client = redis.Redis.from_url(
-        settings.redis_url, decode_responses=True, socket_connect_timeout=TIMEOUT, socket_timeout=TIMEOUT
-    )
+    client = resources.open_redis(settings, timeout=TIMEOUT)
     try:
         client.ping()
         version = client.info("server").get("redis_version", "?")
@@ -515,13 +505,7 @@ def check_keys(settings: Settings, redis_client: object | None) -> list[Check]:
             ),
         )
         return checks
-    ledger = QuotaLedger(
-        redis_client,
-        keys,
-        daily_units_per_key=settings.quota_daily_units_per_key,
-        daily_budget=settings.quota_daily_budget,
-        interactive_reserve=settings.quota_interactive_reserve,
-    )
+    ledger = resources.quota_ledger(settings, redis_client, keys)
     try:
         statuses = ledger.status()
     except Exception as exc:
@@ -611,38 +595,3 @@ def run_checks(settings: Settings) -> list[Check]:
             redis_client.close()  # type: ignore[attr-defined]
     checks.append(check_metrics(settings))
     return checks
-
-
-_STYLE = {OK: "green", WARN: "yellow", FAIL: "bold red"}
-
-
-@app.command("doctor")
-def doctor(
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
-) -> None:
-    """Check each configured service, the migrations and the API keys, and say what to fix (exit 1 on a failure)."""
-    try:
-        settings = get_settings()
-    except Exception as exc:  # a malformed variable: say which, without echoing a secret
-        checks = [
-            Check("settings", FAIL, explain(exc), "correct the variable named above (see .env.example)")
-        ]
-    else:
-        checks = run_checks(settings)
-    failed = any(c.status == FAIL for c in checks)
-    if as_json:
-        print(json.dumps({"ok": not failed, "checks": [asdict(c) for c in checks]}, indent=2))
-    else:
-        table = Table(title="ytcollect doctor", show_lines=False)
-        table.add_column("check")
-        table.add_column("status")
-        table.add_column("detail", overflow="fold")
-        table.add_column("fix", overflow="fold")
-        for c in checks:
-            style = _STYLE[c.status]
-            table.add_row(escape(c.name), f"[{style}]{c.status}[/{style}]", escape(c.detail), escape(c.fix))
-        console.print(table)
-        counts = {status: sum(c.status == status for c in checks) for status in (OK, WARN, FAIL)}
-        console.print(f"{counts[OK]} ok, {counts[WARN]} warning(s), {counts[FAIL]} failure(s)")
-    if failed:
-        raise typer.Exit(1)
