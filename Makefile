@@ -1,12 +1,34 @@
-# Targets the README names. Each installs what it needs into .venv by itself.
-PY      ?= python3.11
-VENV    := .venv
+# Targets the README names. Each installs what it needs into $(VENV) by itself.
+# ytcollect supports Python 3.11, 3.12 and 3.13; PY picks one (default: the first of them found).
+SUPPORTED := 3.11 3.12 3.13
+PY      ?= $(firstword $(foreach v,$(SUPPORTED),$(if $(shell python$(v) -c '' 2>/dev/null && echo y),python$(v))) python3)
+VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint services bench clean
+.PHONY: demo test test-fast lint services bench clean check-python rebuild-venv
 
-$(STAMP): pyproject.toml
+version = $(shell $(1) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+PY_VERSION := $(call version,$(PY))
+
+# A venv made by another Python (an earlier PY=…, or one whose install failed) is rebuilt, not reused:
+# pip would refuse it again on every target until someone ran `make clean`.
+VENV_VERSION := $(if $(wildcard $(VENV)),$(or $(call version,$(BIN)/python),broken))
+ifneq ($(VENV_VERSION),)
+ifneq ($(VENV_VERSION),$(PY_VERSION))
+$(STAMP): rebuild-venv
+endif
+endif
+
+rebuild-venv: | check-python
+	@echo "$(VENV) was made with Python $(VENV_VERSION) and PY=$(PY) is $(PY_VERSION): rebuilding it"
+	rm -rf $(VENV)
+
+check-python:
+	@case " $(SUPPORTED) " in *" $(or $(PY_VERSION),none) "*) ;; \
+	  *) echo "ytcollect needs Python $(firstword $(SUPPORTED))–$(lastword $(SUPPORTED)); PY=$(PY) is '$(or $(PY_VERSION),not runnable)': install one of them and name it, e.g. make PY=python3.12" >&2; exit 2;; esac
+
+$(STAMP): pyproject.toml | check-python
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
@@ -31,4 +53,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .ytcollect
+	rm -rf $(VENV) .venv-3.* .pytest_cache .mypy_cache .ruff_cache .ytcollect
