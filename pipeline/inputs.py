@@ -7,6 +7,8 @@ into jobs by ``(kind, value)`` while keeping every original line.
 
 from __future__ import annotations
 
+import codecs
+import html
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -70,6 +72,17 @@ _SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 _WHITESPACE_RE = re.compile(r"\s")
 # Invisible characters that spreadsheets and web pages leave at the ends of a pasted value.
 _INVISIBLE_ENDS = "\ufeff\u200b\u2060"
+
+# Rule 12: what spreadsheets, CSV exports and chat put around a value. One pair of quotes or angle
+# brackets, trailing separators, or a lone <a href>; nothing inside the value is touched.
+_PAIRS = {'"': '"', "'": "'", "\u201c": "\u201d", "\u2018": "\u2019", "<": ">"}
+_ARTEFACT_FIRST = frozenset(_PAIRS)
+_ARTEFACT_LAST = frozenset(_PAIRS.values()) | frozenset(",;|")
+_TRAILING_SEPARATORS_RE = re.compile(r"(?:\s*[,;|])+\s*\Z")
+_ANCHOR_RE = re.compile(
+    r"<a\s(?:[^>]*?\s)?href\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>\"']+))[^>]*>(?:(?!</?a[\s>]).)*</a\s*>",
+    re.IGNORECASE | re.DOTALL,
+)
 
 # Rule 3: the accepted hosts, compared lowercased.
 _SITE_HOSTS = frozenset({"youtube.com", "www.youtube.com", "m.youtube.com", "music.youtube.com"})
@@ -180,9 +193,73 @@ def parse_channel_input(text: str, *, max_length: int = MAX_INPUT_LENGTH) -> Cha
         trimmed = text.strip()
         if trimmed and (trimmed[0] in _INVISIBLE_ENDS or trimmed[-1] in _INVISIBLE_ENDS):
             trimmed = trimmed.strip(_INVISIBLE_ENDS).strip()
+        if trimmed and (trimmed[0] in _ARTEFACT_FIRST or trimmed[-1] in _ARTEFACT_LAST):
+            trimmed, cleaned = clean_paste_artefacts(trimmed)
+            if cleaned:
+                result = _parse_trimmed(trimmed, 0)
+                said = "; ".join([*cleaned, result.reason] if result.reason else cleaned)
+                return ChannelInput(result.kind, result.value, said)
         return _parse_trimmed(trimmed, 0)
     except Exception:  # noqa: BLE001 - the contract is "never raises"
         return _invalid("could not be read (an internal parser error; please report this input)")
+
+
+def clean_paste_artefacts(text: str) -> tuple[str, list[str]]:
+    """Rule 12: strip what a paste put around a trimmed value; returns it with what was removed, in words.
+
+    A lone ``<a href="URL">…</a>`` gives its URL; then trailing ``,`` ``;`` ``|`` go, then one pair
+    of surrounding quotes or angle brackets, then separators that were inside that pair. Quotes or
+    separators *inside* the value are left for the rules to judge.
+    """
+    anchor = _ANCHOR_RE.fullmatch(text) if text[:2].lower() == "<a" else None
+    if anchor:
+        href = next(group for group in anchor.groups() if group is not None)
+        return html.unescape(href).strip(), ["the link's address, read from an HTML <a href>"]
+    said: list[str] = []
+    text = _strip_separators(text, said)
+    closing = _PAIRS.get(text[:1])
+    if closing and len(text) >= 2 and text[-1] == closing:
+        inner = text[1:-1]
+        if closing != ">" or not ("<" in inner or ">" in inner):
+            said.append("angle brackets removed" if closing == ">" else "quotes removed")
+            text = _strip_separators(inner.strip(), said)
+    return text, said
+
+
+def _strip_separators(text: str, said: list[str]) -> str:
+    stripped = _TRAILING_SEPARATORS_RE.sub("", text)
+    if stripped != text and "trailing separator removed" not in said:
+        said.append("trailing separator removed")
+    return stripped
+
+
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
+
+
+def decode_input_file(data: bytes) -> str:
+    """Rule 12: a file of inputs as text: UTF-8 with or without a BOM, UTF-16 when it starts with a UTF-16 BOM.
+
+    Undecodable bytes become U+FFFD, so one bad byte costs one line, not the whole list.
+    """
+    if data.startswith(_UTF16_BOMS):
+        return data.decode("utf-16", errors="replace")  # the BOM says the byte order, and is dropped
+    return data.decode("utf-8-sig", errors="replace")
+
+
+def numbered_lines(text: str) -> tuple[list[str], list[int]]:
+    """The non-blank lines of a file and their 1-based line numbers in it (blank lines skipped, still counted).
+
+    Lines end at ``\n``, ``\r\n`` or ``\r``, as an editor counts them; the numbers are what ``plan``
+    and a run's results both show.
+    """
+    texts: list[str] = []
+    numbers: list[int] = []
+    for number, line in enumerate(_LINE_BREAK_RE.split(text), start=1):
+        if line and not line.isspace():
+            texts.append(line)
+            numbers.append(number)
+    return texts, numbers
 
 
 _CANONICAL_URLS = {

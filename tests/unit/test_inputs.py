@@ -12,6 +12,8 @@ from pipeline.inputs import (
     ChannelInput,
     InputKind,
     canonical_url,
+    decode_input_file,
+    numbered_lines,
     parse_channel_input,
     plan_inputs,
 )
@@ -667,9 +669,9 @@ def test_rule_10_the_limit_is_a_parameter() -> None:
         ("/@MrBeast", INVALID, ""),
         ("/channel/" + CID, INVALID, ""),
         ("😀", INVALID, ""),
-        ("<script>", INVALID, ""),
-        ("MrBeast,", INVALID, ""),
-        ('"MrBeast"', INVALID, ""),
+        ("<script", INVALID, ""),
+        ("Mr,Beast", INVALID, ""),
+        ('Mr"Beast', INVALID, ""),
         ("youtube.co", INVALID, ""),
         ("youtubee.com", INVALID, ""),
         ("www.MrBeast", INVALID, ""),
@@ -982,3 +984,84 @@ def test_quota_as_dict_is_json_ready() -> None:
     """Given an estimate, when turned into a dict, then it holds plain numbers and a list breakdown."""
     data = minimum_quota(plan_inputs(["@alpha"])).as_dict()
     assert data["min_units"] == 1 and isinstance(data["breakdown"], list)
+
+
+# --------------------------------------------------------------------------------------------------
+# Rule 12: paste artefacts from spreadsheets, CSV exports and chat
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "value", "said"),
+    [
+        ('"https://www.youtube.com/@MrBeast"', HANDLE, "mrbeast", "quotes removed"),
+        ("'@MrBeast'", HANDLE, "mrbeast", "quotes removed"),
+        ("\u201c@MrBeast\u201d", HANDLE, "mrbeast", "quotes removed"),  # “…” from a word processor
+        ("\u2018@MrBeast\u2019", HANDLE, "mrbeast", "quotes removed"),  # ‘…’
+        (f"<https://youtu.be/{VID}>", VIDEO, VID, "angle brackets removed"),  # a chat or mail autolink
+        ("@MrBeast,", HANDLE, "mrbeast", "trailing separator removed"),
+        ("@MrBeast;", HANDLE, "mrbeast", "trailing separator removed"),
+        ("@MrBeast |", HANDLE, "mrbeast", "trailing separator removed"),
+        (f"{CID} , ; ,", CHANNEL_ID, CID, "trailing separator removed"),
+        ('"@MrBeast",', HANDLE, "mrbeast", "trailing separator removed; quotes removed"),  # a CSV cell
+        ('"@MrBeast,"', HANDLE, "mrbeast", "quotes removed; trailing separator removed"),
+        ("MrBeast,", HANDLE, "mrbeast", "trailing separator removed; a bare word, read as the handle @mrbeast"),
+        ('"MrBeast"', HANDLE, "mrbeast", "quotes removed; a bare word"),
+        (
+            '<a href="https://www.youtube.com/channel/' + CID + '">MrBeast</a>',
+            CHANNEL_ID,
+            CID,
+            "read from an HTML <a href>",
+        ),
+        (
+            "<A HREF='https://www.youtube.com/watch?v=" + VID + "&amp;t=1' target=_blank>a video</A>",
+            VIDEO,
+            VID,
+            "read from an HTML <a href>",
+        ),
+        ("<a href=https://www.youtube.com/@MrBeast>x</a>", HANDLE, "mrbeast", "<a href>"),
+        # Nothing else is stripped: a quote or a separator inside stays what the rules make of it.
+        ('""@MrBeast""', INVALID, "", "quotes removed"),  # one pair only
+        ('"@MrBeast', INVALID, "", "not allowed"),  # not a pair
+        ("@Mr,Beast", INVALID, "", "not allowed"),
+        ("@MrBeast,@PewDiePie", INVALID, "", "not allowed"),
+        ('<a href="https://www.youtube.com/@a1b">x</a> <a href="https://www.youtube.com/@c2d">y</a>', INVALID, "", ""),
+        ('"', INVALID, "", ""),
+        ('""', INVALID, "", "empty"),
+        (",", INVALID, "", "empty"),
+    ],
+)
+def test_rule_12_paste_artefacts(text: str, kind: InputKind, value: str, said: str) -> None:
+    """Given a value wrapped in quotes, brackets, separators or a lone <a href>, when parsed, then the wrapping is removed once and the reason says so."""
+    parsed = check(text, kind, value)
+    assert said in parsed.reason, parsed
+
+
+def test_rule_12_certain_readings_keep_no_reason_without_artefacts() -> None:
+    """Given inputs with no artefact, when parsed, then no cleaning is said."""
+    for text in ("@MrBeast", CID, f"https://www.youtube.com/watch?v={VID}&list={PL}"):
+        assert parse_channel_input(text).reason == ""
+
+
+@pytest.mark.parametrize(
+    ("data", "lines"),
+    [
+        (b"@a1b\n\n@c2d\n", ["@a1b", "@c2d"]),
+        ("\ufeff@a1b\r\n@c2d".encode(), ["@a1b", "@c2d"]),  # UTF-8 with a BOM, CRLF
+        ("\ufeff@東京\n".encode("utf-16-le"), ["@東京"]),  # UTF-16 LE with its BOM
+        ("\ufeff@東京\r\n@c2d".encode("utf-16-be"), ["@東京", "@c2d"]),  # UTF-16 BE
+        (b"@a1b\xff\n", ["@a1b\ufffd"]),  # one bad byte costs one line, not the file
+        (b"@a1b\r@c2d", ["@a1b", "@c2d"]),  # old Mac line ends
+    ],
+)
+def test_rule_12_files_decode_as_utf8_or_utf16(data: bytes, lines: list[str]) -> None:
+    """Given a file's bytes (UTF-8 with or without a BOM, UTF-16 with one), when decoded, then its lines are the text without a BOM or NULs."""
+    texts, _ = numbered_lines(decode_input_file(data))
+    assert texts == lines
+    assert all("\x00" not in t and "\ufeff" not in t for t in texts)
+
+
+def test_numbered_lines_count_blank_lines_as_a_file_does() -> None:
+    """Given a file with blank and whitespace-only lines, when numbered, then the numbers are the file's own lines."""
+    texts, numbers = numbered_lines("@a1b\n\n  \n@c2d\r\n\r\n@e3f\n")
+    assert texts == ["@a1b", "@c2d", "@e3f"]
+    assert numbers == [1, 4, 6]
