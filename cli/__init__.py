@@ -7,11 +7,14 @@ API client, and importing them all cost more than planning 100,000 lines. ``--he
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+import traceback
 from collections.abc import Iterable
 from typing import Any
 
 from cli.app import app as _app
+from cli.app import error_line
 
 # Command (or command group) → the module that defines it.
 COMMAND_MODULES = {
@@ -48,8 +51,20 @@ def __getattr__(name: str) -> Any:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point."""
+    """Console-script entry point: any failure is one line on stderr and a non-zero exit (cli.errors)."""
     args = sys.argv[1:] if argv is None else argv
     command = next((arg for arg in args if not arg.startswith("-")), None)
-    load([COMMAND_MODULES[command]] if command in COMMAND_MODULES else None)
-    _app(args=args)
+    try:
+        load([COMMAND_MODULES[command]] if command in COMMAND_MODULES else None)
+        _app(args=args)
+    except KeyboardInterrupt:
+        error_line("interrupted")
+        sys.exit(130)
+    except Exception as exc:
+        from cli.errors import TRACEBACK_VARIABLE, describe
+
+        if os.environ.get(TRACEBACK_VARIABLE):
+            traceback.print_exc()
+        message, fix, code = describe(exc)
+        error_line(message, fix=fix)
+        sys.exit(code)

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cli.app import app, console
+from cli.app import app, console, plural
 from pipeline.config import get_settings
 from pipeline.doctor import FAIL, OK, WARN, Check, explain, run_checks
 
@@ -19,7 +19,7 @@ _STYLE = {OK: "green", WARN: "yellow", FAIL: "bold red"}
 
 @app.command("doctor")
 def doctor(
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    as_json: Annotated[bool, typer.Option("--json/--no-json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Check each configured service, the migrations and the API keys, and say what to fix (exit 1 on a failure)."""
     try:
@@ -44,6 +44,8 @@ def doctor(
             table.add_row(escape(c.name), f"[{style}]{c.status}[/{style}]", escape(c.detail), escape(c.fix))
         console.print(table)
         counts = {status: sum(c.status == status for c in checks) for status in (OK, WARN, FAIL)}
-        console.print(f"{counts[OK]} ok, {counts[WARN]} warning(s), {counts[FAIL]} failure(s)")
+        console.print(
+            f"{counts[OK]:,} ok, {plural(counts[WARN], 'warning')}, {plural(counts[FAIL], 'failure')}"
+        )
     if failed:
         raise typer.Exit(1)

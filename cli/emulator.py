@@ -7,7 +7,7 @@ from enum import StrEnum
 import typer
 from rich.markup import escape
 
-from cli.app import app, console
+from cli.app import app, console, port_is_free
 from emulator import Emulator, EmulatorConfig, fingerprint
 from emulator.server import serve_forever
 
@@ -40,12 +40,15 @@ def emulator(
         10_000, min=0, help="video_stats bucket: videos.batchGetStats units per project per Pacific day"
     ),
     latency_ms: float = typer.Option(0, min=0, help="latency added to every API answer"),
-    same_project: bool = typer.Option(False, "--same-project", help="all --keys share one project's quota"),
+    same_project: bool = typer.Option(
+        False, "--same-project/--separate-projects", help="all --keys share one project's quota"
+    ),
     hidden_subscribers: HiddenSubscribers = typer.Option(
         HiddenSubscribers.omit, help='a hidden subscriber count is left out (omit) or shown as "0" (zero)'
     ),
 ) -> None:
     """Serve the YouTube Data API v3 emulator at http://HOST:PORT (the API's host root)."""
+    port_is_free(host, port)  # before the banner: a busy port is one line, not a banner then Errno 98
     config = EmulatorConfig(
         seed=seed,
         channels=channels,

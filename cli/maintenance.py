@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import typer
 
-from cli.app import app, console
+from cli.app import app, console, plural
 from cli.runs import CliRuntime
 from pipeline import maintenance
 from pipeline.config import get_settings
@@ -18,12 +19,36 @@ app.add_typer(maintenance_app, name="maintenance")
 @maintenance_app.command("reconcile")
 def reconcile(
     stuck_after: int = typer.Option(None, "--stuck-after", help="seconds; default from settings"),
+    as_json: bool = typer.Option(False, "--json/--no-json", help="print the report as JSON"),
 ) -> None:
     """Rebuild lost Redis state, finalize finished runs, resend stuck and quota-waiting jobs."""
     with CliRuntime(get_settings(), need_worker=False) as runtime:
         report = maintenance.reconcile(runtime.ctx, stuck_after_seconds=stuck_after)
         runtime.send(report.sends)
-    console.print_json(json.dumps(report.as_dict()))
+    if as_json:
+        print(json.dumps(report.as_dict()))
+    else:
+        console.print(reconcile_text(report.as_dict()))
+
+
+def reconcile_text(report: dict[str, Any]) -> str:
+    """What reconcile did, in a sentence a person can read; "nothing to do" when it did nothing."""
+    done = [
+        f"rebuilt the live counters of {plural(len(report['rebuilt']), 'run')}" if report["rebuilt"] else "",
+        f"finalized {plural(len(report['finalized']), 'run')}" if report["finalized"] else "",
+        f"restarted {plural(len(report['renormalized']), 'pending run')}" if report["renormalized"] else "",
+        f"resent {plural(report['resent_jobs'], 'stuck job')}" if report["resent_jobs"] else "",
+        f"resumed {plural(report['resumed_from_quota'], 'job')} waiting for quota"
+        if report["resumed_from_quota"]
+        else "",
+        f"republished {plural(len(report['events_republished']), 'run_finished event')}"
+        if report["events_republished"]
+        else "",
+    ]
+    said = [part for part in done if part]
+    if not said:
+        return "reconcile: nothing to do (every open run agrees with the database)"
+    return f"reconcile: {', '.join(said)}; {plural(report['messages'], 'message')} sent"
 
 
 @maintenance_app.command("refresh")
@@ -45,8 +70,17 @@ def reresolve() -> None:
 
 
 @maintenance_app.command("purge")
-def purge() -> None:
+def purge(as_json: bool = typer.Option(False, "--json/--no-json", help="print the counts as JSON")) -> None:
     """Apply the retention settings now."""
-    with CliRuntime(get_settings(), need_worker=False) as runtime:
+    settings = get_settings()
+    with CliRuntime(settings, need_worker=False) as runtime:
         removed = maintenance.purge(runtime.ctx)
-    console.print(f"removed: {removed}")
+    if as_json:
+        print(json.dumps(removed))
+        return
+    console.print(
+        f"purge: removed {plural(removed.get('api_calls', 0), 'API call record')} older than "
+        f"{settings.api_call_retention_days:,} days, {plural(removed.get('snapshots', 0), 'snapshot')} older than "
+        f"{settings.snapshot_retention_days:,} days and {plural(removed.get('channels', 0), 'channel')} not "
+        f"refreshed in {settings.channel_data_max_age_days:,} days"
+    )

@@ -3,32 +3,25 @@
 from __future__ import annotations
 
 import gc
-import io
 import json
 import sys
-from pathlib import Path
-from typing import Annotated, TextIO
+from typing import Annotated
 
 import typer
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from cli.app import app, console, err_console
+from cli.app import app, console
+from cli.app import plural as _plural
+from cli.reading import read_inputs
 from pipeline.inputs import InputKind, InputPlan, plan_inputs
 from pipeline.quota_plan import QuotaEstimate, minimum_quota
 
 DEFAULT_SHOWN_LINES = 100
 """The table shows this many lines unless --all; --json always emits every line."""
 
-_DISPLAY_WIDTH = 60
-
-
-def _clean(text: str) -> str:
-    """Make a command-line argument printable: undecodable bytes arrive as lone surrogates."""
-    try:
-        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "replace").decode("utf-8")
+_DISPLAY_WIDTH = 300  # longer inputs (up to 2,048 characters) end in "…"; --json has them whole
 
 
 def _display(text: str, width: int = _DISPLAY_WIDTH) -> str:
@@ -37,38 +30,6 @@ def _display(text: str, width: int = _DISPLAY_WIDTH) -> str:
     if len(shown) > width:
         shown = shown[: width - 1] + "…"
     return escape(shown)
-
-
-def _read_lines(stream: TextIO) -> tuple[list[str], list[int]]:
-    """Non-blank lines and their 1-based line numbers in the file (blank lines skipped, still counted)."""
-    texts: list[str] = []
-    numbers: list[int] = []
-    for number, line in enumerate(stream, start=1):
-        line = line.rstrip("\n")
-        if line.strip():
-            texts.append(line)
-            numbers.append(number)
-    return texts, numbers
-
-
-def _open_input(path: str) -> tuple[list[str], list[int]]:
-    # UTF-8 with errors="replace": one bad byte should cost one line, not the whole plan. utf-8-sig
-    # drops the byte-order mark spreadsheet exports put in front of the first line.
-    if path == "-":
-        buffer = getattr(sys.stdin, "buffer", None)
-        if buffer is None:  # a stdin that is text only (some test harnesses)
-            return _read_lines(sys.stdin)
-        stream = io.TextIOWrapper(buffer, encoding="utf-8-sig", errors="replace")
-        try:
-            return _read_lines(stream)
-        finally:
-            stream.detach()  # leave sys.stdin's buffer open for whoever owns it
-    try:
-        with Path(path).open(encoding="utf-8-sig", errors="replace") as stream:
-            return _read_lines(stream)
-    except OSError as exc:
-        err_console.print(f"[red]cannot read {escape(path)}: {escape(exc.strerror or str(exc))}[/red]")
-        raise typer.Exit(2) from None
 
 
 def _summary(plan: InputPlan, quota: QuotaEstimate) -> dict[str, object]:
@@ -110,23 +71,33 @@ def _print_json(plan: InputPlan, numbers: list[int], quota: QuotaEstimate) -> No
 
 def _print_table(plan: InputPlan, numbers: list[int], quota: QuotaEstimate, show_all: bool) -> None:
     shown = plan.lines if show_all else plan.lines[:DEFAULT_SHOWN_LINES]
-    table = Table(title="Inputs", show_lines=False)
-    # Ids and kinds never wrap (a folded channel id cannot be copied); the input and reason fold.
-    table.add_column("line", justify="right", style="dim", no_wrap=True)
-    table.add_column("input", overflow="fold", ratio=3)
+    table = Table(
+        title="Inputs",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    # At 80 columns the input gets the room: its reason goes under it, numbers and kinds never wrap, and
+    # the value folds (a channel id still fits whole: the column is at least 24 wide).
+    line_width = max(4, len(f"{numbers[shown[-1].index]}") if shown else 4)
+    table.add_column("line", justify="right", style="dim", no_wrap=True, min_width=line_width)
+    table.add_column("input, and how it was read", overflow="fold", ratio=3, min_width=16)
     table.add_column("kind", no_wrap=True)
-    table.add_column("value", no_wrap=True, min_width=24)
-    table.add_column("reason", overflow="fold", ratio=2)
-    table.add_column("job", justify="right", no_wrap=True)
+    table.add_column("value", overflow="fold", ratio=2, min_width=24)
+    table.add_column("job", justify="right", no_wrap=True, min_width=len(f"{len(plan.jobs)}"))
     for line in shown:
         parsed = line.parsed
         kind_style = "red" if parsed.kind is InputKind.INVALID else ("yellow" if parsed.reason else "green")
+        cell = _display(line.text) or "[dim](empty)[/]"
+        if parsed.reason:
+            cell += f"\n[{kind_style}]{escape(parsed.reason)}[/]"
         table.add_row(
             str(numbers[line.index]),
-            _display(line.text),
+            cell,
             f"[{kind_style}]{parsed.kind.value}[/{kind_style}]",
             _display(parsed.value),
-            escape(parsed.reason),
             str(line.job_index + 1),
         )
     console.print(table)
@@ -134,21 +105,22 @@ def _print_table(plan: InputPlan, numbers: list[int], quota: QuotaEstimate, show
     if hidden:
         invalid_hidden = sum(1 for line in plan.lines[len(shown) :] if line.parsed.kind is InputKind.INVALID)
         console.print(
-            f"… and {hidden:,} more line(s), {invalid_hidden:,} of them invalid "
-            "(--all shows every line, --json prints them all as JSON lines)"
+            f"… {_plural(hidden, 'more line')} not shown, {invalid_hidden:,} of them invalid: "
+            "--all shows every line, --json prints them all as JSON lines",
+            soft_wrap=True,
         )
 
-    jobs = Table(title="Unique jobs")
+    jobs = Table(title="Unique jobs", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
     jobs.add_column("kind")
-    jobs.add_column("jobs", justify="right")
+    jobs.add_column("jobs", justify="right", no_wrap=True)
     for kind, count in plan.jobs_by_kind().items():
         if count:
             jobs.add_row(kind, f"{count:,}")
     jobs.add_row("[bold]total[/bold]", f"[bold]{len(plan.jobs):,}[/bold]")
     console.print(jobs)
     console.print(
-        f"{len(plan.lines):,} line(s) → {len(plan.jobs):,} job(s); "
-        f"{plan.duplicate_lines:,} duplicate line(s), {plan.invalid_lines:,} invalid line(s)"
+        f"{_plural(len(plan.lines), 'line')} → {_plural(len(plan.jobs), 'job')}; "
+        f"{_plural(plan.duplicate_lines, 'duplicate line')}, {_plural(plan.invalid_lines, 'invalid line')}"
     )
 
     console.print("[bold]Quota estimate[/bold] (YouTube Data API units, nothing cached):")
@@ -172,12 +144,15 @@ def plan(
         ),
     ] = None,
     as_json: Annotated[
-        bool, typer.Option("--json", help="JSON lines: one object per input line, then a summary object.")
+        bool,
+        typer.Option(
+            "--json/--no-json", help="JSON lines: one object per input line, then a summary object."
+        ),
     ] = False,
     show_all: Annotated[
         bool,
         typer.Option(
-            "--all", help=f"Show every line in the table, not only the first {DEFAULT_SHOWN_LINES}."
+            "--all/--no-all", help=f"Show every line in the table, not only the first {DEFAULT_SHOWN_LINES}."
         ),
     ] = False,
 ) -> None:
@@ -187,21 +162,7 @@ def plan(
     {"line", "input", "kind", "value", "reason", "job"} (job numbers start at 1),
     and the last line is {"summary": {...}}.
     """
-    if inputs and file is not None:
-        err_console.print("[red]give inputs as arguments or with --file, not both[/red]")
-        raise typer.Exit(2)
-    if file is not None:
-        texts, numbers = _open_input(file)
-    else:
-        texts = [_clean(text) for text in inputs or []]
-        numbers = list(range(1, len(texts) + 1))
-    if not texts:
-        where = f" in {file}" if file not in (None, "-") else (" on stdin" if file == "-" else "")
-        err_console.print(
-            f"[red]no inputs{escape(where)}[/red]: pass them as arguments, "
-            "or one per line with --file PATH (or --file - for stdin)"
-        )
-        raise typer.Exit(2)
+    texts, numbers = read_inputs(inputs, file)
 
     # A short-lived command that builds one small, acyclic object per line: the cyclic collector
     # would only rescan them over and over (a third of the time at 100,000 lines).

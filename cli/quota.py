@@ -37,7 +37,7 @@ def _as_dict(status: KeyStatus) -> dict[str, object]:
 
 @app.command("quota")
 def quota(
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    as_json: Annotated[bool, typer.Option("--json/--no-json", help="Print JSON instead of a table.")] = False,
     enable: Annotated[
         list[str] | None,
         typer.Option("--enable", metavar="FINGERPRINT", help="Re-enable a disabled key, once fixed."),

@@ -9,30 +9,23 @@ import time
 import urllib.parse
 import urllib.request
 from contextlib import ExitStack, nullcontext
-from pathlib import Path
 from typing import Any
 
 import typer
+from rich.console import Group
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cli.app import app, console, err_console
+from cli.app import app, console, err_console, fail, plural
+from cli.reading import read_inputs
+from cli.tables import compact, left_out, line_list, number_column, table, text_column
 from pipeline.config import Settings, get_settings
 from pipeline.context import Context, build_context
 from pipeline.errors import InvalidRequest, RunNotFound
 from pipeline.runs import get_run_results, get_run_status, start_run
 
 FINAL_STATES = ("FINISHED", "CANCELLED")
-
-
-def read_inputs(inputs: list[str] | None, file: str | None) -> list[str]:
-    """Inputs from arguments, or one per line from a file or stdin (``-``); blank lines dropped."""
-    lines = list(inputs or [])
-    if file is not None:
-        text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8", errors="replace")
-        lines.extend(line for line in text.splitlines() if line.strip())
-    return lines
 
 
 def describe_mode(settings: Settings, ctx: Context) -> str:
@@ -103,101 +96,119 @@ def wait_for(ctx: Context, run_id: str, *, show: bool, timeout: float | None = N
             time.sleep(0.2)
 
 
+SHOWN_CHANNELS = 25
+SHOWN_ATTENTION = 25
+
+
 def print_summary(status: dict[str, Any]) -> None:
+    """The run's outcome as a person reads it: counts, quota, top channels, the inputs that need a person."""
     summary = status.get("summary") or {}
+    run_id = status["run_id"]
+    duration = summary.get("duration_seconds")
     console.print(
-        f"[bold]run {status['run_id']}[/]: {status['run_status']} — {status['total_inputs']} inputs, "
-        f"{status['total_jobs']} unique jobs, {summary.get('duration_seconds', '?')} s"
+        f"[bold]run {run_id}[/]: {status['run_status']}, {plural(status['total_inputs'] or 0, 'input')}, "
+        f"{plural(status['total_jobs'] or 0, 'unique job')}"
+        + (f", {duration:,.1f} s" if isinstance(duration, int | float) else "")
     )
     counts = summary.get("counts_by_status") or status["status_counts"]
-    console.print("jobs: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    console.print("jobs: " + (", ".join(f"{k} {v:,}" for k, v in sorted(counts.items())) or "none"))
     units = summary.get("quota_units") or status["quota_units"]
-    by_method = ", ".join(f"{k} {v}" for k, v in sorted(units.get("by_method", {}).items()))
-    console.print(f"quota: {units.get('total', 0)} units ({by_method or 'no calls'})")
+    by_method = ", ".join(f"{k} {v:,}" for k, v in sorted(units.get("by_method", {}).items()))
+    console.print(f"quota: {plural(units.get('total', 0), 'unit')} ({by_method or 'no API call'})")
     if summary.get("error") or status.get("error"):
         console.print(f"[red]rejected:[/] {escape(str(summary.get('error') or status.get('error')))}")
     channels = summary.get("channels") or []
     if channels:
-        table = Table(title=f"channels by subscribers ({summary.get('channels_total', len(channels))} found)")
-        for col in (
-            "#",
-            "channel",
-            "handle",
-            "subscribers",
-            "views",
-            "videos",
-            "views/video",
-            "Δ subs",
-            "lines",
-        ):
-            table.add_column(col, justify="right" if col not in ("channel", "handle") else "left")
-        for rank, ch in enumerate(channels[:25], 1):
-            table.add_row(
-                str(rank),
-                escape(f"{ch['title'][:40]} ({ch['channel_id']})"),
-                escape(ch.get("handle") or ""),
-                "hidden" if ch["subscribers_hidden"] else _num(ch["subscribers"]),
-                _num(ch["views"]),
-                _num(ch["videos"]),
-                _num(ch["views_per_video"]),
-                _num(ch["subscriber_change"]),
-                ",".join(map(str, ch["input_lines"][:6])),
-            )
-        console.print(table)
+        total = summary.get("channels_total", len(channels))
+        console.print(channels_table(channels[:SHOWN_CHANNELS], total))
+        left_out(
+            console, min(len(channels), SHOWN_CHANNELS), total, "channel", f"ytcollect history --run {run_id}"
+        )
     attention = summary.get("needs_attention") or []
     if attention:
-        table = Table(
-            title=f"inputs that need a person ({summary.get('needs_attention_total', len(attention))})"
-        )
-        table.add_column("line", justify="right")
-        table.add_column("input", no_wrap=True, overflow="ellipsis", max_width=48)
-        for col in ("status", "code", "why"):
-            table.add_column(col)
-        for item in attention[:25]:
-            table.add_row(
-                str(item["line"]),
-                escape(item["input"]),
-                item["status"],
-                item["error_code"] or "",
-                escape((item["message"] or "")[:120]),
-            )
-        console.print(table)
-    for change in (summary.get("resolution_changes") or [])[:10]:
+        total = summary.get("needs_attention_total", len(attention))
+        console.print(attention_table(attention[:SHOWN_ATTENTION], total))
+        left_out(console, min(len(attention), SHOWN_ATTENTION), total, "input", f"ytcollect results {run_id}")
+    changes = summary.get("resolution_changes") or []
+    for change in changes[:10]:
         console.print(
             f"[yellow]moved:[/] {change['kind']} {escape(change['value'])}: "
-            f"{change['old_channel_id']} → {change['new_channel_id']}"
+            f"{change['old_channel_id']} → {change['new_channel_id']}",
+            soft_wrap=True,
         )
+    left_out(console, min(len(changes), 10), len(changes), "change", f"ytcollect status {run_id} --json")
 
 
-def _num(value: Any) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:,.1f}"
-    return f"{value:,}" if isinstance(value, int) else str(value)
+def channels_table(channels: list[dict[str, Any]], total: int) -> Table:
+    """Channels ranked by subscribers: counts in 3 significant figures, the title wrapping over its handle."""
+    rows = []
+    for rank, ch in enumerate(channels, 1):
+        name = escape(ch.get("title") or ch["channel_id"])
+        if ch.get("handle"):
+            name += f"\n[dim]{escape(ch['handle'])}[/]"
+        rows.append(
+            [
+                str(rank),
+                name,
+                "hidden" if ch["subscribers_hidden"] else compact(ch["subscribers"]),
+                compact(ch["views"]),
+                compact(ch["videos"]),
+                compact(ch["views_per_video"]),
+                compact(ch["subscriber_change"], signed=True),
+                line_list(ch["input_lines"]),
+            ]
+        )
+    tbl = table(f"channels by subscribers ({total:,} found)")
+    number_column(tbl, "#", [r[0] for r in rows])
+    text_column(tbl, "channel", min_width=12)
+    for i, header in enumerate(("subs", "views", "videos", "views/video", "Δ subs"), start=2):
+        number_column(tbl, header, [r[i] for r in rows])
+    tbl.add_column("lines", no_wrap=True)
+    for row in rows:
+        tbl.add_row(*row)
+    return tbl
+
+
+def attention_table(attention: list[dict[str, Any]], total: int) -> Table:
+    """Inputs that failed or need a search: the reason goes under the input, where it has the width."""
+    tbl = table(f"inputs that need a person ({total:,})")
+    number_column(tbl, "line", [str(item["line"]) for item in attention])
+    text_column(tbl, "input, and why", min_width=20)
+    tbl.add_column("status", no_wrap=True)
+    for item in attention:
+        why = escape(item["message"] or "")
+        tbl.add_row(
+            str(item["line"]),
+            display(item["input"]) + (f"\n[dim]{why}[/]" if why else ""),
+            f"{item['status']}\n[dim]{item['error_code'] or ''}[/]",
+        )
+    return tbl
 
 
 def lines_table(title: str, rows: list[dict[str, Any]]) -> Table:
-    """One row per input line: the channel it landed on, or why not. Long inputs are cut, not wrapped."""
-    table = Table(title=title, expand=True)
-    table.add_column("line", justify="right", min_width=4)
-    table.add_column("input", no_wrap=True, overflow="ellipsis", ratio=3)
-    table.add_column("kind", min_width=8)
-    table.add_column("status", min_width=6)
-    table.add_column("channel, or why not", overflow="fold", ratio=3)
+    """One row per input line: the channel it landed on, or why not (under the input, which wraps)."""
+    tbl = table(title)
+    number_column(tbl, "line", [str(r["line"]) for r in rows])
+    text_column(tbl, "input, and why not", min_width=16)
+    tbl.add_column("status", no_wrap=True)
+    tbl.add_column("channel", no_wrap=True, min_width=24)
     for r in rows:
-        result = r["channel_id"] if r["status"] == "DONE" else (r["error_message"] or "")
-        if r["status"] == "DONE" and r["note"]:
-            result += f" ({r['note']})"
-        table.add_row(
-            str(r["line"]), escape(r["input"]), r["kind"] or "", r["status"] or "", escape(result[:160])
+        below = r["note"] if r["status"] == "DONE" else r["error_message"]
+        cell = display(r["input"]) or "[dim](empty line)[/]"
+        if below:
+            cell += f"\n[dim]{escape(below[:300])}[/]"
+        tbl.add_row(
+            str(r["line"]),
+            cell,
+            f"{r['status'] or ''}\n[dim]{r['kind'] or ''}[/]",
+            r["channel_id"] or "",
         )
-    return table
+    return tbl
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err_console.print(f"[red]error:[/] {escape(message)}")
-    return typer.Exit(code)
+def display(text: str) -> str:
+    """An input as a terminal can safely show it: control characters visible, markup escaped."""
+    return escape("".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text))
 
 
 @app.command()
@@ -209,23 +220,21 @@ def run(
     analysis_id: str = typer.Option("cli", "--analysis-id"),
     owner_id: str = typer.Option("cli", "--owner-id"),
     wait: bool = typer.Option(
-        False, "--wait", help="wait for the run to finish (always, without BROKER_URL)"
+        False, "--wait/--no-wait", help="wait for the run to finish (always, without BROKER_URL)"
     ),
     allow_search: bool = typer.Option(
-        False, "--allow-search", help="let custom URLs fall back to search.list"
+        False, "--allow-search/--no-allow-search", help="let custom URLs fall back to search.list"
     ),
     search_budget: int | None = typer.Option(
         None,
         "--search-budget",
         help="search.list calls allowed with --allow-search (default: DEFAULT_SEARCH_BUDGET)",
     ),
-    as_json: bool = typer.Option(False, "--json", help="print the final status as JSON on stdout"),
+    as_json: bool = typer.Option(False, "--json/--no-json", help="print the final status as JSON on stdout"),
 ) -> None:
     """Start a run; without BROKER_URL it runs here, in one process, and waits."""
     settings = get_settings()
-    lines = read_inputs(inputs, file)
-    if not lines:
-        raise _fail("no inputs: give them as arguments or with --file PATH (or --file - for stdin)")
+    lines, _numbers = read_inputs(inputs, file)
     options: dict[str, Any] = {}
     if allow_search:
         options["allow_search"] = True
@@ -237,7 +246,7 @@ def run(
         try:
             run_id = start_run(analysis_id, owner_id, lines, options, ctx=ctx, send=runtime.send)
         except InvalidRequest as exc:
-            raise _fail(str(exc)) from None
+            fail(str(exc))
         err_console.print(f"run [bold]{run_id}[/] started with {len(lines)} inputs")
         if not (wait or not settings.broker_url):
             if as_json:
@@ -254,8 +263,8 @@ def run(
 def status(
     run_id: str,
     owner_id: str = typer.Option(None, "--owner-id", help="answer 'not found' for another owner's run"),
-    as_json: bool = typer.Option(False, "--json"),
-    watch: bool = typer.Option(False, "--watch", help="follow the run until it finishes"),
+    as_json: bool = typer.Option(False, "--json/--no-json"),
+    watch: bool = typer.Option(False, "--watch/--no-watch", help="follow the run until it finishes"),
 ) -> None:
     """A run's status, progress and (once finished) its summary."""
     with CliRuntime(get_settings(), need_worker=False) as runtime:
@@ -264,7 +273,7 @@ def status(
             if watch and result["run_status"] not in FINAL_STATES:
                 result = wait_for(runtime.ctx, run_id, show=not as_json)
         except RunNotFound as exc:
-            raise _fail(str(exc), 1) from None
+            fail(str(exc), 1)
     if as_json:
         print(json.dumps(result, default=str))
         return
@@ -282,16 +291,17 @@ def status(
 def results(
     run_id: str,
     owner_id: str = typer.Option(None, "--owner-id"),
-    fmt: str = typer.Option("table", "--format", help="table, csv or json"),
+    fmt: str = typer.Option("table", "--format", help="table, csv or json (any letter case)"),
 ) -> None:
     """What every input line became, in input order (duplicates and bad lines included)."""
+    fmt = fmt.lower()
     if fmt not in ("table", "csv", "json"):
-        raise _fail("--format must be table, csv or json")
+        fail(f"--format must be table, csv or json, not {fmt!r}")
     with CliRuntime(get_settings(), need_worker=False) as runtime:
         try:
             rows = get_run_results(run_id, owner_id, ctx=runtime.ctx)
         except RunNotFound as exc:
-            raise _fail(str(exc), 1) from None
+            fail(str(exc), 1)
     if fmt == "json":
         print(json.dumps(rows, default=str))
     elif fmt == "csv":
@@ -299,7 +309,42 @@ def results(
         writer.writeheader()
         writer.writerows(rows)
     else:
-        console.print(lines_table(f"run {run_id}: {len(rows)} input lines", rows))
+        console.print(lines_table(f"run {run_id}: {plural(len(rows), 'input line')}", rows))
+
+
+def demo_epilogue(run_id: str, status: dict[str, Any], base_url: str | None) -> Group:
+    """What the demo was, what its figures mean, and what to try next."""
+    units = (status.get("summary") or {}).get("quota_units", {}).get("total", 0)
+    where = f" ({base_url})" if base_url else ""
+    said = Table.grid(padding=(0, 1))
+    said.add_column(no_wrap=True)
+    said.add_column()
+    said.add_row(
+        "•",
+        f"The channels are [bold]synthetic[/]: the bundled YouTube Data API emulator{where} "
+        "made them up from a seed. Names, counts and ids are not real YouTube data.",
+    )
+    said.add_row(
+        "•",
+        "[bold]Units[/] are YouTube Data API quota: a real key gets 10,000 a day (Pacific "
+        "time); a channels.list, videos.list or playlists.list call costs 1 whatever it asks. "
+        f"This run spent {plural(units, 'unit')}; a second demo spends fewer, because fresh "
+        "channels are not fetched again.",
+    )
+    said.add_row(
+        "•",
+        "Lines 1 and 2 name one channel and share a job; invalid lines cost nothing; a custom "
+        "URL no cheap lookup finds waits as NEEDS_SEARCH rather than spending a search.",
+    )
+    tries: list[str] = []
+    for command, why in (
+        ("ytcollect plan --file my-channels.txt", "what each line means and the minimum quota, no network"),
+        ("ytcollect run --file my-channels.txt", "a run of your own (set YT_API_KEYS for real data)"),
+        (f"ytcollect results {run_id} --format csv", "every input line, for a spreadsheet"),
+        (f"ytcollect history --run {run_id} --plot growth.png", "these channels over time"),
+    ):
+        tries += [f"  [dim]# {why}[/]", f"  {command}"]
+    return Group("", "[bold]What you just saw[/]", said, "", "[bold]Try next[/]", *tries)
 
 
 def demo_inputs(base_url: str | None) -> list[str]:
@@ -356,7 +401,9 @@ def demo_inputs(base_url: str | None) -> list[str]:
 
 
 @app.command()
-def demo(as_json: bool = typer.Option(False, "--json", help="print the final status as JSON")) -> None:
+def demo(
+    as_json: bool = typer.Option(False, "--json/--no-json", help="print the final status as JSON"),
+) -> None:
     """Run a sample of every input kind end to end; needs nothing configured (embedded mode)."""
     settings = get_settings()
     with CliRuntime(settings, need_worker=True) as runtime:
@@ -376,6 +423,7 @@ def demo(as_json: bool = typer.Option(False, "--json", help="print the final sta
         return
     print_summary(status)
     console.print(lines_table("every input line", rows))
+    console.print(demo_epilogue(status["run_id"], status, base))
 
 
 @app.command()
@@ -387,7 +435,7 @@ def cancel(run_id: str, owner_id: str = typer.Option(None, "--owner-id")) -> Non
         try:
             won = cancel_run(run_id, owner_id, ctx=runtime.ctx)
         except RunNotFound as exc:
-            raise _fail(str(exc), 1) from None
+            fail(str(exc), 1)
     console.print(f"run {run_id} cancelled" if won else f"run {run_id} had already ended: nothing to cancel")
 
 
@@ -396,10 +444,10 @@ def retry(
     run_id: str,
     owner_id: str = typer.Option(None, "--owner-id"),
     allow_search: bool = typer.Option(
-        False, "--allow-search", help="let custom URLs use search.list this time"
+        False, "--allow-search/--no-allow-search", help="let custom URLs use search.list this time"
     ),
     search_budget: int | None = typer.Option(None, "--search-budget", help="default: DEFAULT_SEARCH_BUDGET"),
-    wait: bool = typer.Option(False, "--wait"),
+    wait: bool = typer.Option(False, "--wait/--no-wait"),
 ) -> None:
     """Start a new run, linked to RUN_ID, with its failed and needs-search inputs."""
     from pipeline.runs import retry_run
@@ -416,7 +464,7 @@ def retry(
                 send=runtime.send,
             )
         except (RunNotFound, InvalidRequest) as exc:
-            raise _fail(str(exc), 1) from None
+            fail(str(exc), 1)
         if new_id is None:
             console.print(f"run {run_id} has nothing to retry")
             return
@@ -434,5 +482,5 @@ def delete(run_id: str, owner_id: str = typer.Option(None, "--owner-id")) -> Non
         try:
             delete_run(run_id, owner_id, ctx=runtime.ctx)
         except (RunNotFound, InvalidRequest) as exc:
-            raise _fail(str(exc), 1) from None
+            fail(str(exc), 1)
     console.print(f"run {run_id} deleted")

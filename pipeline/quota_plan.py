@@ -2,7 +2,8 @@
 
 The figures follow ``youtube-api.md``: every ``*.list`` call costs 1 unit whatever its parts, id
 filters take up to 50 ids per call, ``forHandle``/``forUsername`` take one value per call, and
-``search.list`` costs 100. Nothing is assumed to be cached, so this is what a fresh run would cost.
+``search.list`` draws on a bucket of its own (100 calls a day, 1 per call), so searches are counted
+apart from the units. Nothing is assumed to be cached, so this is what a fresh run would cost.
 """
 
 from __future__ import annotations
@@ -17,8 +18,13 @@ IDS_PER_CALL = 50
 LOOKUP_UNITS = 1
 """One ``channels.list`` call, ``forHandle`` or ``forUsername``; it brings the metadata parts too."""
 
-SEARCH_UNITS = 100
-"""One ``search.list`` call, the last resort for a custom URL the cheap lookups cannot find."""
+SEARCH_CALLS_PER_DAY = 100
+"""The search bucket: ``search.list`` calls a project may make per Pacific day (1 per call)."""
+
+
+def _n(count: int, noun: str, plural: str | None = None) -> str:
+    """``1 handle``, ``2 handles``, ``1,234 videos``."""
+    return f"{count:,} {noun if count == 1 else (plural or noun + 's')}"
 
 
 def _calls(ids: int) -> int:
@@ -33,7 +39,7 @@ class QuotaEstimate:
     ``min_units`` is the cheapest run: every custom URL found by ``forHandle`` and every video's and
     playlist's channel already met through another job. ``max_units_without_search`` is the dearest
     run that never searches; ``max_units_with_search`` lets every custom URL fall through to
-    ``search.list``.
+    ``search.list``, which then costs ``search_calls_max`` calls of the search bucket besides.
     """
 
     channel_ids: int
@@ -57,6 +63,7 @@ class QuotaEstimate:
     custom_url_units_min: int
     custom_url_units_max_without_search: int
     custom_url_units_max_with_search: int
+    search_calls_max: int
     min_units: int
     max_units_without_search: int
     max_units_with_search: int
@@ -79,7 +86,8 @@ def minimum_quota(plan: InputPlan) -> QuotaEstimate:
       per video and playlist (their channels are unknown before resolving: they may all be channels
       already in the list, or all different). Their count is therefore a range.
     - Custom URLs have no API filter: 1 unit when ``forHandle`` finds it, 2 when ``forUsername`` has
-      to be tried too, and 100 more for ``search.list`` (whose result then needs its metadata).
+      to be tried too, then one ``search.list`` call of the search bucket (whose result then needs
+      its metadata, in the default bucket).
     """
     counts = plan.jobs_by_kind()
     channel_ids = counts[InputKind.CHANNEL_ID]
@@ -98,7 +106,7 @@ def minimum_quota(plan: InputPlan) -> QuotaEstimate:
     ids_max_search = ids_max + custom_urls  # search.list returns ids, not statistics
     custom_min = custom_urls * LOOKUP_UNITS
     custom_max = custom_urls * 2 * LOOKUP_UNITS
-    custom_max_search = custom_max + custom_urls * SEARCH_UNITS
+    custom_max_search = custom_max  # the searches themselves are counted in their own bucket
 
     fixed = handle_units + username_units + video_units + playlist_units
     min_units = fixed + _calls(ids_min) + custom_min
@@ -108,20 +116,20 @@ def minimum_quota(plan: InputPlan) -> QuotaEstimate:
     lines = []
     if handles:
         lines.append(
-            f"{handles:,} handle(s): 1 channels.list?forHandle= each, metadata included = {handle_units:,}"
+            f"{_n(handles, 'handle')}: 1 channels.list?forHandle= each, metadata included = {handle_units:,}"
         )
     if usernames:
         lines.append(
-            f"{usernames:,} username(s): 1 channels.list?forUsername= each, metadata included = {username_units:,}"
+            f"{_n(usernames, 'username')}: 1 channels.list?forUsername= each, metadata included = {username_units:,}"
         )
     if videos:
-        lines.append(f"{videos:,} video(s): videos.list, 50 ids per call = {video_units:,}")
+        lines.append(f"{_n(videos, 'video')}: videos.list, 50 ids per call = {video_units:,}")
     if playlists:
-        lines.append(f"{playlists:,} playlist(s): playlists.list, 50 ids per call = {playlist_units:,}")
+        lines.append(f"{_n(playlists, 'playlist')}: playlists.list, 50 ids per call = {playlist_units:,}")
     if ids_max:
         if ids_max == ids_min:
             lines.append(
-                f"{ids_min:,} channel id(s) to fetch: channels.list?id=, 50 per call = {_calls(ids_min):,}"
+                f"{_n(ids_min, 'channel id')} to fetch: channels.list?id=, 50 per call = {_calls(ids_min):,}"
             )
         else:
             lines.append(
@@ -131,13 +139,14 @@ def minimum_quota(plan: InputPlan) -> QuotaEstimate:
             )
     if custom_urls:
         lines.append(
-            f"{custom_urls:,} custom URL(s): {custom_min:,} if forHandle finds each, {custom_max:,} with "
-            f"forUsername too, {custom_max_search:,} if every one needs search.list (100 each)"
+            f"{_n(custom_urls, 'custom URL')}: {custom_min:,} if forHandle finds each, {custom_max:,} with "
+            f"forUsername too; with --allow-search, up to {_n(custom_urls, 'search.list call')} more "
+            f"(of the {SEARCH_CALLS_PER_DAY} a day in the search bucket)"
         )
     if counts[InputKind.INVALID]:
-        lines.append(f"{counts[InputKind.INVALID]:,} invalid input(s): fail at once, 0 units")
+        lines.append(f"{_n(counts[InputKind.INVALID], 'invalid input')}: fail at once, 0 units")
     if min_units == max_units == max_units_search:
-        lines.append(f"total: {min_units:,} unit{'' if min_units == 1 else 's'}")
+        lines.append(f"total: {_n(min_units, 'unit')}")
     else:
         lines.append(
             f"total: at least {min_units:,} units, at most {max_units:,} without search"
@@ -165,6 +174,7 @@ def minimum_quota(plan: InputPlan) -> QuotaEstimate:
         custom_url_units_min=custom_min,
         custom_url_units_max_without_search=custom_max,
         custom_url_units_max_with_search=custom_max_search,
+        search_calls_max=custom_urls,
         min_units=min_units,
         max_units_without_search=max_units,
         max_units_with_search=max_units_search,

@@ -104,9 +104,9 @@ def test_maintenance_jobs_run_once_by_hand(tmp_path):
         timeout=120,
         check=True,
     )
-    assert "removed:" in purge.stdout and "'api_calls': 0" in purge.stdout
+    assert purge.stdout.startswith("purge: removed 0 API call records older than 90 days")
     reconcile = subprocess.run(
-        [*CLI, "maintenance", "reconcile"],
+        [*CLI, "maintenance", "reconcile", "--json"],
         env=env,
         cwd=tmp_path,
         capture_output=True,
@@ -115,3 +115,7 @@ def test_maintenance_jobs_run_once_by_hand(tmp_path):
         check=True,
     )
     assert json.loads(reconcile.stdout)["messages"] == 0
+    readable = subprocess.run(
+        [*CLI, "maintenance", "reconcile"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert readable.returncode == 0 and readable.stdout.startswith("reconcile: nothing to do")

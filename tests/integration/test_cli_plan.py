@@ -167,12 +167,12 @@ def test_table_is_summarized_unless_all(cli, tmp_path: Path) -> None:
     path.write_text("".join(f"@channel{i:04d}\n" for i in range(count)), encoding="utf-8")
     short = cli("--file", str(path))
     assert short.exit_code == 0, short.output
-    assert "and 25 more line(s)" in short.stdout
+    assert "… 25 more lines not shown, 0 of them invalid: --all shows every line" in short.stdout
     assert f"channel{count - 1:04d}" not in short.stdout
     full = cli("--file", str(path), "--all")
     assert full.exit_code == 0, full.output
     assert f"channel{count - 1:04d}" in full.stdout
-    assert "more line(s)" not in full.stdout
+    assert "more lines not shown" not in full.stdout
 
 
 def test_json_emits_every_line(cli, tmp_path: Path) -> None:

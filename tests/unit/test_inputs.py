@@ -960,12 +960,22 @@ def test_quota_counts_each_kind_at_its_price() -> None:
 
 
 def test_quota_custom_urls_range_from_lookup_to_search() -> None:
-    """Given 3 custom URLs, when estimated, then they cost 3 at least, 6 without search, and 306 plus their metadata with search."""
+    """Given 3 custom URLs, when estimated, then they cost 3 units at least, 6 without search, and with search 3 calls of the search bucket plus their metadata."""
     quota = minimum_quota(plan_inputs(["youtube.com/c/One", "youtube.com/Two", "youtube.com/c/Three"]))
     assert quota.custom_urls == 3
     assert (quota.custom_url_units_min, quota.custom_url_units_max_without_search) == (3, 6)
-    assert quota.custom_url_units_max_with_search == 306
-    assert (quota.min_units, quota.max_units_without_search, quota.max_units_with_search) == (3, 6, 307)
+    assert quota.custom_url_units_max_with_search == 6
+    assert quota.search_calls_max == 3
+    assert (quota.min_units, quota.max_units_without_search, quota.max_units_with_search) == (3, 6, 7)
+    assert "3 search.list calls" in " ".join(quota.breakdown)
+
+
+def test_quota_breakdown_agrees_in_number() -> None:
+    """Given one input of each kind, when estimated, then the breakdown says "1 handle", never "1 handle(s)"."""
+    quota = minimum_quota(plan_inputs(["@alpha", "youtube.com/user/Bob", "youtu.be/dQw4w9WgXcQ", "@a"]))
+    text = " ".join(quota.breakdown)
+    assert "1 handle:" in text and "1 username:" in text and "1 video:" in text and "1 invalid input:" in text
+    assert "(s)" not in text
 
 
 def test_quota_of_handles_alone_needs_no_metadata_call() -> None:
@@ -1004,7 +1014,12 @@ def test_quota_as_dict_is_json_ready() -> None:
         (f"{CID} , ; ,", CHANNEL_ID, CID, "trailing separator removed"),
         ('"@MrBeast",', HANDLE, "mrbeast", "trailing separator removed; quotes removed"),  # a CSV cell
         ('"@MrBeast,"', HANDLE, "mrbeast", "quotes removed; trailing separator removed"),
-        ("MrBeast,", HANDLE, "mrbeast", "trailing separator removed; a bare word, read as the handle @mrbeast"),
+        (
+            "MrBeast,",
+            HANDLE,
+            "mrbeast",
+            "trailing separator removed; a bare word, read as the handle @mrbeast",
+        ),
         ('"MrBeast"', HANDLE, "mrbeast", "quotes removed; a bare word"),
         (
             '<a href="https://www.youtube.com/channel/' + CID + '">MrBeast</a>',
@@ -1024,7 +1039,12 @@ def test_quota_as_dict_is_json_ready() -> None:
         ('"@MrBeast', INVALID, "", "not allowed"),  # not a pair
         ("@Mr,Beast", INVALID, "", "not allowed"),
         ("@MrBeast,@PewDiePie", INVALID, "", "not allowed"),
-        ('<a href="https://www.youtube.com/@a1b">x</a> <a href="https://www.youtube.com/@c2d">y</a>', INVALID, "", ""),
+        (
+            '<a href="https://www.youtube.com/@a1b">x</a> <a href="https://www.youtube.com/@c2d">y</a>',
+            INVALID,
+            "",
+            "",
+        ),
         ('"', INVALID, "", ""),
         ('""', INVALID, "", "empty"),
         (",", INVALID, "", "empty"),
