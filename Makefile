@@ -6,7 +6,7 @@ VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint services bench clean check-python rebuild-venv
+.PHONY: demo test test-fast lint services bench clean check-python rebuild-venv fonts
 
 version = $(shell $(1) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 PY_VERSION := $(call version,$(PY))
@@ -48,6 +48,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+fonts:  ## a CJK font for charts (Debian's fonts-droid-fallback); without one, such titles are transliterated
+	@if fc-list 2>/dev/null | grep -qi "droid sans fallback\|noto sans cjk\|wenquanyi"; then echo "a CJK font is installed"; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then apt-get install -y -q fonts-droid-fallback; \
+	else echo "install a CJK font (Debian: apt-get install fonts-droid-fallback); charts transliterate until then"; fi
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -213,10 +213,19 @@ def history(
     metric: str = typer.Option(
         "subscribers", "--metric", help="what --plot draws: subscribers, views or videos"
     ),
+    top: int = typer.Option(
+        hist.DEFAULT_TOP,
+        "--top",
+        min=1,
+        max=hist.MAX_TOP,
+        help="--plot draws this many channels, the largest by --metric",
+    ),
+    force: bool = typer.Option(False, "--force/--no-force", help="let --plot overwrite an existing file"),
 ) -> None:
     """Channels' snapshots over time with daily deltas, aware of YouTube's subscriber rounding."""
+    fmt, metric = fmt.lower(), metric.lower()
     if fmt not in FORMATS:
-        raise _fail("--format must be table, csv or json")
+        raise _fail(f"--format must be table, csv or json, not {fmt!r}")
     if metric not in hist.METRICS:
         raise _fail("--metric must be subscribers, views or videos")
     if not refs and not run_id:
@@ -225,8 +234,11 @@ def history(
         since_day = parse_day(since) if since is not None else None
     except ValueError as exc:
         raise _fail(f"--since: {exc}") from None
-    if plot is not None and plot.suffix.lower() != ".png":
-        raise _fail(f"--plot writes a PNG: give a file name ending in .png (not {plot})")
+    if plot is not None:
+        try:  # before any work: an existing file or a link is refused, not found out after the tables
+            hist.check_chart_path(plot, force=force)
+        except hist.HistoryError as exc:
+            raise _fail(str(exc), 1) from None
 
     with _database() as sessions, db.session_scope(sessions) as session:
         ids: list[str] = []
@@ -275,16 +287,18 @@ def history(
         labels = {cid: hist.channel_label(channels.get(cid), cid) for cid in ids}
         title = f"{metric}: run {run_id}" if run_id else f"{metric} over time"
         try:
-            written = hist.plot_history(histories, plot, metric=metric, title=title, labels=labels)
+            written = hist.plot_history(
+                histories, plot, metric=metric, title=title, labels=labels, top=top, force=force
+            )
         except hist.HistoryError as exc:
             raise _fail(str(exc), 1) from None
-        err_console.print(f"chart of {metric} written to {escape(str(written.resolve()))}", soft_wrap=True)
+        err_console.print(f"chart of {metric} written to {escape(str(written.absolute()))}", soft_wrap=True)
 
 
 @app.command()
 def stats(
     days: int = typer.Option(30, "--days", min=1, help="quota units for this many UTC days, today included"),
-    as_json: bool = typer.Option(False, "--json", help="print JSON instead of tables"),
+    as_json: bool = typer.Option(False, "--json/--no-json", help="print JSON instead of tables"),
 ) -> None:
     """Runs and jobs by status, job success rate, mean run time and quota units by day."""
     with _database() as sessions, db.session_scope(sessions) as session:

@@ -12,6 +12,7 @@ step", never "no growth", and every subscriber change carries the range the true
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -31,6 +32,8 @@ from pipeline.inputs import InputKind, parse_channel_input
 METRICS = ("subscribers", "views", "videos")
 _CHUNK = 1_000  # channel ids per IN (...) list
 _SECONDS_PER_DAY = 86_400.0
+MIN_RATE_DAYS = 1.0
+"""Per-day rates only over at least a day: two snapshots 58 s apart once read as "+47.2M views/day"."""
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -209,17 +212,18 @@ def make_point(current: SnapshotLike, previous: SnapshotLike | None = None) -> H
     if previous is None:
         return base
     seconds = (current.fetched_at - previous.fetched_at).total_seconds()
-    # Two snapshots at the same instant (or out of order) have no meaningful rate.
     days = seconds / _SECONDS_PER_DAY if seconds > 0 else None
+    # A rate over less than a day extrapolates noise (and at the same instant it has no meaning).
+    rate_days = days if days is not None and days >= MIN_RATE_DAYS else None
     view_change = _diff(current.view_count, previous.view_count)
     video_change = _diff(current.video_count, previous.video_count)
     fields: dict[str, Any] = {
         "previous_fetched_at": previous.fetched_at,
         "days_since_previous": days,
         "view_change": view_change,
-        "views_per_day": _per_day(view_change, days),
+        "views_per_day": _per_day(view_change, rate_days),
         "video_change": video_change,
-        "videos_per_day": _per_day(video_change, days),
+        "videos_per_day": _per_day(video_change, rate_days),
     }
     before = _visible_subscribers(previous)
     if subscribers is not None and before is not None:
@@ -231,8 +235,8 @@ def make_point(current: SnapshotLike, previous: SnapshotLike | None = None) -> H
             subscriber_change_bounds=(lo, hi),
             subscriber_below_step=below,
             subscriber_growth=describe_subscriber_change(before, subscribers),
-            subscribers_per_day=None if below else _per_day(change, days),
-            subscribers_per_day_bounds=None if not days else (lo / days, hi / days),
+            subscribers_per_day=None if below else _per_day(change, rate_days),
+            subscribers_per_day_bounds=None if not rate_days else (lo / rate_days, hi / rate_days),
         )
     return replace(base, **fields)
 
@@ -549,13 +553,62 @@ def stats(session: Session, *, days: int = 30, now: datetime | None = None) -> d
 
 # --- the chart -----------------------------------------------------------------------------------
 
+DEFAULT_TOP = 10
+MAX_TOP = 20  # beyond this, colours repeat and the legend outgrows the chart
+LOG_SCALE_RANGE = 100  # positive values this many times apart: a log axis, or the small ones lie flat
 
-def _check_writable(path: Path) -> None:
-    parent = path.parent
-    if path.is_dir():
-        raise HistoryError(f"cannot write the chart to {path}: it is a directory")
-    if not parent.is_dir():
-        raise HistoryError(f"cannot write the chart to {path}: the folder {parent} does not exist")
+
+def check_chart_path(path: str | Path, *, force: bool = False) -> Path:
+    """Refuse, before any work, a chart path that :func:`open_chart_file` would refuse; returns it."""
+    target = Path(path)
+    shown = short_path(target)
+    if target.suffix.lower() != ".png":
+        raise HistoryError(f"a chart is a PNG: give a file name ending in .png (not {shown})")
+    try:
+        if target.is_symlink():
+            raise HistoryError(f"{shown} is a symbolic link: give the real path (charts never follow links)")
+        if target.is_dir():
+            raise HistoryError(f"cannot write the chart to {shown}: it is a folder")
+        if not target.parent.is_dir():
+            raise HistoryError(
+                f"cannot write the chart to {shown}: the folder {short_path(target.parent)} does not exist"
+            )
+        if target.exists() and not force:
+            raise HistoryError(f"{shown} exists: --force overwrites it, or give another name")
+        os.stat(target.parent)  # a name too long for the file system fails here or at the open
+    except OSError as exc:
+        raise HistoryError(f"cannot write the chart to {shown}: {exc.strerror or exc}") from None
+    return target
+
+
+def open_chart_file(path: str | Path, *, force: bool = False) -> Any:
+    """Open ``path`` for a new PNG: never through a symbolic link, never over a file unless ``force``.
+
+    ``O_NOFOLLOW`` and ``O_EXCL`` make the checks hold at the moment of opening, not only before it.
+    Every refusal is a HistoryError whose message is one line (a 300-character name included).
+    """
+    target = check_chart_path(path, force=force)
+    shown = short_path(target)
+    flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | (os.O_TRUNC if force else os.O_EXCL)
+    try:
+        return os.fdopen(os.open(target, flags, 0o644), "wb")
+    except FileExistsError:
+        raise HistoryError(f"{shown} exists: --force overwrites it, or give another name") from None
+    except OSError as exc:
+        raise HistoryError(f"cannot write the chart to {shown}: {exc.strerror or exc}") from None
+
+
+def short_path(path: Path) -> str:
+    """A path for a one-line message: a 300-character name is shown by its ends."""
+    text = str(path)
+    return text if len(text) <= 120 else text[:60] + "…" + text[-40:]
+
+
+def top_series(series: Mapping[str, Sequence[tuple[datetime, float]]], top: int) -> tuple[list[str], int]:
+    """The ``top`` channels by their latest value (largest first) and how many had data at all."""
+    latest = {cid: pts[-1][1] for cid, pts in series.items() if pts}
+    ranked = sorted(latest, key=lambda cid: (-latest[cid], cid))
+    return ranked[: max(1, min(top, MAX_TOP))], len(ranked)
 
 
 def plot_history(
@@ -565,81 +618,142 @@ def plot_history(
     metric: str = "subscribers",
     title: str | None = None,
     labels: Mapping[str, str] | None = None,
+    top: int = DEFAULT_TOP,
+    force: bool = False,
 ) -> Path:
-    """Draw one line per channel of ``metric`` over time into a PNG at ``path``; returns the path.
+    """Draw ``metric`` over time for the ``top`` channels into a PNG at ``path``; returns the path.
 
-    Uses the Agg canvas directly (no pyplot, no display). For subscribers, a light band shows the
-    rounding: the true count lies between the reported one and the next step. Raises HistoryError
-    when there is nothing to draw or the file cannot be written.
+    For subscribers, a light band shows the rounding: the true count lies between the reported one and
+    the next step. Raises HistoryError when there is nothing to draw or the file cannot be written.
     """
     if metric not in METRICS:
         raise HistoryError(f"unknown metric {metric!r}; use one of {', '.join(METRICS)}")
-    target = Path(path)
-    _check_writable(target)
     series = {
-        cid: [(p.fetched_at, value) for p in points if (value := p.metric(metric)) is not None]
+        cid: [(p.fetched_at, float(value)) for p in points if (value := p.metric(metric)) is not None]
         for cid, points in histories.items()
     }
-    series = {cid: pts for cid, pts in series.items() if pts}
-    if not series:
+    if not any(series.values()):
         raise HistoryError(f"no {metric} data to plot (no snapshots, or every count hidden)")
+    return plot_series(
+        series,
+        path,
+        metric=metric,
+        title=title or f"{metric} over time",
+        labels=labels,
+        top=top,
+        force=force,
+        band=subscriber_step if metric == "subscribers" else None,
+        notes=["rounded down to 3 significant figures"] if metric == "subscribers" else [],
+    )
 
+
+def plot_series(
+    series: Mapping[str, Sequence[tuple[datetime, float]]],
+    path: str | Path,
+    *,
+    metric: str,
+    title: str,
+    labels: Mapping[str, str] | None = None,
+    top: int = DEFAULT_TOP,
+    force: bool = False,
+    band: Any = None,
+    notes: Sequence[str] = (),
+) -> Path:
+    """One line per series over time, readable for 2 channels or 2,000 (the history and comparison charts).
+
+    Only the ``top`` series by their latest value are drawn, each in its own colour, with a legend
+    outside the axes in rank order; a log axis when the values span 100× or more; labels in a font
+    that has their glyphs, or transliterated to Latin when no installed font has them. Uses the Agg
+    canvas directly (no pyplot, no display).
+    """
+    chosen, available = top_series(series, top)
+    if not chosen:
+        raise HistoryError(f"no {metric} data to plot")
+    with open_chart_file(path, force=force) as out:
+        figure = _draw(
+            series, chosen, available, metric=metric, title=title, labels=labels or {}, band=band, notes=notes
+        )
+        try:
+            figure.savefig(out, format="png")
+        except OSError as exc:
+            raise HistoryError(
+                f"cannot write the chart to {short_path(Path(path))}: {exc.strerror or exc}"
+            ) from exc
+    return Path(path)
+
+
+def _draw(
+    series: Mapping[str, Sequence[tuple[datetime, float]]],
+    chosen: list[str],
+    available: int,
+    *,
+    metric: str,
+    title: str,
+    labels: Mapping[str, str],
+    band: Any,
+    notes: Sequence[str],
+) -> Any:
+    from matplotlib import colormaps
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter
 
-    fig = Figure(figsize=(10, 5.5), dpi=100, layout="constrained")
+    from pipeline.fonts import chart_fonts, printable
+
+    fonts = chart_fonts()
+    fig = Figure(figsize=(11, 6), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    names = labels or {}
-    for cid, pts in series.items():
+    values = [v for cid in chosen for _, v in series[cid]]
+    positive = [v for v in values if v > 0]
+    log_scale = bool(positive) and max(positive) / min(positive) >= LOG_SCALE_RANGE
+    palette = colormaps["tab10" if len(chosen) <= 10 else "tab20"]
+    for rank, cid in enumerate(chosen):
+        pts = [(t, v) for t, v in series[cid] if v > 0 or not log_scale]  # log axes have no 0
+        if not pts:
+            continue
         xs = date2num([t for t, _ in pts])
         ys = [v for _, v in pts]
-        (line,) = ax.plot(xs, ys, marker="o", markersize=3, linewidth=1.5, label=names.get(cid, cid)[:40])
-        if metric == "subscribers":
-            ax.fill_between(
-                xs,
-                ys,
-                [v + subscriber_step(v) - 1 for v in ys],
-                color=line.get_color(),
-                alpha=0.15,
-                linewidth=0,
-            )
-    values = [v for pts in series.values() for _, v in pts]
-    log_scale = min(values) > 0 and max(values) / min(values) >= 100
+        name = printable(labels.get(cid, cid), fonts)
+        label = f"{_shorten(name, 32)}  {short_number(ys[-1])}"
+        colour = palette(rank % palette.N)
+        ax.plot(xs, ys, marker="o", markersize=3, linewidth=1.5, label=label, color=colour)
+        if band is not None:
+            upper = [v + band(int(v)) - 1 for v in ys]
+            ax.fill_between(xs, ys, upper, color=colour, alpha=0.15, linewidth=0)
     if log_scale:  # channels 100x apart: on a linear axis the small ones are a flat line at 0
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: _compact(v)))
+    else:  # as many decimals as the tick spacing needs, so 1.230M and 1.232M do not both read 1.23M
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: _compact(v, spacing=_tick_spacing(ax))))
+    ax.yaxis.set_minor_formatter(FuncFormatter(lambda _v, _p: ""))
     ax.xaxis_date()  # x values are date2num floats: give the axis date semantics (and a date tick locator)
     locator = AutoDateLocator()
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
-    if log_scale:
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: _compact(v)))
-    else:  # as many decimals as the tick spacing needs, so 1.230M and 1.232M do not both read 1.23M
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: _compact(v, spacing=_tick_spacing(ax))))
-    times = {t for pts in series.values() for t, _ in pts}
+    times = {t for cid in chosen for t, _ in series[cid]}
     if len(times) == 1:  # one instant: a day either side instead of the locator's years
         (only,) = date2num(sorted(times))
         ax.set_xlim(only - 1, only + 1)
-    ax.yaxis.set_minor_formatter(FuncFormatter(lambda _v, _p: ""))
-    notes = [
-        n
-        for n, on in (
-            ("rounded down to 3 significant figures", metric == "subscribers"),
-            ("log scale", log_scale),
-        )
-        if on
-    ]
-    ax.set_ylabel(metric + (f" ({', '.join(notes)})" if notes else ""))
-    ax.set_title(title or f"{metric} over time")
+    said = [*notes, "log scale"] if log_scale else list(notes)
+    ax.set_ylabel(metric + (f" ({', '.join(said)})" if said else ""))
+    shown = (
+        f"top {len(chosen)} of {available:,} channels by latest {metric}" if available > len(chosen) else ""
+    )
+    ax.set_title(printable(title, fonts) + (f"\n{shown}" if shown else ""))
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize="small", ncol=max(1, math.ceil(len(series) / 12)), loc="best")
-    try:
-        fig.savefig(target, format="png")
-    except OSError as exc:
-        raise HistoryError(f"cannot write the chart to {target}: {exc.strerror or exc}") from exc
-    return target
+    # Outside the axes, in rank order: a legend inside covered a third of the chart at 25 channels.
+    legend = ax.legend(
+        fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, frameon=False
+    )
+    for text in (*legend.get_texts(), ax.title, ax.yaxis.label):
+        text.set_fontfamily(fonts)
+    return fig
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _tick_spacing(ax: Any) -> float | None:

@@ -108,8 +108,8 @@ def test_changes_are_signed_and_marked_approximate_when_rounded():
 
 
 def test_daily_deltas_divide_the_change_by_the_elapsed_days():
-    """Given snapshots 3 days and then 12 hours apart, when points are built, then each delta per day is change / days."""
-    points = hist.build_points([snap(0, 100, 1_000, 10), snap(3, 160, 4_000, 13), snap(3.5, 170, 5_000, 13)])
+    """Given snapshots 3 days and then 2 days apart, when points are built, then each delta per day is change / days."""
+    points = hist.build_points([snap(0, 100, 1_000, 10), snap(3, 160, 4_000, 13), snap(5, 170, 8_000, 13)])
 
     first, second, third = points
     assert first.previous_fetched_at is None and first.view_change is None and first.views_per_day is None
@@ -119,6 +119,16 @@ def test_daily_deltas_divide_the_change_by_the_elapsed_days():
     assert (second.video_change, second.videos_per_day) == (3, pytest.approx(1))
     assert third.views_per_day == pytest.approx(2_000)
     assert third.videos_per_day == 0.0
+
+
+def test_rates_need_at_least_a_day_between_snapshots():
+    """Given snapshots 58 seconds apart, when the point is built, then the changes are kept and no rate per day is made up."""
+    point = hist.make_point(snap(58 / 86_400, 1_500, 47_000_000), snap(0, 1_400, 1_000))
+
+    assert point.view_change == 46_999_000 and point.views_per_day is None
+    assert point.subscriber_change == 100 and point.subscribers_per_day is None
+    assert point.subscribers_per_day_bounds is None and point.videos_per_day is None
+    assert hist.make_point(snap(1, 1_500), snap(0, 1_400)).subscribers_per_day == pytest.approx(100)
 
 
 def test_a_baseline_gives_the_first_point_of_a_window_its_deltas():
@@ -214,3 +224,108 @@ def test_since_takes_a_real_iso_day_only():
 def test_table_numbers_are_short_with_three_significant_figures(value, text):
     """Given a count or change, when shown in a table, then it keeps 3 significant figures from 10,000 up and a sign."""
     assert hist.short_number(value, signed=True) == text
+
+
+# --- the chart: readable for 2 and 200 channels, never writing where it should not -------------
+
+
+def world(channels: int, *, spread: float = 10.0) -> dict[str, list[hist.HistoryPoint]]:
+    """``channels`` histories of 4 daily snapshots, the i-th channel ``spread``**(i/channels) times larger."""
+    out = {}
+    for i in range(channels):
+        base = int(1_000 * spread ** (i / max(1, channels - 1)))
+        cid = f"UC{i:021d}A"
+        out[cid] = hist.build_points([snap(d, base + d * 10, base * 100 + d) for d in range(4)])
+    return out
+
+
+def draw(histories, path, **options):
+    """plot_history with every warning an error: a missing glyph must not even warn."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        return hist.plot_history(histories, path, **options)
+
+
+def test_chart_of_200_channels_draws_the_top_n_by_the_metric(tmp_path, monkeypatch):
+    """Given 200 channels, when charted, then only the 10 largest by the latest value are drawn, in rank order, and the title says so."""
+    drawn = {}
+    real_draw = hist._draw
+
+    def spy(series, chosen, available, **kwargs):
+        drawn.update(chosen=chosen, available=available)
+        figure = real_draw(series, chosen, available, **kwargs)
+        drawn["title"] = figure.axes[0].get_title()
+        drawn["legend"] = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
+        drawn["scale"] = figure.axes[0].get_yscale()
+        return figure
+
+    monkeypatch.setattr(hist, "_draw", spy)
+    histories = world(200, spread=10_000)
+    draw(histories, tmp_path / "big.png")
+
+    assert drawn["available"] == 200 and len(drawn["chosen"]) == hist.DEFAULT_TOP
+    assert drawn["chosen"] == list(histories)[::-1][: hist.DEFAULT_TOP]  # the largest first
+    assert "top 10 of 200 channels" in drawn["title"]
+    assert len(drawn["legend"]) == 10 and drawn["scale"] == "linear"  # the top 10 are close together
+    assert (tmp_path / "big.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_chart_uses_a_log_axis_when_values_span_a_hundredfold(tmp_path, monkeypatch):
+    """Given 2 channels 1,000 times apart, when charted, then the axis is logarithmic and both are drawn."""
+    scales = []
+    real_draw = hist._draw
+    monkeypatch.setattr(
+        hist,
+        "_draw",
+        lambda *a, **k: scales.append(f := real_draw(*a, **k)) or f,  # noqa: B023
+    )
+    draw(world(2, spread=1_000), tmp_path / "two.png", metric="views")
+
+    axes = scales[0].axes[0]
+    assert axes.get_yscale() == "log" and "log scale" in axes.get_ylabel()
+    assert len(axes.get_legend().get_texts()) == 2 and "top" not in axes.get_title()
+
+
+def test_chart_titles_in_cjk_draw_without_a_missing_glyph(tmp_path):
+    """Given Japanese and Korean channel titles, when charted with warnings as errors, then no glyph is missing (a CJK font, or Latin letters)."""
+    histories = world(3)
+    labels = dict(zip(histories, ["さくらの実況チャンネル", "한국어 채널", "Plain"], strict=True))
+    draw(histories, tmp_path / "cjk.png", labels=labels, title="登録者数")
+    from pipeline.fonts import chart_fonts, printable
+
+    for text in ("さくらの実況チャンネル", "한국어 채널", "登録者数"):
+        shown = printable(text, chart_fonts())
+        assert shown == text or shown.isascii()
+
+
+def test_chart_refuses_to_overwrite_without_force(tmp_path):
+    """Given an existing file, when charted without force, then it is refused and kept; with force it is replaced."""
+    target = tmp_path / "c.png"
+    target.write_bytes(b"keep me")
+    with pytest.raises(hist.HistoryError, match="exists: --force overwrites it"):
+        draw(world(2), target)
+    assert target.read_bytes() == b"keep me"
+    draw(world(2), target, force=True)
+    assert target.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_chart_never_writes_through_a_symbolic_link(tmp_path):
+    """Given a link at the chart path, when charted, even with force, then it is refused and its target untouched."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    link = tmp_path / "c.png"
+    link.symlink_to(victim)
+    for force in (False, True):
+        with pytest.raises(hist.HistoryError, match="symbolic link"):
+            draw(world(2), link, force=force)
+    assert victim.read_text() == "precious"
+
+
+def test_chart_with_a_300_character_name_is_one_line_error(tmp_path):
+    """Given a 300-character file name, when charted, then a one-line HistoryError says the name is too long."""
+    with pytest.raises(hist.HistoryError) as caught:
+        draw(world(2), tmp_path / ("a" * 300 + ".png"))
+    message = str(caught.value)
+    assert "too long" in message and "\n" not in message and len(message) < 300
