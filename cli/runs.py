@@ -69,7 +69,7 @@ class CliRuntime:
 
 
 def _counts_text(status: dict[str, Any]) -> str:
-    return "  ".join(f"{k}={v}" for k, v in sorted(status["status_counts"].items())) or "starting"
+    return "  ".join(f"{k}={v:,}" for k, v in sorted(status["status_counts"].items())) or "starting"
 
 
 def wait_for(ctx: Context, run_id: str, *, show: bool, timeout: float | None = None) -> dict[str, Any]:
@@ -247,7 +247,7 @@ def run(
             run_id = start_run(analysis_id, owner_id, lines, options, ctx=ctx, send=runtime.send)
         except InvalidRequest as exc:
             fail(str(exc))
-        err_console.print(f"run [bold]{run_id}[/] started with {len(lines)} inputs")
+        err_console.print(f"run [bold]{run_id}[/] started with {plural(len(lines), 'input')}")
         if not (wait or not settings.broker_url):
             if as_json:
                 print(json.dumps(get_run_status(run_id, ctx=ctx), default=str))
