@@ -32,6 +32,14 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _describe(exc: BaseException) -> tuple[str, str | None, int]:
+    from pipeline.errors import ConfigurationError, InvalidRequest, YtCollectError
+
+    if isinstance(exc, ConfigurationError):
+        return _first_line(exc), "correct it in the environment or .env; .env.example lists every setting", 2
+    if isinstance(exc, InvalidRequest):
+        return _first_line(exc), None, 2
+    if isinstance(exc, YtCollectError):  # raised on purpose, with a message meant for a person
+        return _first_line(exc), None, 1
     settings_error = _settings_error(exc)
     if settings_error is not None:
         return settings_error
@@ -68,7 +76,7 @@ def _settings_error(exc: BaseException) -> tuple[str, str | None, int] | None:
         problems.append(f"{name}{shown}: {error.get('msg', 'invalid')}")
     return (
         "invalid setting " + "; ".join(problems),
-        "correct it in the environment or .env (.env.example lists every setting)",
+        "correct it in the environment or .env; .env.example lists every setting",
         2,
     )
 

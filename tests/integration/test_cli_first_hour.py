@@ -71,7 +71,7 @@ def busy_port() -> Iterator[int]:
         (
             ["status", "no-such-run"],
             {"REFRESH_INTERVAL_HOURS": "0"},
-            ["REFRESH_INTERVAL_HOURS='0'", ".env.example"],
+            ["REFRESH_INTERVAL_HOURS", "greater than 0", ".env.example"],
         ),
         (["run", "@someone"], {"MAX_INPUTS_PER_RUN": "lots"}, ["MAX_INPUTS_PER_RUN"]),
         (["results", "no-such-run", "--format", "xml"], {}, ["--format must be table, csv or json"]),
