@@ -19,8 +19,22 @@ title)``, ``a/b``, ``*``) are applied to 200 answers, a malformed selection is t
 Admin API (no key):
 
 - ``GET /_emulator/catalogue?limit=N&offset=M`` -> ``{"channels": [entry, ...], "total": N}``, an
-  entry being ``{"id", "handle", "username", "custom_name", "title", "video_ids", "playlist_ids",
-  "uploads_playlist_id", "terminated", "hidden", "no_videos", "country", "script"}``
+  entry being ``{"id", "handle", "username", "custom_name", "title", "niche", "keywords",
+  "video_ids" (public, upload order, oldest first), "removed_video_ids", "playlist_ids",
+  "uploads_playlist_id", "shorts_playlist_id", "long_playlist_id", "live_playlist_id" (None when
+  the channel has no such shelf), "terminated", "hidden", "no_videos", "country", "script"}``
+- ``GET /_emulator/videos?channel_id=UC…`` -> ``{"channel_id", "uploads": [{"id", "title",
+  "added_at", "published_at", "kind" (short|long|live), "short", "premiere", "duration",
+  "duration_seconds", "views", "likes", "comments"}, ...] (newest upload first),
+  "removed_video_ids", "playlists": {"uploads", "shorts", "long", "live"}}``
+- ``POST /_emulator/uploads`` ``{"channel_id", "count"?: 1, "shorts"?: 0, "scheduled_seconds"?: 0}``
+  -> ``{"channel_id", "video_ids" (oldest first), "video_count"}``: uploads now on the emulator's
+  clock (the first ``shorts`` of them Shorts; the others premieres published that many seconds
+  later when ``scheduled_seconds`` is given)
+- ``POST /_emulator/remove`` ``{"video_ids": [...]}`` -> ``{"removed": [...], "unknown": [...]}``
+- ``GET /_emulator/keywords`` -> ``{"niches": {niche: {"keywords": [...], "channels": [id, ...]}}}``
+- ``GET /_emulator/search?q=&type=&channelId=&order=&limit=500`` -> ``{"total", "hits": [{"kind",
+  "id", "channel_id", "title", "published_at"}, ...]}``: what ``search.list`` pages through
 - ``GET /_emulator/usage`` -> ``{"units_total" (the default bucket's), "requests_total", "by_key":
   {fingerprint: {"units" (default bucket), "requests", "status", "project", "by_method", "by_status",
   "buckets": {bucket: units}}}, "by_method": {method: {"units", "requests"}} (units in the method's
@@ -29,12 +43,18 @@ Admin API (no key):
   "projects": {name: {"keys", "units_today", "remaining_today"}}}}, "quota": {"day", "resets_at",
   "limit_per_project" (default bucket), "limits": {bucket: size}, "projects": {name: {"keys",
   "units_today", "remaining_today" (default bucket), "buckets": {bucket: {"units_today",
-  "remaining_today"}}}}}}``; the buckets are ``default``, ``search`` and ``video_stats``
-- ``GET|POST /_emulator/faults``: ``{"faults": [{"endpoint", "kind", "rate"?, "count"?, "key"?}],
-  "latency_ms"?: ms | {endpoint: ms}}`` (POST replaces; ``{"faults": []}`` clears)
+  "remaining_today"}}}}}, "feeds": {"requests", "by_status"}}``; the buckets are ``default``,
+  ``search`` and ``video_stats``
+- ``GET|POST /_emulator/faults``: ``{"faults": [{"endpoint", "kind", "rate"?, "count"?, "key"?,
+  "until"?: "ISO instant"}], "latency_ms"?: ms | {endpoint: ms}}`` (POST replaces; ``{"faults": []}``
+  clears); endpoint ``feeds.videos`` is the public feed
 - ``GET|POST /_emulator/clock``: ``{"advance_seconds": N}`` or ``{"set": "ISO instant"}`` ->
   ``{"now", "pacific_day", "resets_at"}``
-- ``POST /_emulator/reset`` (usage, quota, faults, clock); ``GET /_emulator/health``
+- ``POST /_emulator/reset`` (usage, quota, faults, clock, added uploads and removals);
+  ``GET /_emulator/health``
+
+The public feed ``GET /feeds/videos.xml?channel_id=UC…`` (or ``?user=NAME``) is served on the same
+port, with no key and no quota (``feed.py``); ``usage`` counts it under ``feeds``.
 """
 
 from __future__ import annotations
@@ -47,8 +67,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
-from emulator import errors, fields
-from emulator.catalogue import Catalogue
+from emulator import errors, feed, fields
+from emulator.catalogue import LIVE, LONG, SHORT, Catalogue, rfc3339
 from emulator.clock import PACIFIC, EmulatorClock, next_pacific_midnight, pacific_day
 from emulator.config import EmulatorConfig
 from emulator.faults import FaultPlan, FaultSpecError
@@ -64,6 +84,7 @@ from emulator.render import (
     dumps,
     part_mask,
 )
+from emulator.search import Searcher, SearchQuery
 
 Params = dict[str, list[str]]
 Answer = tuple[int, bytes]
@@ -296,9 +317,11 @@ class Emulator:
 
     def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
-        self.catalogue = Catalogue(config.seed, config.channels)
-        self.renderer = Renderer(self.catalogue, config.hidden_subscriber_mode)
         self.clock = EmulatorClock(config.start_time)
+        # The catalogue's history ends where the emulator's clock starts.
+        self.catalogue = Catalogue(config.seed, config.channels, anchor=self.clock.timestamp())
+        self.searcher = Searcher(self.catalogue)
+        self.renderer = Renderer(self.catalogue, config.hidden_subscriber_mode)
         self.quota = QuotaBook(config)
         self.faults = FaultPlan(config.seed, config.latency_ms)
         self._masks: dict[tuple[str, str], tuple[int, str | None]] = {}
@@ -318,10 +341,98 @@ class Emulator:
         return self.quota.report(pacific_day(now), next_pacific_midnight(now).isoformat())
 
     def reset(self) -> None:
-        """Usage, quota, faults and clock back to their start."""
+        """Usage, quota, faults, clock, and uploads added or videos removed since, back to their start."""
         self.quota.reset()
         self.faults.set({})
         self.clock.reset()
+        if self.catalogue.has_overlay():
+            self.catalogue.reset_overlay()
+            self.renderer.forget_all()
+            self.searcher.forget()
+
+    def add_uploads(
+        self, channel_id: str, count: int = 1, shorts: int = 0, scheduled_seconds: float = 0.0
+    ) -> list[str]:
+        """Upload ``count`` videos to a channel now (on the emulator's clock); their ids, oldest first."""
+        index = self._live_channel(channel_id)
+        numbers = self.catalogue.add_uploads(index, self.clock.timestamp(), count, shorts, scheduled_seconds)
+        self.renderer.forget_channel(index)
+        self.searcher.forget()
+        return [self.catalogue.codec.video_id(index, n) for n in numbers]
+
+    def remove_videos(self, video_ids: list[str]) -> dict[str, list[str]]:
+        """Remove public videos (gone from every answer from now on); ids that were not public are listed apart."""
+        removed, unknown = [], []
+        for video_id in video_ids:
+            slot = self.catalogue.video_slot(video_id)
+            if slot is not None and self.catalogue.remove_video(*slot):
+                removed.append(video_id)
+                self.renderer.forget_channel(slot[0])
+            else:
+                unknown.append(video_id)
+        if removed:
+            self.searcher.forget()
+        return {"removed": removed, "unknown": unknown}
+
+    def keywords(self) -> dict:
+        """Every niche with its keyword phrases and its live channels (``GET /_emulator/keywords``)."""
+        cat = self.catalogue
+        out: dict[str, dict] = {}
+        for index in range(len(cat)):
+            if cat.live(index):
+                niche = out.setdefault(
+                    cat.niche(index), {"keywords": cat.entry_keywords(index), "channels": []}
+                )
+                niche["channels"].append(cat.channel_id(index))
+        return {"niches": dict(sorted(out.items()))}
+
+    def expected_search(self, query: Params) -> dict:
+        """What ``search.list`` finds for ``q``, ``type``, ``channelId`` and ``order``, unpaged
+        (``GET /_emulator/search``): the truth a test of a client compares its pages with."""
+        channel_id = _single(query, "channelId")
+        channel = None
+        if channel_id:
+            found = self.catalogue.index_of_id(channel_id) if channel_id.startswith("UC") else None
+            channel = -1 if found is None else found
+        types = _list_param(query, "type") or list(_SEARCH_TYPES)
+        if any(t not in _SEARCH_TYPES for t in types):
+            raise ValueError(f"type must be among {', '.join(_SEARCH_TYPES)}")
+        limit = int(_single(query, "limit") or 500)
+        now = self.clock.timestamp()
+        hits = self.searcher.run(
+            SearchQuery(
+                q=_single(query, "q") or "",
+                types=tuple(t for t in _SEARCH_TYPES if t in types),
+                channel=channel,
+                order=_single(query, "order") or "relevance",
+            ),
+            now,
+        )
+        cat = self.catalogue
+        listed = []
+        for hit in hits[:limit]:
+            if hit.kind == "video":
+                item_id = cat.codec.video_id(hit.index, hit.number)
+            elif hit.kind == "playlist":
+                item_id = cat.codec.playlist_id(hit.index, hit.number)
+            else:
+                item_id = cat.channel_id(hit.index)
+            listed.append(
+                {
+                    "kind": hit.kind,
+                    "id": item_id,
+                    "channel_id": cat.channel_id(hit.index),
+                    "title": self.searcher.title(hit),
+                    "published_at": rfc3339(self.searcher.published(hit)),
+                }
+            )
+        return {"total": len(hits), "hits": listed}
+
+    def _live_channel(self, channel_id: str) -> int:
+        index = self.catalogue.index_of_id(channel_id) if channel_id.startswith("UC") else None
+        if index is None or not self.catalogue.live(index):
+            raise ValueError(f"no live channel {channel_id!r} in the catalogue")
+        return index
 
     def clock_state(self) -> dict:
         now = self.clock.now()
@@ -344,6 +455,8 @@ class Emulator:
         method = _METHODS.get(path)
         if method is not None:
             await self._api(method, scope, receive, send)
+        elif path == "/feeds/videos.xml":
+            await self._feed(scope, send)
         elif path.startswith("/_emulator/"):
             await self._admin(path[11:], scope, receive, send)
         else:
@@ -397,6 +510,52 @@ class Emulator:
             return
         await _respond(send, status, body)
 
+    async def _feed(self, scope: dict, send: Callable[[dict], Awaitable[None]]) -> None:
+        status, body = self.feed(parse_query(scope["query_string"].decode("latin-1")))
+        latency = self.faults.latency_ms(FEED)
+        if latency:
+            await asyncio.sleep(latency / 1000)
+        if status == 0:
+            await _drop(send)
+            return
+        content_type = feed.CONTENT_TYPE if status == 200 else b"text/html; charset=UTF-8"
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", content_type),
+                    (b"server", b"ESF"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    def feed(self, params: Params) -> tuple[int, bytes]:
+        """``GET /feeds/videos.xml?channel_id=UC…`` (or ``?user=NAME``): ``(status, body)``, 0 to drop.
+
+        No key and no quota: it is counted in the usage report under ``feeds`` only.
+        """
+        ts = self.clock.timestamp()
+        fault = self.faults.pick(FEED, "", ts)
+        if fault is not None:
+            status, body = _FEED_FAULTS.get(fault, (500, feed.SERVER_ERROR_HTML))
+            self.quota.record_feed(status)
+            return status, body
+        cat = self.catalogue
+        channel_id, user = _single(params, "channel_id"), _single(params, "user")
+        index = None
+        if channel_id and channel_id.startswith("UC"):
+            index = cat.index_of_id(channel_id)
+        elif user:
+            index = cat.index_of_username(user)
+        if index is None or not cat.live(index):
+            self.quota.record_feed(404)
+            return 404, feed.NOT_FOUND_HTML
+        self.quota.record_feed(200)
+        return 200, self.renderer.feed(index, ts, lambda: feed.render(cat, index, ts))
+
     def handle(
         self, method: str, params: Params, header_key: str | None = None, verb: str = "GET"
     ) -> tuple[int, bytes, int, bool]:
@@ -424,7 +583,7 @@ class Emulator:
             # The same verbatim body for every bucket (assumed by youtube-api.md), for its methods only.
             self.quota.record(info, method, day, 0, 403, verb)
             return 403, errors.QUOTA_EXCEEDED, 0, False
-        fault = self.faults.pick(method, info.fingerprint)
+        fault = self.faults.pick(method, info.fingerprint, ts)
         if fault is not None:
             status, body, billed = _FAULTS[fault]
             units = cost if billed else 0
@@ -679,25 +838,30 @@ class Emulator:
             if error:
                 return 400, error
             found: dict[str, tuple[int, int | None]] = {}
+            shelves: dict[str, str | None] = {}
             for playlist_id in ids:
-                if playlist_id.startswith("UU"):
-                    index = cat.index_of_id(playlist_id)
-                    if index is not None and cat.live(index) and cat.detail(index).n_videos:
+                owner = cat.channel_playlist(playlist_id)
+                if owner is not None:
+                    index, shelf = owner
+                    if cat.live(index) and self._channel_playlist_videos(index, shelf):
                         found[playlist_id] = (index, None)
+                        shelves[playlist_id] = shelf
                 else:
                     slot = cat.playlist_slot(playlist_id)
                     if slot is not None:
                         found[playlist_id] = slot
-            rendered = [self.renderer.playlist(*found[k], mask, now) for k in sorted(found)]
+            rendered = [self.renderer.playlist(*found[k], mask, now, shelves.get(k)) for k in sorted(found)]
             return 200, self._list_body("youtube#playlistListResponse", rendered, len(rendered), per_page)
         offset, error = self._offset(params)
         if error:
             return 400, error
         channel_id = _single(params, "channelId") or ""
-        index = cat.index_of_id(channel_id) if channel_id.startswith("UC") else None
-        numbers = list(range(cat.detail(index).n_playlists)) if index is not None and cat.live(index) else []
+        owner_index = cat.index_of_id(channel_id) if channel_id.startswith("UC") else None
+        numbers = []
+        if owner_index is not None and cat.live(owner_index):
+            numbers = list(range(cat.detail(owner_index).n_playlists))
         page = numbers[offset : offset + per_page]
-        rendered = [self.renderer.playlist(index, n, mask, now) for n in page]  # type: ignore[arg-type]
+        rendered = [self.renderer.playlist(owner_index, n, mask, now) for n in page]  # type: ignore[arg-type]
         return 200, self._list_body(
             "youtube#playlistListResponse",
             rendered,
@@ -736,11 +900,12 @@ class Emulator:
         playlist_id = (_single(params, "playlistId") or "").strip()
         videos: list[int] = []
         index: int | None = None
-        if playlist_id.startswith("UU"):
-            index = cat.index_of_id(playlist_id)
-            if index is not None and cat.live(index):
-                videos = list(range(cat.detail(index).n_videos - 1, -1, -1))  # newest first
-            if index is None or not videos:  # unknown, terminated, or a channel with no public videos
+        owner = cat.channel_playlist(playlist_id)
+        if owner is not None:
+            index, shelf = owner
+            if cat.live(index):
+                videos = self._channel_playlist_videos(index, shelf)[::-1]  # upload order, newest first
+            if not videos:  # terminated, no such shelf, or a channel with no public videos
                 return 404, errors.PLAYLIST_NOT_FOUND
         else:
             slot = cat.playlist_slot(playlist_id)
@@ -763,6 +928,13 @@ class Emulator:
             total=len(positions),
             items_first=True,
         )
+
+    def _channel_playlist_videos(self, index: int, shelf: str | None) -> list[int]:
+        """The public videos of a channel's uploads playlist (shelf None) or of one of its shelves."""
+        cat = self.catalogue
+        if shelf is None:
+            return cat.uploads(index)
+        return cat.shelf(index, shelf) if cat.detail(index).has_shelves else []
 
     # --- search.list -------------------------------------------------------------------------------------
     def search_list(self, params: Params, now: float) -> Answer:
@@ -791,23 +963,49 @@ class Emulator:
             return 400, errors.invalid_search_filter()
         if any((_single(params, name) or "").lower() == "true" for name in ("forMine", "forContentOwner")):
             return 401, errors.LOGIN_REQUIRED
+        window: dict[str, float | None] = {}
         for name in ("publishedAfter", "publishedBefore"):
             raw = _single(params, name)
-            if raw is not None and _rfc3339(raw) is None:
+            window[name] = None if raw is None else _rfc3339(raw)
+            if raw is not None and window[name] is None:
                 return 400, errors.invalid_time(name, raw)
-        # Only channels are searchable here (the collector searches channels, nothing else).
-        hits = self.catalogue.search_channels(_single(params, "q") or "") if "channel" in types else []
+        channel = None
+        channel_id = _single(params, "channelId")
+        if channel_id:
+            found = self.catalogue.index_of_id(channel_id) if channel_id.startswith("UC") else None
+            channel = -1 if found is None else found
+        query = SearchQuery(
+            q=_single(params, "q") or "",
+            types=tuple(t for t in _SEARCH_TYPES if t in types),
+            channel=channel,
+            order=_single(params, "order") or "relevance",
+            published_after=window["publishedAfter"],
+            published_before=window["publishedBefore"],
+            video_filters=tuple(
+                (name, _single(params, name) or "") for name in _VIDEO_ONLY_FILTERS if name in params
+            ),
+        )
+        hits = self.searcher.run(query, now)
         page = hits[offset : offset + per_page]
-        rendered = [self.renderer.search_channel(i, mask) for i in page]
+        renderer = self.renderer
+        rendered = [
+            renderer.search_video(hit.index, hit.number, mask, now)
+            if hit.kind == "video"
+            else renderer.search_channel(hit.index, mask)
+            if hit.kind == "channel"
+            else renderer.search_playlist(hit.index, hit.number, mask)
+            for hit in page
+        ]
         etag = self.catalogue.codec.etag("search", offset, *(e for e, _ in rendered))
         head = f'{{"kind":"youtube#searchListResponse","etag":"{etag}",'
         if offset + per_page < len(hits) and per_page:
             head += f'"nextPageToken":"{page_token(offset + per_page)}",'
         if offset and per_page:
             head += f'"prevPageToken":"{page_token(max(0, offset - per_page), backwards=True)}",'
+        region = (_single(params, "regionCode") or "US").upper()
         head += (
-            f'"regionCode":"US","pageInfo":{{"totalResults":{len(hits)},"resultsPerPage":{per_page}}},'
-            '"items":['
+            f'"regionCode":{dumps(region)},"pageInfo":{{"totalResults":{min(len(hits), 1_000_000)},'
+            f'"resultsPerPage":{per_page}}},"items":['
         )
         return 200, head.encode() + b",".join(body for _, body in rendered) + b"]}"
 
@@ -886,7 +1084,64 @@ class Emulator:
         if name == "reset" and verb == "POST":
             self.reset()
             return 200, {"ok": True, **self.clock_state()}
+        if name == "uploads" and verb == "POST":
+            if not isinstance(payload, dict) or not isinstance(payload.get("channel_id"), str):
+                raise ValueError(
+                    'expected {"channel_id": "UC…", "count"?: N, "shorts"?: N, "scheduled_seconds"?: S}'
+                )
+            ids = self.add_uploads(
+                payload["channel_id"],
+                _int(payload.get("count", 1), "count"),
+                _int(payload.get("shorts", 0), "shorts"),
+                float(payload.get("scheduled_seconds") or 0),
+            )
+            index = self._live_channel(payload["channel_id"])
+            return 200, {
+                "channel_id": payload["channel_id"],
+                "video_ids": ids,
+                "video_count": self.catalogue.video_count(index),
+            }
+        if name == "remove" and verb == "POST":
+            listed = payload.get("video_ids") if isinstance(payload, dict) else None
+            if not isinstance(listed, list) or not all(isinstance(i, str) for i in listed):
+                raise ValueError('expected {"video_ids": ["…", …]}')
+            return 200, self.remove_videos(listed)
+        if name == "videos" and verb == "GET":
+            channel_id = _single(query, "channel_id") or ""
+            index = self._live_channel(channel_id)
+            cat = self.catalogue
+            return 200, {
+                "channel_id": channel_id,
+                "uploads": cat.videos(index, self.clock.timestamp()),
+                "removed_video_ids": [cat.codec.video_id(index, k) for k in cat.removed_uploads(index)],
+                "playlists": {
+                    "uploads": "UU" + channel_id[2:],
+                    "shorts": cat.shelf_id(index, SHORT),
+                    "long": cat.shelf_id(index, LONG),
+                    "live": cat.shelf_id(index, LIVE),
+                },
+            }
+        if name == "keywords" and verb == "GET":
+            return 200, self.keywords()
+        if name == "search" and verb == "GET":
+            return 200, self.expected_search(query)
         return 404, {"error": f"no such admin endpoint: {verb} /_emulator/{name}"}
+
+
+FEED = "feeds.videos"
+# How a fault shows on the feed, which is a web page, not an API: HTML error pages (0: dropped).
+_FEED_FAULTS = {
+    "not_found_404": (404, feed.NOT_FOUND_HTML),
+    "drop": (0, b""),
+    "rate_limit_429": (429, feed.SERVER_ERROR_HTML.replace(b"500", b"429")),
+    "backend_503": (503, feed.SERVER_ERROR_HTML.replace(b"500", b"503")),
+}
+
+
+def _int(value: object, name: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(f"{name} must be an integer")
+    return value
 
 
 # kind -> (status, body, billed: the method's units are charged)

@@ -4,7 +4,9 @@ A rule matches an endpoint (``"channels.list"`` or ``"*"``) and optionally a key
 ``count`` it fires on the next N matching requests; with ``rate`` on that fraction of them, decided
 by a keyed hash of (seed, rule, how many requests the rule has seen) rather than a shared random
 stream, so the same requests in the same order meet the same faults; with both, on that fraction
-until it has fired N times. The first rule that fires wins.
+until it has fired N times; with ``until`` (an ISO instant on the emulator's clock) only before
+then, so an outage can last "for hours" of emulated time. The first rule that fires wins. Endpoint
+``feeds.videos`` is the public feed (no key: a ``key`` rule never matches it).
 
 Kinds: ``backend_500``, ``backend_503``, ``rate_limit_429``, ``rate_limit_403`` and ``drop`` (the
 connection closed unanswered) are billed like the method; ``quota_exceeded``, ``forbidden_403``
@@ -17,6 +19,7 @@ import hashlib
 import struct
 import threading
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 KINDS = (
     "backend_500",
@@ -36,6 +39,7 @@ ENDPOINTS = (
     "playlistItems.list",
     "search.list",
     "videos.batchGetStats",
+    "feeds.videos",  # the public feed: its faults are HTML error pages
 )
 
 
@@ -50,6 +54,7 @@ class _Rule:
     rate: float | None
     count: int | None
     key: str | None
+    until: float | None = None  # epoch seconds on the emulator's clock
     seen: int = 0
     fired: int = 0
 
@@ -60,6 +65,7 @@ class _Rule:
             "rate": self.rate,
             "count": self.count,
             "key": self.key,
+            "until": None if self.until is None else datetime.fromtimestamp(self.until, UTC).isoformat(),
             "seen": self.seen,
             "fired": self.fired,
         }
@@ -118,15 +124,26 @@ class FaultPlan:
             raise FaultSpecError("count must be a non-negative integer")
         if key is not None and not isinstance(key, str):
             raise FaultSpecError("key must be a key fingerprint (8 hex characters)")
-        return _Rule(endpoint, kind, None if rate is None else float(rate), count, key)
+        until = raw.get("until")
+        if until is not None:
+            try:
+                moment = datetime.fromisoformat(str(until).replace("Z", "+00:00"))
+            except ValueError:
+                moment = None
+            if moment is None or moment.tzinfo is None:
+                raise FaultSpecError("until must be an ISO 8601 instant with a zone (the emulator's clock)")
+            until = moment.timestamp()
+        return _Rule(endpoint, kind, None if rate is None else float(rate), count, key, until)
 
-    def pick(self, method: str, key_fingerprint: str) -> str | None:
-        """The fault to inject into this request, if any (and count it against its rule)."""
+    def pick(self, method: str, key_fingerprint: str, now: float = 0.0) -> str | None:
+        """The fault to inject into this request at ``now``, if any (and count it against its rule)."""
         if not self.active:
             return None
         with self._lock:
             for number, rule in enumerate(self._rules):
                 if rule.endpoint not in ("*", method) or (rule.key and rule.key != key_fingerprint):
+                    continue
+                if rule.until is not None and now >= rule.until:
                     continue
                 if rule.count is not None and rule.fired >= rule.count:
                     continue

@@ -86,6 +86,7 @@ class QuotaBook:
             self._by_method: dict[str, dict] = {}
             self._by_status: dict[str, int] = {}
             self._by_verb: dict[str, int] = {}
+            self._feeds: dict[str, int] = {}  # status -> requests of the public feed (no key, no quota)
             self._buckets: dict[str, dict] = {
                 name: {"units_total": 0, "requests_total": 0, "by_method": {}, "by_key": {}}
                 for name in BUCKETS
@@ -165,6 +166,12 @@ class QuotaBook:
                     spent = (info.project, bucket_name, day)
                     self._spent[spent] = self._spent.get(spent, 0) + units
 
+    def record_feed(self, status: int) -> None:
+        """Count one request of the public feed (``/feeds/videos.xml``): no key, nothing billed."""
+        code = str(status) if status else "dropped"
+        with self._lock:
+            self._feeds[code] = self._feeds.get(code, 0) + 1
+
     def report(self, day: str, resets_at: str) -> dict:
         """The ``GET /_emulator/usage`` document (see ``app.py``'s docstring for its shape)."""
         with self._lock:
@@ -195,6 +202,7 @@ class QuotaBook:
                 "by_method": _copy(self._by_method),
                 "by_status": dict(self._by_status),
                 "by_verb": dict(self._by_verb),
+                "feeds": {"requests": sum(self._feeds.values()), "by_status": dict(self._feeds)},
                 "buckets": {
                     name: {
                         "limit_per_project": self.limits[name],

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from emulator.catalogue import HIDDEN, Catalogue, rfc3339, round_3_significant
+from emulator.catalogue import HIDDEN, LIVE, LONG, SHORT, Catalogue, rfc3339, round_3_significant
 
 CHANNEL_PARTS = (
     "auditDetails",
@@ -45,6 +45,7 @@ SEARCH_PARTS = ("id", "snippet")
 STATS_PARTS = ("contentDetails", "id", "snippet", "statistics")
 
 _CACHE_LIMIT = 60_000
+_SHELF_TITLES = {SHORT: "Shorts", LONG: "Videos", LIVE: "Live streams"}
 # Output order of a channel's parts (as the API orders them), with their bits in a part mask.
 _CHANNEL_OUTPUT = tuple(
     (1 << CHANNEL_PARTS.index(name), name)
@@ -244,7 +245,7 @@ class Renderer:
             snippet.update(
                 {
                     "categoryId": video.category,
-                    "liveBroadcastContent": "none",
+                    "liveBroadcastContent": "upcoming" if video.published > minute * 60 else "none",
                     "localized": {"title": video.title, "description": video.description},
                 }
             )
@@ -329,26 +330,35 @@ class Renderer:
         }
 
     # --- playlists ---------------------------------------------------------------------------------
-    def playlist(self, index: int, number: int | None, mask: int, now: float) -> tuple[str, bytes]:
-        """A ``PL`` playlist (``number``) or the channel's uploads playlist (``number=None``)."""
+    def playlist(
+        self, index: int, number: int | None, mask: int, now: float, shelf: str | None = None
+    ) -> tuple[str, bytes]:
+        """A ``PL`` playlist (``number``), or the channel's uploads playlist or one of its shelves
+        (``UUSH``/``UULF``/``UULV``: ``shelf`` is the kind) when ``number`` is None."""
         minute = int(now // 60)
-        return self._cached(("p", index, number, mask), minute, lambda: self._playlist(index, number, mask))
+        return self._cached(
+            ("p", index, number, mask, shelf), minute, lambda: self._playlist(index, number, mask, shelf)
+        )
 
-    def _playlist(self, index: int, number: int | None, mask: int) -> tuple[str, bytes]:
+    def _playlist(self, index: int, number: int | None, mask: int, shelf: str | None) -> tuple[str, bytes]:
         cat, detail = self.cat, self.cat.detail(index)
         channel_id = cat.channel_id(index)
         if number is None:
-            playlist_id = "UU" + channel_id[2:]
-            title, description = f"Uploads from {cat.titles[index]}", ""
-            videos = list(range(detail.n_videos))
+            if shelf is None:
+                playlist_id, videos = "UU" + channel_id[2:], cat.uploads(index)
+                title = f"Uploads from {cat.titles[index]}"
+            else:
+                playlist_id, videos = cat.shelf_id(index, shelf) or "", cat.shelf(index, shelf)
+                title = f"{_SHELF_TITLES[shelf]} from {cat.titles[index]}"
+            description = ""
             published = detail.published
         else:
             playlist_id = self.codec.playlist_id(index, number)
             videos = cat.playlist_videos(index, number)
-            title = f"{cat.titles[index]}: best of part {number + 1}"
+            title = cat.playlist_title(index, number)
             description = f"Playlist {number + 1} of {cat.titles[index]}."
-            published = cat.video_detail(index, videos[0]).published if videos else detail.published
-        etag = self.codec.etag("p", playlist_id, mask)
+            published = cat.playlist_published(index, number)
+        etag = self.codec.etag("p", playlist_id, mask, len(videos))
         item: dict = {"kind": "youtube#playlist", "etag": etag, "id": playlist_id}
 
         def has(name: str) -> bool:
@@ -381,7 +391,7 @@ class Renderer:
     ) -> tuple[str, bytes]:
         minute = int(now // 60)
         return self._cached(
-            ("pi", playlist_id, position, mask),
+            ("pi", index, playlist_id, position, number, mask),
             minute,
             lambda: self._playlist_item(playlist_id, position, index, number, mask),
         )
@@ -401,7 +411,7 @@ class Renderer:
 
         if has("snippet"):
             item["snippet"] = {
-                "publishedAt": rfc3339(video.published + 60),
+                "publishedAt": rfc3339(video.added),  # when it joined the playlist
                 "channelId": cat.channel_id(index),
                 "title": video.title,
                 "description": video.description,
@@ -419,7 +429,7 @@ class Renderer:
             item["status"] = {"privacyStatus": "public"}
         return etag, dumps(item).encode()
 
-    # --- search hits -------------------------------------------------------------------------------
+    # --- search hits ---------------------------------------------------------------------------------
     def search_channel(self, index: int, mask: int) -> tuple[str, bytes]:
         return self._cached(("s", index, mask), 0, lambda: self._search_channel(index, mask))
 
@@ -450,3 +460,82 @@ class Renderer:
                 "publishTime": published,
             }
         return etag, dumps(item).encode()
+
+    def search_video(self, index: int, number: int, mask: int, now: float) -> tuple[str, bytes]:
+        minute = int(now // 60)  # an upcoming premiere turns "none" when it is published
+        return self._cached(
+            ("sv", index, number, mask), minute, lambda: self._search_video(index, number, mask, minute)
+        )
+
+    def _search_video(self, index: int, number: int, mask: int, minute: int) -> tuple[str, bytes]:
+        cat = self.cat
+        video = cat.video_detail(index, number)
+        video_id = self.codec.video_id(index, number)
+        etag = self.codec.etag("sv", video_id, mask)
+        item: dict = {
+            "kind": "youtube#searchResult",
+            "etag": etag,
+            "id": {"kind": "youtube#video", "videoId": video_id},
+        }
+        if _has(mask, SEARCH_PARTS, "snippet"):
+            published = rfc3339(video.published)
+            thumbs = self._video_thumbnails(video_id)
+            item["snippet"] = {
+                "publishedAt": published,
+                "channelId": cat.channel_id(index),
+                "title": video.title,
+                "description": video.description[:160],
+                "thumbnails": {size: thumbs[size] for size in ("default", "medium", "high")},
+                "channelTitle": cat.titles[index],
+                "liveBroadcastContent": "upcoming" if video.published > minute * 60 else "none",
+                "publishTime": published,
+            }
+        return etag, dumps(item).encode()
+
+    def search_playlist(self, index: int, number: int, mask: int) -> tuple[str, bytes]:
+        return self._cached(
+            ("sp", index, number, mask), 0, lambda: self._search_playlist(index, number, mask)
+        )
+
+    def _search_playlist(self, index: int, number: int, mask: int) -> tuple[str, bytes]:
+        cat = self.cat
+        playlist_id = self.codec.playlist_id(index, number)
+        videos = cat.playlist_videos(index, number)
+        etag = self.codec.etag("sp", playlist_id, mask)
+        item: dict = {
+            "kind": "youtube#searchResult",
+            "etag": etag,
+            "id": {"kind": "youtube#playlist", "playlistId": playlist_id},
+        }
+        if _has(mask, SEARCH_PARTS, "snippet"):
+            published = rfc3339(cat.playlist_published(index, number))
+            thumbs = self._video_thumbnails(self.codec.video_id(index, videos[-1])) if videos else {}
+            item["snippet"] = {
+                "publishedAt": published,
+                "channelId": cat.channel_id(index),
+                "title": cat.playlist_title(index, number),
+                "description": f"Playlist {number + 1} of {cat.titles[index]}.",
+                "thumbnails": {
+                    size: thumbs[size] for size in ("default", "medium", "high") if size in thumbs
+                },
+                "channelTitle": cat.titles[index],
+                "liveBroadcastContent": "none",
+                "publishTime": published,
+            }
+        return etag, dumps(item).encode()
+
+    # --- the public feed -------------------------------------------------------------------------------
+    def feed(self, index: int, now: float, build) -> bytes:  # type: ignore[no-untyped-def]
+        """The channel's feed document, built once a minute at most."""
+        return self._cached(("f", index), int(now // 60), lambda: ("", build()))[1]
+
+    # --- invalidation ----------------------------------------------------------------------------------
+    def forget_all(self) -> None:
+        self._items.clear()
+
+    def forget_channel(self, index: int) -> None:
+        """Drop every cached item of a channel whose uploads changed (counts, positions, playlists)."""
+        for key in list(self._items):
+            owner = key[0] if isinstance(key[0], int) else key[1]
+            if owner == index:
+                self._items.pop(key, None)

@@ -155,8 +155,22 @@ class EmulatorServer:
         return self.emulator.clock.now()
 
     def reset(self) -> None:
-        """Usage, quota, faults and clock back to their start."""
+        """Usage, quota, faults, clock and the uploads added or videos removed since, back to their start."""
         self.emulator.reset()
+
+    def add_uploads(
+        self, channel_id: str, count: int = 1, shorts: int = 0, scheduled_seconds: float = 0.0
+    ) -> list[str]:
+        """Upload videos to a channel now, as ``POST /_emulator/uploads``; their ids, oldest first."""
+        return self.emulator.add_uploads(channel_id, count, shorts, scheduled_seconds)
+
+    def remove_videos(self, video_ids: list[str]) -> dict[str, list[str]]:
+        """Remove videos, as ``POST /_emulator/remove``."""
+        return self.emulator.remove_videos(video_ids)
+
+    def feed_url(self, channel_id: str) -> str:
+        """The public feed of a channel on this emulator (YouTube's is under https://www.youtube.com)."""
+        return f"{self.base_url}/feeds/videos.xml?channel_id={channel_id}"
 
 
 def serve_forever(

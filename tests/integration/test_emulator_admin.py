@@ -25,9 +25,15 @@ ENTRY_KEYS = {
     "username",
     "custom_name",
     "title",
+    "niche",
+    "keywords",
     "video_ids",
+    "removed_video_ids",
     "playlist_ids",
     "uploads_playlist_id",
+    "shorts_playlist_id",
+    "long_playlist_id",
+    "live_playlist_id",
     "terminated",
     "hidden",
     "no_videos",
@@ -263,3 +269,19 @@ def test_cli_serves_and_never_prints_a_key(tmp_path):
     assert fingerprint(secret) in text and "sample inputs" in text
     assert "search 1 calls" in text and "video_stats 7 units" in text
     assert "AIza" not in text
+
+
+def test_in_process_uploads_removals_and_feed_url(emu, admin):
+    """Given the in-process API, when a channel uploads, a video is removed and the feed URL is fetched, then HTTP sees the same state."""
+    entry = next(e for e in emu.catalogue.sample(100) if len(e["video_ids"]) > 2 and not e["terminated"])
+    added = emu.add_uploads(entry["id"], count=2)
+    assert emu.remove_videos([entry["video_ids"][0], "AAAAAAAAAAA"]) == {
+        "removed": [entry["video_ids"][0]],
+        "unknown": ["AAAAAAAAAAA"],
+    }
+    videos = admin.admin("GET", "videos", channel_id=entry["id"]).json
+    ids = [v["id"] for v in videos["uploads"]]
+    assert ids[:2] == added[::-1] and entry["video_ids"][0] not in ids
+    assert entry["video_ids"][0] in videos["removed_video_ids"]
+    path = emu.feed_url(entry["id"]).removeprefix(emu.base_url)
+    assert admin.request("GET", path).status == 200

@@ -205,3 +205,47 @@ def test_any_field_selection_parses_or_is_refused(spec):
     except fields.FieldsError:
         return
     assert isinstance(selection, dict) and selection
+
+
+def test_every_niche_has_keywords_and_every_script_topic_a_niche():
+    """Given the catalogue's topic words, when looked up, then every Latin topic has keyword phrases and every other script's topic word maps to one."""
+    from emulator import catalogue, niches
+
+    assert set(catalogue._TOPICS) == set(niches.KEYWORDS)
+    assert all(len(phrases) >= 5 for phrases in niches.KEYWORDS.values())
+    native = {word for _, _, topics, _ in catalogue._SCRIPTS.values() for word in topics}
+    assert native == set(niches.NATIVE_TOPICS) and set(niches.NATIVE_TOPICS.values()) <= set(niches.KEYWORDS)
+
+
+def test_removed_uploads_are_counted_without_drawing_them():
+    """Given 3,000 channels, when each channel's removed uploads are counted by formula and one by one, then both agree and no channel loses its first video."""
+    cat = Catalogue(7, 3000)
+    removed_somewhere = 0
+    for index in range(len(cat)):
+        detail = cat.detail(index)
+        listed = cat.removed_uploads(index)
+        assert len(listed) == detail.n_removed and 0 not in listed
+        removed_somewhere += bool(listed)
+    assert removed_somewhere > 100
+
+
+@given(st.floats(min_value=0, max_value=20 * 365 * 86_400), st.floats(min_value=0, max_value=365 * 86_400))
+def test_video_views_never_drop_and_start_at_publication(age, later):
+    """Given any video and two instants, when its views are read, then they are 0 before publication and never drop over time."""
+    cat = Catalogue(7, 50)
+    index = next(i for i in range(50) if cat.live(i) and cat.uploads(i))
+    video = cat.video_detail(index, cat.uploads(index)[-1])
+    now = video.published - 3600 + age
+    assert video.views(video.published - 1) == 0
+    assert video.views(now) <= video.views(now + later)
+
+
+def test_iso_durations_read_back_to_their_seconds():
+    """Given durations from 0 s to 10 h, when written as ISO 8601, then they read back to the same seconds and leave zero parts out."""
+    from emulator.catalogue import iso_duration
+
+    pattern = re.compile(r"PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?")
+    for seconds in (0, 1, 59, 60, 61, 3599, 3600, 3601, 36_000):
+        hours, minutes, secs = (int(g or 0) for g in pattern.fullmatch(iso_duration(seconds)).groups())
+        assert hours * 3600 + minutes * 60 + secs == seconds
+    assert (iso_duration(0), iso_duration(60), iso_duration(3600)) == ("PT0S", "PT1M", "PT1H")
