@@ -6,7 +6,7 @@ VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint services bench clean check-python rebuild-venv fonts
+.PHONY: demo test test-fast lint lock services bench clean check-python rebuild-venv fonts
 
 version = $(shell $(1) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 PY_VERSION := $(call version,$(PY))
@@ -28,10 +28,10 @@ check-python:
 	@case " $(SUPPORTED) " in *" $(or $(PY_VERSION),none) "*) ;; \
 	  *) echo "ytcollect needs Python $(firstword $(SUPPORTED))–$(lastword $(SUPPORTED)); PY=$(PY) is '$(or $(PY_VERSION),not runnable)': install one of them and name it, e.g. make PY=python3.12" >&2; exit 2;; esac
 
-$(STAMP): pyproject.toml | check-python
+$(STAMP): pyproject.toml requirements.lock | check-python
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -c requirements.lock -e '.[dev]'
 	@touch $(STAMP)
 
 demo: $(STAMP)  ## run a sample of every input kind on the embedded default (no services, no keys)
@@ -53,6 +53,10 @@ fonts:  ## a CJK font for charts (Debian's fonts-droid-fallback); without one, s
 	@if fc-list 2>/dev/null | grep -qi "droid sans fallback\|noto sans cjk\|wenquanyi"; then echo "a CJK font is installed"; \
 	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then apt-get install -y -q fonts-droid-fallback; \
 	else echo "install a CJK font (Debian: apt-get install fonts-droid-fallback); charts transliterate until then"; fi
+
+lock: $(STAMP)  ## pin what .venv has now (after a dependency change and a green `make test`)
+	( head -n 2 requirements.lock; $(BIN)/pip freeze --exclude-editable | grep -v '^ytcollect' ) > requirements.lock.new
+	mv requirements.lock.new requirements.lock
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
