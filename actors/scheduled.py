@@ -7,6 +7,7 @@ the skip delay; so each actor here is idempotent and only fans out (starts runs 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import dramatiq
 from periodiq import cron
@@ -18,7 +19,7 @@ from pipeline.config import get_settings
 
 log = logging.getLogger(__name__)
 _settings = get_settings()
-_OPTIONS = {"queue_name": "scheduled", "max_retries": 0, "time_limit": 10 * 60_000}
+_OPTIONS: dict[str, Any] = {"queue_name": "scheduled", "max_retries": 0, "time_limit": 10 * 60_000}
 
 
 @dramatiq.actor(periodic=cron(_settings.reconcile_cron), **_OPTIONS)

@@ -74,7 +74,7 @@ def main() -> None:
                     t0, c0 = time.perf_counter(), time.thread_time()
                     try:
                         status = get_run_status(run_id, ctx=ctx)
-                    except Exception:  # noqa: BLE001 - not recorded yet (RunNotFound) or a restart
+                    except Exception:
                         return None
                     wall, cpu = (time.perf_counter() - t0) * 1000, (time.thread_time() - c0) * 1000
                     t1 = time.perf_counter()
@@ -82,7 +82,7 @@ def main() -> None:
                         with ctx.engine.connect() as conn:
                             conn.exec_driver_sql("SELECT 1")
                         ctx.redis.ping()
-                    except Exception:  # noqa: BLE001
+                    except Exception:
                         return None
                     control = (time.perf_counter() - t1) * 1000
                     return wall, status["counts_source"], status["progress"], cpu, control

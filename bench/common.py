@@ -304,10 +304,8 @@ def stop_group(proc: subprocess.Popen[Any] | None, grace: float = 15.0) -> None:
         return
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGTERM)
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        pass
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
@@ -342,18 +340,16 @@ def descendants(pid: int) -> list[int]:
 def memory_kb(pid: int) -> tuple[int, int]:
     """``(VmRSS, Pss)`` of a process in KiB (0 when it is gone). Pss shares copy-on-write pages fairly."""
     rss = pss = 0
-    with contextlib.suppress(OSError):
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    rss = int(line.split()[1])
-                    break
-    with contextlib.suppress(OSError):
-        with open(f"/proc/{pid}/smaps_rollup") as f:
-            for line in f:
-                if line.startswith("Pss:"):
-                    pss = int(line.split()[1])
-                    break
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1])
+                break
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("Pss:"):
+                pss = int(line.split()[1])
+                break
     return rss, pss
 
 
@@ -483,7 +479,7 @@ def job_counts(ctx: Any, run_id: str) -> dict[str, int]:
         rows = conn.execute(
             sa.text("SELECT status, count(*) FROM jobs WHERE run_id = :id GROUP BY status"), {"id": run_id}
         ).all()
-    return {status: n for status, n in rows}
+    return dict(rows)
 
 
 def timed_run(
@@ -528,7 +524,7 @@ def undisturbed(action: Any, *, tries: int = 3, what: str = "measurement") -> tu
         started = pg_started_at()
         try:
             answer = action()
-        except Exception as exc:  # noqa: BLE001 - any failure of a shared service: try again
+        except Exception as exc:
             log(f"{what} failed ({type(exc).__name__}: {str(exc)[:200]}); trying again")
             time.sleep(5)
             continue
@@ -699,8 +695,8 @@ def mixed_workload(catalogue: Any, total: int, *, seed: int) -> Workload:
 
     rng = random.Random(f"bench-workload:{seed}:{total}")
     size = len(catalogue)
-    counts = {kind: int(round(share * total)) for kind, share in MIX}
-    counts["handle"] += total - int(round(DUPLICATES * total)) - sum(counts.values())  # rounding
+    counts = {kind: round(share * total) for kind, share in MIX}
+    counts["handle"] += total - round(DUPLICATES * total) - sum(counts.values())  # rounding
     work = Workload()
     planned: list[tuple[str, Any]] = []
 

@@ -358,7 +358,7 @@ def demo_inputs(base_url: str | None) -> list[str]:
     if base_url is None:
         return fallback
     try:
-        with urllib.request.urlopen(f"{base_url}/_emulator/catalogue?limit=60", timeout=5) as response:  # noqa: S310
+        with urllib.request.urlopen(f"{base_url}/_emulator/catalogue?limit=60", timeout=5) as response:
             channels = json.load(response)["channels"]
     except OSError:
         return fallback

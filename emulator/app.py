@@ -501,7 +501,7 @@ class Emulator:
             for name, value in scope["headers"]:
                 if name == b"x-goog-api-key":
                     header_key = value.decode("latin-1")
-        status, body, units, drop = self.handle(method, params, header_key, scope["method"])
+        status, body, _units, drop = self.handle(method, params, header_key, scope["method"])
         latency = self.faults.latency_ms(method)
         if latency:
             await asyncio.sleep(latency / 1000)

@@ -14,13 +14,14 @@ metadata = SQLModel.metadata
 
 __all__ = [
     "CACHE_PREFIX",
+    "OPEN_STATUSES",
+    "TERMINAL_STATUSES",
     "ApiCall",
     "Channel",
     "ChannelSnapshot",
     "Confidence",
     "Job",
     "JobStatus",
-    "OPEN_STATUSES",
     "Resolution",
     "ResolutionChange",
     "ResolutionMethod",
@@ -28,6 +29,5 @@ __all__ = [
     "RunInput",
     "RunKind",
     "RunStatus",
-    "TERMINAL_STATUSES",
     "metadata",
 ]

@@ -113,12 +113,12 @@ class RunCompletion:
     def mark_resolved(self, run_id: str, job_ids: Iterable[int]) -> MarkResult:
         """Count jobs that left the resolution phase (resolved, failed or waiting for quota)."""
         keys = [run_key(run_id, "unresolved"), run_key(run_id, "resolved")]
-        return self._run_mark(keys, {job_id: "-" for job_id in job_ids})
+        return self._run_mark(keys, dict.fromkeys(job_ids, "-"))
 
     def _run_mark(self, keys: list[str], statuses: Mapping[int, str]) -> MarkResult:
         if not statuses:
             return MarkResult(remaining=None, newly_marked=0)
-        args: list[object] = [RUN_KEY_TTL_SECONDS]
+        args: list[str | int] = [RUN_KEY_TTL_SECONDS]
         for job_id, status in statuses.items():
             args.extend((job_id, str(status)))
         remaining, newly = self._mark(keys=keys, args=args)
@@ -185,7 +185,13 @@ class RunCompletion:
         for status in terminal.values():
             counts[str(status)] = counts.get(str(status), 0) + 1
         waiting_ids = list(waiting)
-        args: list[object] = [RUN_KEY_TTL_SECONDS, len(open_ids), unresolved, len(terminal), *terminal.keys()]
+        args: list[str | int] = [
+            RUN_KEY_TTL_SECONDS,
+            len(open_ids),
+            unresolved,
+            len(terminal),
+            *terminal.keys(),
+        ]
         args.append(len(counts))
         for status, n in counts.items():
             args.extend((status, n))

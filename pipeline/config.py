@@ -56,8 +56,7 @@ class Settings(BaseSettings):
     default_search_budget: int = Field(
         default=10,
         ge=0,
-        description="search.list calls (100 units each) a run with allow_search may make "
-        "unless it sets search_budget",
+        description="search.list calls a run with allow_search may make unless it sets search_budget",
     )
 
     # --- input bounds ---------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -71,7 +72,7 @@ class Context:
     def now(self) -> datetime:
         return self.clock()
 
-    def session(self):  # type: ignore[no-untyped-def]
+    def session(self) -> AbstractContextManager[Session]:
         """``with ctx.session() as s:`` commits on success, rolls back on error."""
         return db.session_scope(self.sessions)
 

@@ -9,6 +9,7 @@ With nothing configured it checks the embedded mode's SQLite and in-process stan
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -17,6 +18,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+import sqlalchemy as sa
+from redis import Redis
 
 from pipeline import db, resources
 from pipeline.config import REAL_YOUTUBE_API_URL, Settings
@@ -106,7 +110,6 @@ def check_embedded(settings: Settings) -> list[Check]:
 
 
 def check_embedded_sqlite(settings: Settings) -> list[Check]:
-    import sqlalchemy as sa
 
     url = settings.sqlalchemy_url
     path = Path(url.split("///", 1)[-1])
@@ -223,7 +226,6 @@ def check_configuration(settings: Settings) -> list[Check]:
 
 def check_database(settings: Settings) -> list[Check]:
     """Reachable, and migrated to the newest revision this package ships."""
-    import sqlalchemy as sa
 
     url = settings.sqlalchemy_url
     sqlite = url.startswith("sqlite")
@@ -275,9 +277,9 @@ def check_database(settings: Settings) -> list[Check]:
         engine.dispose()
 
 
-def check_migrations(engine: object) -> Check:
+def check_migrations(engine: sa.Engine) -> Check:
     try:
-        current, head = db.current_revision(engine), db.head_revision()  # type: ignore[arg-type]
+        current, head = db.current_revision(engine), db.head_revision()
     except Exception as exc:
         return Check(
             "migrations", FAIL, f"cannot read the revision: {explain(exc)}", "run `ytcollect db upgrade`"
@@ -299,7 +301,7 @@ def check_migrations(engine: object) -> Check:
     )
 
 
-def check_redis(settings: Settings) -> tuple[list[Check], object | None]:
+def check_redis(settings: Settings) -> tuple[list[Check], Redis | None]:
     """PING, version and eviction policy; returns the client for the ledger check when it answered."""
     assert settings.redis_url
     where = safe_url(settings.redis_url)
@@ -412,10 +414,8 @@ def check_rabbitmq(settings: Settings) -> list[Check]:
     except Exception as exc:
         checks.append(Check("RabbitMQ queues", WARN, f"could not inspect the queues: {explain(exc)}"))
     finally:
-        try:
+        with contextlib.suppress(Exception):
             connection.close()
-        except Exception:
-            pass
     return checks
 
 
@@ -457,7 +457,7 @@ def check_youtube_url(settings: Settings) -> Check:
     )
 
 
-def check_keys(settings: Settings, redis_client: object | None) -> list[Check]:
+def check_keys(settings: Settings, redis_client: Redis | None) -> list[Check]:
     """How many keys, whether they look like keys, and how each stands in the ledger today."""
     keys = [k.strip() for k in settings.yt_api_keys if k.strip()]
     if not keys:
@@ -592,6 +592,6 @@ def run_checks(settings: Settings) -> list[Check]:
         checks += check_keys(settings, redis_client)
     finally:
         if redis_client is not None:
-            redis_client.close()  # type: ignore[attr-defined]
+            redis_client.close()
     checks.append(check_metrics(settings))
     return checks

@@ -11,6 +11,7 @@ step", never "no growth", and every subscriber change carries the range the true
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import re
@@ -95,7 +96,7 @@ def short_number(value: float | None, *, signed: bool = False) -> str:
         (lim, suf) for lim, suf in ((1e9, "B"), (1e6, "M"), (1e3, "k")) if abs(rounded) >= lim
     )
     scaled = rounded / limit
-    decimals = max(0, 2 - int(math.floor(math.log10(abs(scaled)))))
+    decimals = max(0, 2 - math.floor(math.log10(abs(scaled))))
     return f"{sign}{scaled:.{decimals}f}{suffix}"
 
 
@@ -148,7 +149,8 @@ class HistoryPoint:
         """The value of ``subscribers``, ``views`` or ``videos``."""
         if name not in METRICS:
             raise ValueError(f"unknown metric {name!r}; use one of {', '.join(METRICS)}")
-        return getattr(self, name)  # type: ignore[no-any-return]
+        value: int | None = getattr(self, name)
+        return value
 
     def as_row(self) -> dict[str, Any]:
         """A flat dict for CSV and JSON (bounds split into min/max columns, times in ISO 8601)."""
@@ -758,7 +760,7 @@ def _shorten(text: str, limit: int) -> str:
 
 def _tick_spacing(ax: Any) -> float | None:
     locs = sorted(ax.yaxis.get_majorticklocs())
-    gaps = [b - a for a, b in zip(locs, locs[1:], strict=False) if b > a]
+    gaps = [b - a for a, b in itertools.pairwise(locs) if b > a]
     return min(gaps) if gaps else None
 
 

@@ -200,7 +200,7 @@ def parse_channel_input(text: str, *, max_length: int = MAX_INPUT_LENGTH) -> Cha
                 said = "; ".join([*cleaned, result.reason] if result.reason else cleaned)
                 return ChannelInput(result.kind, result.value, said)
         return _parse_trimmed(trimmed, 0)
-    except Exception:  # noqa: BLE001 - the contract is "never raises"
+    except Exception:
         return _invalid("could not be read (an internal parser error; please report this input)")
 
 
@@ -262,7 +262,7 @@ def numbered_lines(text: str) -> tuple[list[str], list[int]]:
     return texts, numbers
 
 
-_CANONICAL_URLS = {
+_CANONICAL_URLS: dict[str, str] = {  # keyed by InputKind, which hashes as its string
     InputKind.CHANNEL_ID: "https://www.youtube.com/channel/{}",
     InputKind.HANDLE: "https://www.youtube.com/@{}",
     InputKind.USERNAME: "https://www.youtube.com/user/{}",
@@ -278,7 +278,9 @@ def canonical_url(kind: str, value: str) -> str:
     Handles and names keep their plain Unicode form, which the parser reads as written (a browser
     percent-encodes it when it sends it). Returns ``""`` for ``invalid`` or an unknown kind.
     """
-    template = _CANONICAL_URLS.get(kind) if value else None  # type: ignore[call-overload]
+    template = (
+        _CANONICAL_URLS.get(InputKind(kind)) if value and kind in InputKind._value2member_map_ else None
+    )
     return template.format(value) if template else ""
 
 

@@ -15,7 +15,7 @@ from redis import Redis
 
 from pipeline import db
 from pipeline.config import Settings
-from pipeline.youtube.quota import QuotaLedger
+from pipeline.youtube.quota import QuotaLedger, utcnow
 
 
 def open_redis(settings: Settings, *, timeout: float | None = None) -> Redis:
@@ -51,5 +51,5 @@ def quota_ledger(
         daily_units_per_key=settings.quota_daily_units_per_key,
         daily_budget=settings.quota_daily_budget,
         interactive_reserve=settings.quota_interactive_reserve,
-        **({"clock": clock} if clock is not None else {}),
+        clock=clock or utcnow,
     )

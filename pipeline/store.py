@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from models import (
     OPEN_STATUSES,
@@ -21,14 +21,17 @@ from models import (
     ApiCall,
     Channel,
     ChannelSnapshot,
+    Confidence,
     Job,
     JobStatus,
     Resolution,
     ResolutionChange,
+    ResolutionMethod,
     Run,
     RunInput,
     RunStatus,
 )
+from pipeline.inputs import InputKind
 from pipeline.youtube.records import ApiCallRecord, ChannelRecord
 
 _CHUNK = 5_000  # rows per bulk statement: keeps parameter lists well inside driver limits
@@ -45,6 +48,18 @@ def _insert(session: Session, table: Any) -> Any:
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
+def _table(model: type[SQLModel]) -> sa.Table:
+    """The Core table behind a SQLModel class (SQLModel sets ``__table__`` without declaring it)."""
+    table: sa.Table = model.__table__  # type: ignore[attr-defined]
+    return table
+
+
+def _rowcount(session: Session, stmt: sa.Executable) -> int:
+    """Rows an UPDATE/INSERT/DELETE touched (its CursorResult's rowcount)."""
+    result: sa.CursorResult[Any] = session.execute(stmt)  # type: ignore[assignment]
+    return result.rowcount
+
+
 def _chunks(rows: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
     for start in range(0, len(rows), size):
         yield rows[start : start + size]
@@ -55,9 +70,9 @@ def _chunks(rows: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
 
 def insert_run(session: Session, *, run: Run) -> bool:
     """Record a run once; False when a run with that id already exists (a resent ``start_run``)."""
-    values = {c.name: getattr(run, c.name) for c in Run.__table__.columns}  # type: ignore[attr-defined]
-    stmt = _insert(session, Run.__table__).values(**values).on_conflict_do_nothing(index_elements=["id"])
-    return session.execute(stmt).rowcount == 1
+    values = {c.name: getattr(run, c.name) for c in _table(Run).columns}
+    stmt = _insert(session, _table(Run)).values(**values).on_conflict_do_nothing(index_elements=["id"])
+    return _rowcount(session, stmt) == 1
 
 
 def get_run(session: Session, *, run_id: str) -> Run | None:
@@ -84,7 +99,7 @@ def start_run_normalized(
             raw_inputs=None,
         )
     )
-    return session.execute(stmt).rowcount == 1
+    return _rowcount(session, stmt) == 1
 
 
 def claim_metadata_dispatch(session: Session, *, run_id: str, now: datetime) -> bool:
@@ -94,7 +109,7 @@ def claim_metadata_dispatch(session: Session, *, run_id: str, now: datetime) -> 
         .where(col(Run.id) == run_id, col(Run.metadata_dispatched_at).is_(None))
         .values(metadata_dispatched_at=now)
     )
-    return session.execute(stmt).rowcount == 1
+    return _rowcount(session, stmt) == 1
 
 
 def end_run(
@@ -106,7 +121,7 @@ def end_run(
         .where(col(Run.id) == run_id, col(Run.status).in_([RunStatus.PENDING, RunStatus.RUNNING]))
         .values(status=status, finished_at=now, summary=summary, waiting_quota_until=None)
     )
-    return session.execute(stmt).rowcount == 1
+    return _rowcount(session, stmt) == 1
 
 
 def mark_event_sent(session: Session, *, run_id: str, now: datetime) -> None:
@@ -123,20 +138,18 @@ def set_run_waiting(session: Session, *, run_id: str, until: datetime | None) ->
 def insert_jobs(session: Session, *, rows: Sequence[dict[str, Any]]) -> None:
     """Bulk-create jobs; a job that exists already (same run and key) is left as it is."""
     for chunk in _chunks(rows):
-        stmt = _insert(session, Job.__table__).on_conflict_do_nothing(index_elements=["run_id", "dedupe_key"])
+        stmt = _insert(session, _table(Job)).on_conflict_do_nothing(index_elements=["run_id", "dedupe_key"])
         session.execute(stmt, list(chunk))
 
 
 def job_ids_by_key(session: Session, *, run_id: str) -> dict[str, int]:
-    rows = session.execute(sa.select(Job.id, Job.dedupe_key).where(col(Job.run_id) == run_id))
+    rows = session.execute(sa.select(col(Job.id), col(Job.dedupe_key)).where(col(Job.run_id) == run_id))
     return {key: job_id for job_id, key in rows}
 
 
 def insert_run_inputs(session: Session, *, rows: Sequence[dict[str, Any]]) -> None:
     for chunk in _chunks(rows):
-        stmt = _insert(session, RunInput.__table__).on_conflict_do_nothing(
-            index_elements=["run_id", "line_no"]
-        )
+        stmt = _insert(session, _table(RunInput)).on_conflict_do_nothing(index_elements=["run_id", "line_no"])
         session.execute(stmt, list(chunk))
 
 
@@ -144,14 +157,16 @@ def jobs_by_ids(session: Session, *, run_id: str, job_ids: Iterable[int]) -> lis
     ids = list(job_ids)
     if not ids:
         return []
-    return list(session.exec(select(Job).where(Job.run_id == run_id, col(Job.id).in_(ids)).order_by(Job.id)))
+    return list(
+        session.exec(select(Job).where(Job.run_id == run_id, col(Job.id).in_(ids)).order_by(col(Job.id)))
+    )
 
 
 def jobs_of_run(session: Session, *, run_id: str, statuses: Iterable[str] | None = None) -> list[Job]:
     query = select(Job).where(Job.run_id == run_id)
     if statuses is not None:
         query = query.where(col(Job.status).in_(list(statuses)))
-    return list(session.exec(query.order_by(Job.id)))
+    return list(session.exec(query.order_by(col(Job.id))))
 
 
 def set_jobs_status(
@@ -172,7 +187,7 @@ def set_jobs_status(
         .where(col(Job.id).in_(ids), col(Job.status).in_(list(from_statuses)))
         .values(status=status, updated_at=now, **values)
     )
-    return session.execute(stmt).rowcount
+    return _rowcount(session, stmt)
 
 
 def update_job(
@@ -184,12 +199,12 @@ def update_job(
         .where(col(Job.id) == job_id, col(Job.status).in_(list(from_statuses)))
         .values(updated_at=now, **values)
     )
-    return session.execute(stmt).rowcount == 1
+    return _rowcount(session, stmt) == 1
 
 
 def count_jobs_by_status(session: Session, *, run_id: str) -> dict[str, int]:
     rows = session.execute(
-        sa.select(Job.status, sa.func.count()).where(col(Job.run_id) == run_id).group_by(Job.status)
+        sa.select(col(Job.status), sa.func.count()).where(col(Job.run_id) == run_id).group_by(col(Job.status))
     )
     return {status: int(n) for status, n in rows}
 
@@ -207,7 +222,9 @@ def terminal_and_open_jobs(
     open_ids: list[int] = []
     waiting: list[int] = []
     unresolved = 0
-    rows = session.execute(sa.select(Job.id, Job.status, Job.channel_id).where(col(Job.run_id) == run_id))
+    rows = session.execute(
+        sa.select(col(Job.id), col(Job.status), col(Job.channel_id)).where(col(Job.run_id) == run_id)
+    )
     for job_id, status, channel_id in rows:
         if status in TERMINAL_STATUSES:
             terminal[job_id] = status
@@ -239,11 +256,11 @@ def cached_resolutions(
 def record_resolution(
     session: Session,
     *,
-    kind: str,
+    kind: InputKind,
     value: str,
     channel_id: str | None,
-    method: str,
-    confidence: str,
+    method: ResolutionMethod,
+    confidence: Confidence,
     now: datetime,
     run_id: str | None,
 ) -> str | None:
@@ -258,7 +275,7 @@ def record_resolution(
         if channel_id is None:
             return None
         stmt = (
-            _insert(session, Resolution.__table__)
+            _insert(session, _table(Resolution))
             .values(
                 kind=kind,
                 value=value,
@@ -310,7 +327,9 @@ def resolution_changes(
 
 def stale_resolutions(session: Session, *, older_than: datetime, limit: int) -> list[Resolution]:
     query = (
-        select(Resolution).where(col(Resolution.resolved_at) < older_than).order_by(Resolution.resolved_at)
+        select(Resolution)
+        .where(col(Resolution.resolved_at) < older_than)
+        .order_by(col(Resolution.resolved_at))
     )
     return list(session.exec(query.limit(limit)))
 
@@ -322,7 +341,7 @@ def fresh_channel_ids(session: Session, *, channel_ids: Iterable[str], fresh_sin
     ids = list(set(channel_ids))
     if not ids:
         return set()
-    stmt = sa.select(Channel.id).where(col(Channel.id).in_(ids), col(Channel.fetched_at) >= fresh_since)
+    stmt = sa.select(col(Channel.id)).where(col(Channel.id).in_(ids), col(Channel.fetched_at) >= fresh_since)
     return set(session.execute(stmt).scalars())
 
 
@@ -361,7 +380,7 @@ def save_channels(
         }
         for r in sorted(recs, key=lambda r: r.channel_id)  # a stable order avoids upsert deadlocks
     ]
-    stmt = _insert(session, Channel.__table__)
+    stmt = _insert(session, _table(Channel))
     updated = {name: stmt.excluded[name] for name in channel_rows[0] if name not in ("id", "first_seen_at")}
     session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=updated), channel_rows)
     snapshot_rows = [
@@ -376,7 +395,7 @@ def save_channels(
         }
         for r in recs
     ]
-    snap = _insert(session, ChannelSnapshot.__table__).on_conflict_do_nothing(
+    snap = _insert(session, _table(ChannelSnapshot)).on_conflict_do_nothing(
         index_elements=["channel_id", "run_id"]
     )
     session.execute(snap, snapshot_rows)
@@ -388,7 +407,9 @@ def snapshots_of(
     query = select(ChannelSnapshot).where(col(ChannelSnapshot.channel_id).in_(list(channel_ids)))
     if since is not None:
         query = query.where(col(ChannelSnapshot.fetched_at) >= since)
-    return list(session.exec(query.order_by(ChannelSnapshot.channel_id, ChannelSnapshot.fetched_at)))
+    return list(
+        session.exec(query.order_by(col(ChannelSnapshot.channel_id), col(ChannelSnapshot.fetched_at)))
+    )
 
 
 def previous_snapshots(
@@ -427,18 +448,18 @@ def previous_snapshots(
 
 def errors_by_code(session: Session, *, run_id: str) -> dict[str, int]:
     rows = session.execute(
-        sa.select(Job.error_code, sa.func.count())
+        sa.select(col(Job.error_code), sa.func.count())
         .where(col(Job.run_id) == run_id, col(Job.error_code).is_not(None))
-        .group_by(Job.error_code)
+        .group_by(col(Job.error_code))
     )
     return {code: int(n) for code, n in rows}
 
 
 def units_by_method(session: Session, *, run_id: str) -> dict[str, int]:
     rows = session.execute(
-        sa.select(ApiCall.endpoint, sa.func.sum(ApiCall.units))
+        sa.select(col(ApiCall.endpoint), sa.func.sum(ApiCall.units))
         .where(col(ApiCall.run_id) == run_id)
-        .group_by(ApiCall.endpoint)
+        .group_by(col(ApiCall.endpoint))
     )
     return {endpoint: int(units or 0) for endpoint, units in rows}
 
@@ -446,13 +467,13 @@ def units_by_method(session: Session, *, run_id: str) -> dict[str, int]:
 def run_channel_rows(session: Session, *, run_id: str) -> list[tuple[Channel, list[int]]]:
     """The distinct channels a run's DONE jobs landed on, with the input lines that point at each."""
     rows = session.execute(
-        sa.select(Channel, RunInput.line_no)
+        sa.select(Channel, col(RunInput.line_no))
         .join(Job, col(Job.channel_id) == col(Channel.id))
         # On job_id alone (job ids are unique): with run_id too, a new run that the planner's statistics
         # do not know yet got a nested loop over all of the run's inputs per job (quadratic at 100,000).
         .join(RunInput, col(RunInput.job_id) == col(Job.id))
         .where(col(Job.run_id) == run_id, col(Job.status) == JobStatus.DONE)
-        .order_by(RunInput.line_no)
+        .order_by(col(RunInput.line_no))
     )
     by_channel: dict[str, tuple[Channel, list[int]]] = {}
     for channel, line_no in rows:
@@ -463,13 +484,13 @@ def run_channel_rows(session: Session, *, run_id: str) -> list[tuple[Channel, li
 def jobs_needing_attention(session: Session, *, run_id: str, limit: int) -> list[tuple[Job, str]]:
     """FAILED and NEEDS_SEARCH jobs with the first input line behind each."""
     rows = session.execute(
-        sa.select(Job, RunInput.text)
+        sa.select(Job, col(RunInput.text))
         .join(
             RunInput,
             sa.and_(col(RunInput.run_id) == col(Job.run_id), col(RunInput.line_no) == col(Job.first_line_no)),
         )
         .where(col(Job.run_id) == run_id, col(Job.status).in_([JobStatus.FAILED, JobStatus.NEEDS_SEARCH]))
-        .order_by(Job.first_line_no)
+        .order_by(col(Job.first_line_no))
         .limit(limit)
     )
     return [(job, text) for job, text in rows]
@@ -484,7 +505,7 @@ def run_results(
         .outerjoin(Job, col(Job.id) == col(RunInput.job_id))
         .outerjoin(Channel, col(Channel.id) == col(Job.channel_id))
         .where(col(RunInput.run_id) == run_id)
-        .order_by(RunInput.line_no)
+        .order_by(col(RunInput.line_no))
         .offset(offset)
     )
     if limit is not None:
@@ -533,7 +554,7 @@ def stuck_jobs(session: Session, *, run_id: str, updated_before: datetime) -> li
         col(Job.status).in_([JobStatus.PENDING, JobStatus.RESOLVING, JobStatus.FETCHING]),
         col(Job.updated_at) < updated_before,
     )
-    return list(session.exec(query.order_by(Job.id)))
+    return list(session.exec(query.order_by(col(Job.id))))
 
 
 def waiting_jobs_due(session: Session, *, run_id: str, now: datetime) -> list[Job]:
@@ -542,29 +563,31 @@ def waiting_jobs_due(session: Session, *, run_id: str, now: datetime) -> list[Jo
         Job.status == JobStatus.WAITING_QUOTA,
         sa.or_(col(Job.waiting_until).is_(None), col(Job.waiting_until) <= now),
     )
-    return list(session.exec(query.order_by(Job.id)))
+    return list(session.exec(query.order_by(col(Job.id))))
 
 
 def channels_due_for_refresh(session: Session, *, fetched_before: datetime, limit: int) -> list[str]:
-    stmt = sa.select(Channel.id).where(col(Channel.fetched_at) < fetched_before).order_by(Channel.fetched_at)
+    stmt = (
+        sa.select(col(Channel.id))
+        .where(col(Channel.fetched_at) < fetched_before)
+        .order_by(col(Channel.fetched_at))
+    )
     return list(session.execute(stmt.limit(limit)).scalars())
 
 
 def delete_api_calls_before(session: Session, *, before: datetime) -> int:
-    return session.execute(sa.delete(ApiCall).where(col(ApiCall.at) < before)).rowcount
+    return _rowcount(session, sa.delete(ApiCall).where(col(ApiCall.at) < before))
 
 
 def delete_snapshots_before(session: Session, *, before: datetime) -> int:
-    return session.execute(
-        sa.delete(ChannelSnapshot).where(col(ChannelSnapshot.fetched_at) < before)
-    ).rowcount
+    return _rowcount(session, sa.delete(ChannelSnapshot).where(col(ChannelSnapshot.fetched_at) < before))
 
 
 def delete_channels_not_fetched_since(session: Session, *, before: datetime) -> int:
     """YouTube's policy: channel data not refreshed within the window is deleted, with its snapshots."""
-    stale = sa.select(Channel.id).where(col(Channel.fetched_at) < before)
+    stale = sa.select(col(Channel.id)).where(col(Channel.fetched_at) < before)
     session.execute(sa.delete(ChannelSnapshot).where(col(ChannelSnapshot.channel_id).in_(stale)))
-    return session.execute(sa.delete(Channel).where(col(Channel.fetched_at) < before)).rowcount
+    return _rowcount(session, sa.delete(Channel).where(col(Channel.fetched_at) < before))
 
 
 def delete_run(session: Session, *, run_id: str) -> bool:
@@ -573,12 +596,12 @@ def delete_run(session: Session, *, run_id: str) -> bool:
     session.execute(sa.delete(RunInput).where(col(RunInput.run_id) == run_id))
     session.execute(sa.delete(Job).where(col(Job.run_id) == run_id))
     session.execute(sa.delete(ApiCall).where(col(ApiCall.run_id) == run_id))
-    return session.execute(sa.delete(Run).where(col(Run.id) == run_id)).rowcount == 1
+    return _rowcount(session, sa.delete(Run).where(col(Run.id) == run_id)) == 1
 
 
 def status_totals(session: Session) -> tuple[dict[str, int], dict[str, int]]:
-    runs = dict(session.execute(sa.select(Run.status, sa.func.count()).group_by(Run.status)).all())
-    jobs = dict(session.execute(sa.select(Job.status, sa.func.count()).group_by(Job.status)).all())
+    runs = dict(session.execute(sa.select(col(Run.status), sa.func.count()).group_by(col(Run.status))).all())
+    jobs = dict(session.execute(sa.select(col(Job.status), sa.func.count()).group_by(col(Job.status))).all())
     return {k: int(v) for k, v in runs.items()}, {k: int(v) for k, v in jobs.items()}
 
 
@@ -592,7 +615,7 @@ def units_by_day(session: Session, *, since: datetime) -> list[tuple[str, int]]:
 
 def mean_run_seconds(session: Session) -> float | None:
     rows = session.execute(
-        sa.select(Run.started_at, Run.finished_at)
+        sa.select(col(Run.started_at), col(Run.finished_at))
         .where(col(Run.status) == RunStatus.FINISHED, col(Run.started_at).is_not(None))
         .order_by(col(Run.finished_at).desc())
         .limit(1_000)

@@ -25,7 +25,7 @@ def build_summary(session: Session, run: Run, *, now: datetime) -> dict[str, Any
     previous = store.previous_snapshots(
         session, channel_ids=[c.id for c, _ in rows], before_run=run.id, taken_before=run.created_at
     )
-    channels = []
+    channels: list[dict[str, Any]] = []
     for channel, lines in rows:
         base = previous.get(channel.id)
         views, videos = channel.view_count, channel.video_count

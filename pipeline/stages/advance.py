@@ -67,10 +67,7 @@ def _after_resolution(ctx: Context, run_id: str, progress: Progress) -> list[Sen
     barrier = ctx.completion.mark_resolved(run_id, list(progress.left_resolution or ()))
     if progress.metadata_dispatched:
         return dispatch_metadata(ctx, run_id, progress.fetching) if progress.fetching else []
-    if barrier.remaining is None:
-        passed = not has_unresolved_jobs(ctx, run_id)
-    else:
-        passed = barrier.remaining <= 0
+    passed = not has_unresolved_jobs(ctx, run_id) if barrier.remaining is None else barrier.remaining <= 0
     if not passed:
         return []
     if claim_barrier(ctx, run_id):

@@ -62,7 +62,7 @@ class Outcome:
 
     def terminal(self) -> dict[int, JobStatus]:
         """The jobs this outcome ends, with the status they end in."""
-        ended = {job_id: JobStatus.DONE for job_id in self.done}
+        ended = dict.fromkeys(self.done, JobStatus.DONE)
         ended.update({job_id: failure.status for job_id, failure in self.failed.items()})
         return ended
 
@@ -95,7 +95,7 @@ def apply_outcome(
                         kind=job.kind,
                         value=job.value,
                         channel_id=found.channel_id,
-                        method=found.method,
+                        method=ResolutionMethod(found.method),
                         confidence=found.confidence,
                         now=now,
                         run_id=run.id,

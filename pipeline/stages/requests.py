@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from models import Run, RunKind, RunStatus
 from pipeline import messages, store
@@ -19,7 +19,7 @@ from pipeline.stages.finalize import publish_finished
 
 log = logging.getLogger(__name__)
 
-RUN_OPTIONS = {
+RUN_OPTIONS: dict[str, type | tuple[type, ...]] = {
     "allow_search": bool,  # may custom URLs fall back to search.list?
     "search_budget": int,  # how many search.list calls this run may make
     "freshness_hours": (int, float),  # metadata younger than this is not fetched again
@@ -42,8 +42,8 @@ def validate_run_request(
     """Check a start_run message's shape and bounds; raise InvalidRequest with a sentence a person can act on."""
     if not storable_id(run_id, 64):
         raise InvalidRequest("run_id must be a string of 1 to 64 printable characters (a UUID)")
-    for name, value in (("analysis_id", analysis_id), ("owner_id", owner_id)):
-        if not storable_id(value, 200):
+    for name, given in (("analysis_id", analysis_id), ("owner_id", owner_id)):
+        if not storable_id(given, 200):
             raise InvalidRequest(f"{name} must be a string of 1 to 200 characters, without NUL")
     if not isinstance(channel_inputs, list):
         raise InvalidRequest("channel_inputs must be a list of strings")
@@ -52,7 +52,8 @@ def validate_run_request(
         raise InvalidRequest(f"too many channel inputs: {len(channel_inputs)} (the limit is {limit} per run)")
     if not channel_inputs:
         raise InvalidRequest("channel_inputs is empty: give at least one channel input")
-    options = {} if options is None else options
+    if options is None:
+        options = {}
     if not isinstance(options, dict):
         raise InvalidRequest("options must be an object")
     unknown = sorted(set(options) - set(RUN_OPTIONS))
@@ -62,7 +63,7 @@ def validate_run_request(
         expected = RUN_OPTIONS[name]
         if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
             raise InvalidRequest(f"option {name} has the wrong type")
-        if name in ("search_budget", "freshness_hours") and value < 0:
+        if name in ("search_budget", "freshness_hours") and cast(float, value) < 0:
             raise InvalidRequest(f"option {name} must not be negative")
     # A non-string line (a foreign backend's null or number) is kept as text and will fail on its own.
     max_len = ctx.settings.max_input_length

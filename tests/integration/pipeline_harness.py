@@ -119,7 +119,7 @@ def rabbit_broker(services: None) -> Iterator[Any]:
     rebind(original)
 
 
-@pytest.fixture()
+@pytest.fixture
 def clock() -> TestClock:
     return TestClock()
 
@@ -147,7 +147,7 @@ def make_pipeline_ctx(emulator: Any, clock: TestClock, **overrides: Any) -> Any:
     return ctx
 
 
-@pytest.fixture()
+@pytest.fixture
 def pipeline_ctx(pg_engine: sa.Engine, emulator: Any, clock: TestClock) -> Iterator[Any]:
     """A Context on the real services with a movable clock; clean tables, Redis and emulator usage."""
     truncate(pg_engine)
@@ -179,7 +179,7 @@ def running_worker(broker: Any, ctx: Any, *, threads: int = 4) -> Iterator[Any]:
         purge_queues()
 
 
-@pytest.fixture()
+@pytest.fixture
 def worker(rabbit_broker: Any, pipeline_ctx: Any) -> Iterator[Any]:
     with running_worker(rabbit_broker, pipeline_ctx) as w:
         yield w

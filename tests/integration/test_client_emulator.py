@@ -352,7 +352,7 @@ def test_sixteen_threads_two_hundred_calls_each(h):
                 got = client.channels_by_ids(ids[start : start + 50], run_id=f"t{n}")
                 assert len(got) == 50
                 calls[n] += 1
-            except BaseException as exc:  # noqa: BLE001 - surfaced below
+            except BaseException as exc:
                 errors.append(exc)
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(16)]

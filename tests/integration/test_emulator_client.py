@@ -45,7 +45,7 @@ def youtube(emu, key=KEY, http=None):
     )
 
 
-@pytest.fixture()
+@pytest.fixture
 def live(emu):
     emu.reset()
     return [e for e in emu.catalogue.sample(200) if not e["terminated"]]
@@ -147,11 +147,9 @@ def test_errors_reach_the_client_as_http_errors_with_the_api_body(emu, live):
     assert json.loads(spent.value.content)["error"]["errors"][0]["reason"] == "quotaExceeded"
 
 
-def test_the_client_retries_injected_503s_by_itself(emu, live, monkeypatch):
+def test_the_client_retries_injected_503s_by_itself(emu, live, mocker):
     """Given 2 injected 503s, when the client executes with num_retries=3, then it gets the answer (so the faults look real to it)."""
-    monkeypatch.setattr(
-        "googleapiclient.http.time.sleep", lambda seconds: None
-    )  # its backoff, not ours to wait
+    mocker.patch("googleapiclient.http.time.sleep")  # its backoff, not ours to wait
     emu.set_faults([{"endpoint": "channels.list", "kind": "backend_503", "count": 2}])
     answer = youtube(emu).channels().list(part="id", id=live[0]["id"]).execute(num_retries=3)
     assert answer["items"][0]["id"] == live[0]["id"]

@@ -24,13 +24,13 @@ def emu():
         yield running
 
 
-@pytest.fixture()
+@pytest.fixture
 def api(emu):
     emu.reset()
     return RawClient(emu.base_url, key=KEY)
 
 
-@pytest.fixture()
+@pytest.fixture
 def channel_id(emu):
     return next(e["id"] for e in emu.catalogue.sample(20) if not e["terminated"])
 

@@ -47,7 +47,7 @@ def emu():
         yield running
 
 
-@pytest.fixture()
+@pytest.fixture
 def ids(emu):
     emu.reset()
     return [e["id"] for e in emu.catalogue.sample(10) if not e["terminated"]]

@@ -27,13 +27,13 @@ def emu():
         yield running
 
 
-@pytest.fixture()
+@pytest.fixture
 def api(emu):
     emu.reset()
     return RawClient(emu.base_url, key=KEY)
 
 
-@pytest.fixture()
+@pytest.fixture
 def video_ids(emu):
     """50 public video ids of several live channels."""
     ids: list[str] = []

@@ -30,7 +30,7 @@ from tests.integration.test_pipeline_e2e import finished
 pytestmark = pytest.mark.services
 
 
-def test_every_message_delivered_twice_changes_nothing(rabbit_broker, pipeline_ctx, emulator, monkeypatch):
+def test_every_message_delivered_twice_changes_nothing(rabbit_broker, pipeline_ctx, emulator, mocker):
     """Given a broker that delivers every message twice, when a run goes through, then counts, snapshots and events stay exact."""
     original = rabbit_broker.enqueue
 
@@ -38,7 +38,7 @@ def test_every_message_delivered_twice_changes_nothing(rabbit_broker, pipeline_c
         original(message, delay=delay)
         return original(message, delay=delay)
 
-    monkeypatch.setattr(rabbit_broker, "enqueue", twice)
+    mocker.patch.object(rabbit_broker, "enqueue", twice)
     catalogue = emulator.catalogue.sample(400)
     lines = list(inputs_of_every_kind(catalogue).values()) + [c["id"] for c in catalogue[100:220]]
     with running_worker(rabbit_broker, pipeline_ctx):

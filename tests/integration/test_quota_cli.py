@@ -111,7 +111,7 @@ def test_embedded_mode_says_there_is_nothing_persistent(cli, monkeypatch):
     get_settings.cache_clear()
     try:
         result, out, err = cli()
-        data_result, data_out, _ = cli("--json")
+        _data_result, data_out, _ = cli("--json")
     finally:
         get_settings.cache_clear()
     assert result.exit_code == 0

@@ -71,7 +71,7 @@ def test_concurrent_reservations_never_overspend(make_ledger):
                     granted.append(lease.fingerprint)
         except QuotaExhausted:
             return
-        except BaseException as exc:  # noqa: BLE001 - surfaced below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=worker) for _ in range(16)]
@@ -109,7 +109,7 @@ def test_system_priority_keeps_the_interactive_reserve(make_ledger):
     ledger.reserve(30, priority="interactive")
     with pytest.raises(QuotaExhausted):
         ledger.reserve(1)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="priority must be one of"):
         ledger.reserve(1, priority="urgent")
 
 

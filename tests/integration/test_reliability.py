@@ -33,6 +33,7 @@ import psycopg
 import pytest
 import redis as redis_lib
 import sqlalchemy as sa
+from pytest_mock import MockerFixture
 
 from actors.dispatch import send_all
 from emulator import EmulatorConfig, EmulatorServer, fingerprint
@@ -209,14 +210,14 @@ class Rig:
             with self.ctx.session() as s:
                 counts = s.execute(sa.select(Job.status, sa.func.count()).group_by(Job.status)).all()
             parts.append(f"jobs: {dict(counts)}")
-        except Exception as exc:  # noqa: BLE001 - a diagnosis must not hide the failure it explains
+        except Exception as exc:
             parts.append(f"jobs: unreadable ({type(exc).__name__})")
         parts.append(f"queues (ready messages): {queue_depths()}")
         parts += [f"--- {w.log_path.name} (tail) ---\n{w.log_tail()}" for w in self.workers]
         return "\n".join(parts)
 
 
-@pytest.fixture()
+@pytest.fixture
 def rig(
     pg_engine: sa.Engine, rel_broker: Any, rel_emulator: EmulatorServer, clock: Any, tmp_path: Path
 ) -> Iterator[Rig]:
@@ -272,7 +273,7 @@ class Scheduler:
                 report = maintenance.reconcile(self.ctx, stuck_after_seconds=self.stuck_after)
                 send_all(report.sends)
                 self.reports.append(report)
-            except Exception as exc:  # noqa: BLE001 - the next tick retries, as the real scheduler does
+            except Exception as exc:
                 self.errors.append(f"{type(exc).__name__}: {str(exc)[:200]}")
 
     def rebuilt(self, run_id: str) -> bool:
@@ -616,7 +617,7 @@ def queue_depths() -> dict[str, int | None]:
     depths: dict[str, int | None] = {}
     try:
         connection = pika.BlockingConnection(pika.URLParameters(BROKER_URL))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return {"unreachable": None, type(exc).__name__: None}
     try:
         channel = connection.channel()
@@ -746,19 +747,21 @@ class Killed(BaseException):
     """Stands for a SIGKILL at one exact point: nothing after it runs, nothing catches it."""
 
 
-def crash_once(monkeypatch: pytest.MonkeyPatch, target: Any, name: str) -> None:
+def crash_once(mocker: MockerFixture, target: Any, name: str) -> None:
     """Make ``target.name`` die the next time it is called, and only then."""
     original = getattr(target, name)
+    first = [True]
 
-    def die(*args: Any, **kwargs: Any) -> Any:
-        monkeypatch.setattr(target, name, original)
-        raise Killed(name)
+    def die_once(*args: Any, **kwargs: Any) -> Any:
+        if first.pop() if first else False:
+            raise Killed(name)
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(target, name, die)
+    mocker.patch.object(target, name, side_effect=die_once)
 
 
 def test_a_stage_killed_between_its_commit_and_its_redis_marks_counts_on_redelivery(
-    rig: Rig, monkeypatch: pytest.MonkeyPatch
+    rig: Rig, mocker: MockerFixture
 ) -> None:
     """Given a resolve killed after its commit and before its Redis marks, another killed between its two marks, and a fetch_metadata killed after its commit, when each message is redelivered, then every job is counted once and the run finishes without reconcile."""
     from pipeline.stages import (
@@ -782,14 +785,14 @@ def test_a_stage_killed_between_its_commit_and_its_redis_marks_counts_on_redeliv
     assert len(resolves) == 4
     sends = []
 
-    crash_once(monkeypatch, ctx.completion, "mark_terminal")  # after the commit, before any Redis mark
+    crash_once(mocker, ctx.completion, "mark_terminal")  # after the commit, before any Redis mark
     with pytest.raises(Killed):
         resolve_jobs(ctx, run_id, resolves[0])
     assert progress(ctx, run_id) == 1 / 7  # committed DONE, not counted
     sends += resolve_jobs(ctx, run_id, resolves[0])  # RabbitMQ redelivers the unacked message
     assert ctx.completion.live(run_id).counts == {"DONE": 1}, "the redelivery did not count the job"
 
-    crash_once(monkeypatch, ctx.completion, "mark_resolved")  # counted as done, not as resolved
+    crash_once(mocker, ctx.completion, "mark_resolved")  # counted as done, not as resolved
     with pytest.raises(Killed):
         resolve_jobs(ctx, run_id, resolves[1])
     sends += resolve_jobs(ctx, run_id, resolves[1])
@@ -799,7 +802,7 @@ def test_a_stage_killed_between_its_commit_and_its_redis_marks_counts_on_redeliv
 
     fetches = [send.kwargs["job_ids"] for send in sends if send.actor == "fetch_metadata"]
     assert fetches, "the resolution barrier never opened: the metadata of the channel ids is never fetched"
-    crash_once(monkeypatch, ctx.completion, "mark_terminal")
+    crash_once(mocker, ctx.completion, "mark_terminal")
     with pytest.raises(Killed):
         fetch_metadata_jobs(ctx, run_id, fetches[0])
     for job_ids in fetches:

@@ -8,6 +8,7 @@ file across restarts, so a test can read everything the worker ever wrote.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -172,28 +173,22 @@ class WorkerProcess:
         pgid = self.proc.pid
         if self.proc.poll() is None:
             self._signal_group(pgid, signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                pass
         code = self.proc.poll()
         self.kill()
         return code
 
     @staticmethod
     def _signal_group(pgid: int, signum: int) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pgid, signum)
-        except ProcessLookupError:
-            pass
 
     def _reap(self, pgid: int, timeout: float) -> None:
         assert self.proc is not None
         deadline = time.monotonic() + timeout
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            pass
         while group_members(pgid):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"processes {group_members(pgid)} of group {pgid} would not die")

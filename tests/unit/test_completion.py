@@ -8,7 +8,7 @@ import pytest
 from pipeline.completion import RunCompletion, run_key
 
 
-@pytest.fixture()
+@pytest.fixture
 def completion() -> RunCompletion:
     return RunCompletion(fakeredis.FakeRedis(decode_responses=True))
 

@@ -145,9 +145,9 @@ def test_channels_by_ids_sends_one_batched_request(env):
 
 def test_limits_are_checked_before_any_request(env):
     """Given more than 50 ids, an empty list or an empty handle, when called, then ValueError or {} comes back and nothing is sent."""
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="at most 50 ids per call"):
         env.client.channels_by_ids([f"UC{i:022d}" for i in range(51)])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must not be empty"):
         env.client.channel_by_handle("  ")
     assert env.client.video_channels([]) == {}
     assert env.sent == []

@@ -84,7 +84,7 @@ def test_log_filter_rewrites_library_records(caplog):
     with caplog.at_level(logging.DEBUG):
         logging.getLogger("googleapiclient.discovery").debug("URL being requested: GET %s", url)
         logging.getLogger("googleapiclient.http").warning(
-            f"Sleeping 1.00 seconds before retry 1 of 3 for request: GET {url}"
+            f"Sleeping 1.00 seconds before retry 1 of 3 for request: GET {url}"  # noqa: G004 (as googleapiclient logs it)
         )
         logging.getLogger("httplib2").info("connect %s", url)
         error = HttpError(httplib2.Response({"status": "503"}), b"{}", uri=url)
