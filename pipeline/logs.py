@@ -5,12 +5,9 @@ already set one up, a stderr handler otherwise) either as one JSON object per li
 text, and always installs the key redaction of :mod:`pipeline.youtube.redact`.
 
 The ids come from context variables, so a stage never threads them through its calls:
-
-    with log_context(run_id=run_id, job_ids=job_ids):
-        ...  # every record logged here, in any module, carries run_id and job_ids
-
 :class:`actors.middleware.LogContext` sets them around every message from its ``run_id``/``job_ids``
-keyword arguments (this module stays free of Dramatiq, like the rest of ``pipeline``).
+keyword arguments (``set_message_context``), and every record logged meanwhile, in any module,
+carries them (this module stays free of Dramatiq, like the rest of ``pipeline``).
 """
 
 from __future__ import annotations
@@ -18,15 +15,13 @@ from __future__ import annotations
 import json as jsonlib
 import logging
 import sys
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar, Token
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import IO, Any
 
 from pipeline.youtube.redact import install_log_redaction, redact
 
-# One variable per field: a nested ``log_context`` overrides only what it names.
+# One variable per field, read by every record's formatter.
 _run_id: ContextVar[str | None] = ContextVar("ytc_run_id", default=None)
 _job_ids: ContextVar[tuple[int, ...] | None] = ContextVar("ytc_job_ids", default=None)
 _message_id: ContextVar[str | None] = ContextVar("ytc_message_id", default=None)
@@ -34,31 +29,6 @@ _actor: ContextVar[str | None] = ContextVar("ytc_actor", default=None)
 
 CONTEXT_FIELDS = ("run_id", "job_ids", "message_id", "actor")
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s [%(processName)s/%(threadName)s] %(name)s: %(message)s"
-
-
-@contextmanager
-def log_context(
-    *,
-    run_id: str | None = None,
-    job_ids: Iterable[int] | None = None,
-    message_id: str | None = None,
-    actor: str | None = None,
-) -> Iterator[None]:
-    """Within the block, every log record carries the given ids (the ones not given are inherited)."""
-    tokens: list[tuple[ContextVar[Any], Token[Any]]] = []
-    if run_id is not None:
-        tokens.append((_run_id, _run_id.set(str(run_id))))
-    if job_ids is not None:
-        tokens.append((_job_ids, _job_ids.set(tuple(job_ids))))
-    if message_id is not None:
-        tokens.append((_message_id, _message_id.set(message_id)))
-    if actor is not None:
-        tokens.append((_actor, _actor.set(actor)))
-    try:
-        yield
-    finally:
-        for var, token in reversed(tokens):
-            var.reset(token)
 
 
 def current_context() -> dict[str, Any]:

@@ -468,10 +468,11 @@ def json_logs() -> Iterator[io.StringIO]:
 
 def test_json_logs_carry_the_run_and_job_ids_and_no_key(json_logs):
     """Given JSON logging and a log context, when a module logs a line holding a key, then the line is JSON with run_id and job_ids and the key is redacted."""
-    from pipeline.logs import log_context
+    from pipeline.logs import clear_message_context, set_message_context
 
-    with log_context(run_id="run-42", job_ids=[7, 8]):
-        logging.getLogger("pipeline.stages").warning("calling ?key=%s failed", FAKE_KEY)
+    set_message_context(run_id="run-42", job_ids=[7, 8], message_id=None, actor=None)
+    logging.getLogger("pipeline.stages").warning("calling ?key=%s failed", FAKE_KEY)
+    clear_message_context()
     logging.getLogger("pipeline.stages").info("outside")
 
     inside, outside = (json.loads(line) for line in json_logs.getvalue().splitlines())
@@ -514,7 +515,7 @@ def test_log_context_middleware_tags_every_line_of_a_message(json_logs):
 
 def test_text_logs_show_the_ids_after_the_message():
     """Given the text formatter and a log context, when a line is logged, then it ends with the run and job ids."""
-    from pipeline.logs import ContextFilter, TextFormatter, log_context
+    from pipeline.logs import ContextFilter, TextFormatter, clear_message_context, set_message_context
 
     buffer = io.StringIO()
     handler = logging.StreamHandler(buffer)
@@ -524,8 +525,9 @@ def test_text_logs_show_the_ids_after_the_message():
     logger.addHandler(handler)
     logger.propagate = False
     try:
-        with log_context(run_id="run-9", job_ids=[4, 5]):
-            logger.warning("resolved")
+        set_message_context(run_id="run-9", job_ids=[4, 5], message_id=None, actor=None)
+        logger.warning("resolved")
+        clear_message_context()
         logger.warning("plain")
     finally:
         logger.removeHandler(handler)

@@ -286,3 +286,41 @@ def test_every_actor_queue_matches_the_contract_and_has_workers():
     assert actor_queues == WORKER_QUEUES
     for name in ("reconcile", "refresh", "reresolve", "purge"):
         assert broker.get_actor(name).queue_name == "scheduled", name
+
+
+def _defaults() -> dict[str, Any]:
+    return {
+        name.upper(): field.get_default(call_default_factory=True)
+        for name, field in Settings.model_fields.items()
+    }
+
+
+def _same(documented: str, default: Any) -> bool:
+    if isinstance(default, bool):
+        return documented.lower() == str(default).lower()
+    if isinstance(default, int | float):
+        return float(documented.replace("_", "").replace(",", "")) == float(default)
+    return documented == str(default)
+
+
+def test_env_example_commented_values_are_the_defaults():
+    """Given .env.example's commented-out `# NAME=value` lines (documenting a default), when compared with Settings, then each value is the field's default."""
+    defaults = _defaults()
+    commented = {}
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        match = re.match(r"^#\s*([A-Z][A-Z0-9_]*)=(.+)$", line)
+        if match and defaults.get(match.group(1)) not in (None, []):
+            commented[match.group(1)] = match.group(2).strip()
+    assert len(commented) > 10, "the check would prove nothing"
+    wrong = {k: (v, defaults[k]) for k, v in commented.items() if not _same(v, defaults[k])}
+    assert wrong == {}, "documented default differs from Settings: {name: (documented, real)}"
+
+
+def test_readme_configuration_defaults_are_the_settings_defaults():
+    """Given the README's configuration table, when a row's default is one backticked value, then it is the field's default."""
+    defaults = _defaults()
+    rows = re.findall(r"^\| `([A-Z][A-Z0-9_]*)` \| `([^`|]+)` \|", readme_configuration(), re.M)
+    checked = {name: value for name, value in rows if name in defaults and defaults[name] not in (None, [])}
+    assert len(checked) > 10, "the check would prove nothing"
+    wrong = {k: (v, defaults[k]) for k, v in checked.items() if not _same(v, defaults[k])}
+    assert wrong == {}, "README default differs from Settings: {name: (documented, real)}"
