@@ -278,9 +278,7 @@ def canonical_url(kind: str, value: str) -> str:
     Handles and names keep their plain Unicode form, which the parser reads as written (a browser
     percent-encodes it when it sends it). Returns ``""`` for ``invalid`` or an unknown kind.
     """
-    template = (
-        _CANONICAL_URLS.get(InputKind(kind)) if value and kind in InputKind._value2member_map_ else None
-    )
+    template = _CANONICAL_URLS.get(kind) if value else None
     return template.format(value) if template else ""
 
 

@@ -126,9 +126,12 @@ def test_every_boolean_option_has_a_negative_form():
 
     def visit(command, path):
         for param in command.params:
-            if getattr(param, "is_flag", False) and param.name not in ("help", "_version"):
-                if not param.secondary_opts:
-                    lonely.append(f"{path} {param.opts}")
+            if (
+                getattr(param, "is_flag", False)
+                and param.name not in ("help", "_version")
+                and not param.secondary_opts
+            ):
+                lonely.append(f"{path} {param.opts}")
         for name, sub in getattr(command, "commands", {}).items():
             visit(sub, f"{path} {name}")
 

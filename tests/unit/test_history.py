@@ -279,7 +279,7 @@ def test_chart_uses_a_log_axis_when_values_span_a_hundredfold(tmp_path, monkeypa
     monkeypatch.setattr(
         hist,
         "_draw",
-        lambda *a, **k: scales.append(f := real_draw(*a, **k)) or f,  # noqa: B023
+        lambda *a, **k: scales.append(f := real_draw(*a, **k)) or f,
     )
     draw(world(2, spread=1_000), tmp_path / "two.png", metric="views")
 
