@@ -428,11 +428,6 @@ def channel_label(channel: Channel | None, channel_id: str) -> str:
     return channel_id
 
 
-def channel_labels(session: Session, *, channel_ids: Sequence[str]) -> dict[str, str]:
-    channels = store.channels_by_ids(session, channel_ids=channel_ids)
-    return {cid: channel_label(channels.get(cid), cid) for cid in channel_ids}
-
-
 # --- runs ----------------------------------------------------------------------------------------
 
 
@@ -511,13 +506,6 @@ def run_channel_ids(session: Session, *, run_id: str) -> list[str]:
     """The distinct channels a run's DONE jobs landed on, in input order."""
     _run_or_raise(session, run_id)
     return [channel.id for channel, _ in store.run_channel_rows(session, run_id=run_id)]
-
-
-def run_history(
-    session: Session, *, run_id: str, since: date | datetime | None = None
-) -> dict[str, list[HistoryPoint]]:
-    """``channel_history`` for every channel of a run: the data of the chart comparing them over time."""
-    return channel_history(session, channel_ids=run_channel_ids(session, run_id=run_id), since=since)
 
 
 # --- operator statistics -------------------------------------------------------------------------

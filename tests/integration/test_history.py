@@ -350,15 +350,15 @@ def test_run_growth_uses_the_latest_snapshot_when_the_run_made_none(session, gro
 
 
 def test_run_history_and_unknown_runs(session, growth_world):
-    """Given a run, when its history is read, then every channel of the run is there; an unknown run raises RunNotFound."""
-    histories = hist.run_history(session, run_id="r1")
+    """Given a run, when the history of its channels is read, then every channel of the run is there; an unknown run raises RunNotFound."""
+    histories = hist.channel_history(session, channel_ids=hist.run_channel_ids(session, run_id="r1"))
 
     assert list(histories) == [growth_world["big"], growth_world["small"], growth_world["hidden"]]
     assert all(len(points) == 3 for points in histories.values())
     with pytest.raises(RunNotFound):
         hist.run_growth(session, run_id="no-such-run")
     with pytest.raises(RunNotFound):
-        hist.run_history(session, run_id="no-such-run")
+        hist.run_channel_ids(session, run_id="no-such-run")
 
 
 # --- stats ---------------------------------------------------------------------------------------
@@ -428,8 +428,9 @@ def assert_real_png(path: Path) -> None:
 
 def test_plot_history_writes_a_png_with_one_line_per_channel(session, growth_world, tmp_path):
     """Given the history of a run, when plot_history draws it, then a real PNG of a sensible size is written."""
-    histories = hist.run_history(session, run_id="r3")
-    labels = hist.channel_labels(session, channel_ids=list(histories))
+    histories = hist.channel_history(session, channel_ids=hist.run_channel_ids(session, run_id="r3"))
+    channels = store.channels_by_ids(session, channel_ids=list(histories))
+    labels = {cid: hist.channel_label(channels.get(cid), cid) for cid in histories}
 
     written = hist.plot_history(
         histories, tmp_path / "growth.png", metric="views", title="views", labels=labels
