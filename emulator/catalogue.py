@@ -887,21 +887,6 @@ class Catalogue:
         index = self.index_of_username(username)
         return None if index is None else self.entry(index)
 
-    def by_custom_name(self, name: str) -> dict | None:
-        index = self.index_of_custom_name(name)
-        return None if index is None else self.entry(index)
-
-    def video_owner(self, video_id: str) -> str | None:
-        slot = self.video_slot(video_id)
-        return None if slot is None else self.channel_id(slot[0])
-
-    def playlist_owner(self, playlist_id: str) -> str | None:
-        found = self.channel_playlist(playlist_id)
-        if found is not None:
-            return self.channel_id(found[0]) if self.live(found[0]) else None
-        slot = self.playlist_slot(playlist_id)
-        return None if slot is None else self.channel_id(slot[0])
-
     def statistics(self, channel_id: str, now: datetime) -> dict[str, int] | None:
         """Exact counts of a channel at ``now`` (before the API's rounding), for tests and operators."""
         index = self.index_of_id(channel_id)

@@ -28,7 +28,7 @@ def emu():
         yield server
 
 
-@pytest.fixture()
+@pytest.fixture
 def client(emu):
     emu.reset()
     return RawClient(emu.base_url)

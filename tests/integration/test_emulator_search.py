@@ -36,7 +36,7 @@ def emu():
         yield server
 
 
-@pytest.fixture()
+@pytest.fixture
 def api(emu):
     emu.reset()
     return RawClient(emu.base_url, key=KEY)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from datetime import UTC, datetime, timedelta
 
@@ -28,7 +29,7 @@ def emu():
         yield server
 
 
-@pytest.fixture()
+@pytest.fixture
 def api(emu):
     emu.reset()
     return RawClient(emu.base_url, key=KEY)
@@ -92,7 +93,7 @@ def test_premieres_are_listed_when_uploaded_not_when_published(emu, api, entries
         published = [ts(i["contentDetails"]["videoPublishedAt"]) for i in items]
         for item, when in zip(items, published, strict=True):
             premieres += when - ts(item["snippet"]["publishedAt"]) > 3600
-        out_of_order += any(newer < older for newer, older in zip(published, published[1:], strict=False))
+        out_of_order += any(newer < older for newer, older in itertools.pairwise(published))
     assert premieres >= 5 and out_of_order >= 3
 
 
