@@ -32,6 +32,9 @@ def emulator(
     ),
     invalid_keys: str | None = typer.Option(None, help="keys that answer API_KEY_INVALID"),
     disabled_keys: str | None = typer.Option(None, help="keys whose project has the API disabled"),
+    restricted_keys: str | None = typer.Option(
+        None, help="keys restricted to other APIs (403 forbidden, API_KEY_SERVICE_BLOCKED)"
+    ),
     quota: int = typer.Option(10_000, min=0, help="default bucket: units per project per Pacific day"),
     search_quota: int = typer.Option(
         100, min=0, help="search bucket: search.list calls per project per Pacific day"
@@ -55,6 +58,7 @@ def emulator(
         keys=_split(keys),
         invalid_keys=_split(invalid_keys),
         disabled_keys=_split(disabled_keys),
+        restricted_keys=_split(restricted_keys),
         quota_per_key=quota,
         search_quota_per_key=search_quota,
         stats_quota_per_key=stats_quota,
@@ -77,7 +81,11 @@ def emulator(
         )
     else:
         console.print("open mode: any non-empty key is valid")
-    for label, listed in (("invalid", config.invalid_keys), ("disabled", config.disabled_keys)):
+    for label, listed in (
+        ("invalid", config.invalid_keys),
+        ("disabled", config.disabled_keys),
+        ("restricted", config.restricted_keys),
+    ):
         if listed:
             console.print(f"{label} keys (fingerprints): " + ", ".join(fingerprint(k) for k in listed))
     live = [entry for entry in emu.catalogue.sample(200) if not entry["terminated"]]

@@ -72,7 +72,15 @@ from emulator.catalogue import LIVE, LONG, SHORT, Catalogue, rfc3339
 from emulator.clock import PACIFIC, EmulatorClock, next_pacific_midnight, pacific_day
 from emulator.config import EmulatorConfig
 from emulator.faults import FaultPlan, FaultSpecError
-from emulator.quota import DISABLED, INVALID, METHODS, MISSING, QuotaBook, project_number
+from emulator.quota import (
+    DISABLED,
+    INVALID,
+    METHODS,
+    MISSING,
+    SERVICE_BLOCKED,
+    QuotaBook,
+    project_number,
+)
 from emulator.render import (
     CHANNEL_PARTS,
     PLAYLIST_ITEM_PARTS,
@@ -573,15 +581,19 @@ class Emulator:
                 status, body = 403, errors.MISSING_KEY
             elif info.status == INVALID:
                 status, body = 400, errors.API_KEY_INVALID
-            else:
-                assert info.status == DISABLED
+            elif info.status == DISABLED:
                 status, body = 403, errors.service_disabled(project_number(info.project or ""))
+            else:
+                number = project_number(info.project or "")
+                status, body = 403, errors.key_blocked(info.status == SERVICE_BLOCKED, method, number)
             self.quota.record(info, method, day, 0, status, verb)
             return status, body, 0, False
         bucket, cost = METHODS[method]
         if not self.quota.has_room(info.project or "", bucket, day, cost):
             # The same verbatim body for every bucket (assumed by youtube-api.md), for its methods only.
             self.quota.record(info, method, day, 0, 403, verb)
+            if self.config.quota_exceeded_body == "per_bucket":
+                return 403, errors.quota_exceeded_in(bucket), 0, False
             return 403, errors.QUOTA_EXCEEDED, 0, False
         fault = self.faults.pick(method, info.fingerprint, ts)
         if fault is not None:
@@ -716,7 +728,14 @@ class Emulator:
             indices = [found[k] for k in sorted(found)]
         elif which in ("forHandle", "forUsername"):
             value = _single(params, which) or ""
-            index = cat.index_of_handle(value) if which == "forHandle" else cat.index_of_username(value)
+            if which == "forHandle":
+                index = cat.index_of_handle(value)
+                if index is not None and self.config.handle_case_sensitive:
+                    # The assumed-strict reading: only the handle as customUrl shows it, lowercased.
+                    if value.removeprefix("@") != cat.handles[index].lower():
+                        index = None
+            else:
+                index = cat.index_of_username(value)
             if index is not None and cat.live(index):
                 indices = [index]
         elif which in ("mine", "managedByMe", "mySubscribers"):
@@ -1150,6 +1169,7 @@ _FAULTS: dict[str, tuple[int, bytes, bool]] = {
     "backend_503": (503, errors.BACKEND_503, True),
     "rate_limit_429": (429, errors.RATE_LIMIT_429, True),
     "rate_limit_403": (403, errors.RATE_LIMIT_403, True),
+    "user_rate_limit_403": (403, errors.USER_RATE_LIMIT_403, True),
     "drop": (0, b"", True),
     "quota_exceeded": (403, errors.QUOTA_EXCEEDED, False),
     # A method this key's project may not call (how a key without batchGetStats would be told):

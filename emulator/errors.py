@@ -51,6 +51,10 @@ RATE_LIMIT_403 = (
     b'have exceeded your rate limit. Please slow down and retry.","domain":"youtube.quota","reason":'
     b'"rateLimitExceeded"}]}}'
 )
+USER_RATE_LIMIT_403 = (
+    b'{"error":{"code":403,"message":"User Rate Limit Exceeded","errors":[{"message":"User Rate Limit Exceeded",'
+    b'"domain":"usageLimits","reason":"userRateLimitExceeded"}]}}'
+)
 RATE_LIMIT_429 = (
     b'{"error":{"code":429,"message":"Resource has been exhausted (e.g. check quota).","errors":[{"message":'
     b'"Resource has been exhausted (e.g. check quota).","domain":"global","reason":"rateLimitExceeded"}],'
@@ -120,6 +124,72 @@ def service_disabled(project_number: str) -> bytes:
                         "links": [{"description": "Google developers console API activation", "url": url}],
                     },
                 ],
+            }
+        }
+    )
+
+
+# The RPC method names Google's front end gives the API's methods (they appear in key errors).
+_RPC_METHODS = {
+    "channels.list": "youtube.api.v3.V3DataChannelService.List",
+    "videos.list": "youtube.api.v3.V3DataVideoService.List",
+    "playlists.list": "youtube.api.v3.V3DataPlaylistService.List",
+    "playlistItems.list": "youtube.api.v3.V3DataPlaylistItemService.List",
+    "search.list": "youtube.api.v3.V3DataSearchService.List",
+    "videos.batchGetStats": "youtube.api.v3.V3DataVideoService.BatchGetStats",
+}
+
+
+def key_blocked(service_blocked: bool, method: str, project_number: str) -> bytes:
+    """403 ``forbidden``: a key restricted to other APIs (``API_KEY_SERVICE_BLOCKED``) or to other
+    websites (``API_KEY_HTTP_REFERRER_BLOCKED``)."""
+    rpc = _RPC_METHODS[method]
+    if service_blocked:
+        message, reason = f"Requests to this API youtube method {rpc} are blocked.", "API_KEY_SERVICE_BLOCKED"
+    else:
+        message, reason = "Requests from referer <empty> are blocked.", "API_KEY_HTTP_REFERRER_BLOCKED"
+    return _dump(
+        {
+            "error": {
+                "code": 403,
+                "message": message,
+                "errors": [{"message": message, "domain": "global", "reason": "forbidden"}],
+                "status": "PERMISSION_DENIED",
+                "details": [
+                    {
+                        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                        "reason": reason,
+                        "domain": "googleapis.com",
+                        "metadata": {
+                            "service": "youtube.googleapis.com",
+                            "methodName": rpc,
+                            "consumer": f"projects/{project_number}",
+                        },
+                    },
+                    {
+                        "@type": "type.googleapis.com/google.rpc.LocalizedMessage",
+                        "locale": "en-US",
+                        "message": message,
+                    },
+                ],
+            }
+        }
+    )
+
+
+def quota_exceeded_in(bucket: str) -> bytes:
+    """``quotaExceeded`` naming its bucket: the emulator's other reading of an assumed fact."""
+    names = {"default": "the default quota", "search": "search.list calls", "video_stats": "video statistics"}
+    message = (
+        f"The request cannot be completed because you have exceeded your "
+        f'<a href="/youtube/v3/getting-started#quota">quota</a> for {names[bucket]}.'
+    )
+    return _dump(
+        {
+            "error": {
+                "code": 403,
+                "message": message,
+                "errors": [{"message": message, "domain": "youtube.quota", "reason": "quotaExceeded"}],
             }
         }
     )

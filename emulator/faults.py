@@ -8,7 +8,8 @@ until it has fired N times; with ``until`` (an ISO instant on the emulator's clo
 then, so an outage can last "for hours" of emulated time. The first rule that fires wins. Endpoint
 ``feeds.videos`` is the public feed (no key: a ``key`` rule never matches it).
 
-Kinds: ``backend_500``, ``backend_503``, ``rate_limit_429``, ``rate_limit_403`` and ``drop`` (the
+Kinds: ``backend_500``, ``backend_503``, ``rate_limit_429``, ``rate_limit_403``,
+``user_rate_limit_403`` and ``drop`` (the
 connection closed unanswered) are billed like the method; ``quota_exceeded``, ``forbidden_403``
 (PERMISSION_DENIED) and ``not_found_404`` are refusals before the method, and cost nothing.
 """
@@ -26,6 +27,7 @@ KINDS = (
     "backend_503",
     "rate_limit_429",
     "rate_limit_403",
+    "user_rate_limit_403",
     "drop",
     "quota_exceeded",
     "forbidden_403",

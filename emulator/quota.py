@@ -1,6 +1,7 @@
 """Keys, projects and quota by bucket: who may call, what each call costs, and what has been spent.
 
-A key is *valid*, *invalid* (``API_KEY_INVALID``), *disabled* (``SERVICE_DISABLED``) or missing.
+A key is *valid*, *invalid* (``API_KEY_INVALID``), *disabled* (``SERVICE_DISABLED``), restricted
+(``API_KEY_SERVICE_BLOCKED``, ``API_KEY_HTTP_REFERRER_BLOCKED``) or missing.
 Units are charged to the key's project, in the bucket of the method, for the Pacific day of the
 emulator's clock. The buckets (the API's since June 2026): ``default`` (10,000 units, every method
 but these two), ``search`` (``search.list``: 100 calls, 1 a call) and ``video_stats``
@@ -11,7 +12,7 @@ What is billed:
   parameter, 404, and also the emulator's injected 5xx, 429, 403 rate limits and dropped
   connections (the API bills failed calls);
 - a request refused for quota (real or injected) costs nothing: it never reached the method;
-- missing, invalid and disabled keys cost nothing (there is no project to bill) but are counted.
+- missing, invalid, disabled and restricted keys cost nothing but are counted.
 
 Keys are never stored in the usage report: they appear by fingerprint only.
 """
@@ -26,6 +27,7 @@ from emulator.config import EmulatorConfig
 from emulator.ids import fingerprint
 
 VALID, INVALID, DISABLED, MISSING = "valid", "invalid", "disabled", "missing"
+SERVICE_BLOCKED, REFERRER_BLOCKED = "service_blocked", "referrer_blocked"  # restricted keys
 
 DEFAULT, SEARCH, VIDEO_STATS = "default", "search", "video_stats"
 BUCKETS = (DEFAULT, SEARCH, VIDEO_STATS)
@@ -64,6 +66,8 @@ class QuotaBook:
         self._open = not config.keys
         self._invalid = set(config.invalid_keys)
         self._disabled = set(config.disabled_keys)
+        self._blocked = dict.fromkeys(config.restricted_keys, SERVICE_BLOCKED)
+        self._blocked.update(dict.fromkeys(config.referrer_blocked_keys, REFERRER_BLOCKED))
         self._valid = set(config.keys)
         self._project_of: dict[str, str] = {}
         for key in config.keys:
@@ -102,12 +106,14 @@ class QuotaBook:
                 status = INVALID
             elif key in self._disabled:
                 status = DISABLED
+            elif key in self._blocked:
+                status = self._blocked[key]
             elif self._open or key in self._valid:
                 status = VALID
             else:
                 status = INVALID
             project = None
-            if status in (VALID, DISABLED):
+            if status in (VALID, DISABLED, SERVICE_BLOCKED, REFERRER_BLOCKED):
                 project = self._project_of.get(key) or f"project-{fingerprint(key)}"
             info = KeyInfo(status, fingerprint(key), project)
             if len(self._info) < 100_000:  # open mode takes any key: keep the cache bounded

@@ -211,6 +211,8 @@ def test_cli_serves_and_never_prints_a_key(tmp_path):
             f"{secret},AIzaSecondSecret",
             "--invalid-keys",
             "AIzaBadSecret",
+            "--restricted-keys",
+            "AIzaBlockedSecret",
             "--channels",
             "100",
             "--quota",
@@ -248,6 +250,8 @@ def test_cli_serves_and_never_prints_a_key(tmp_path):
         assert (
             RawClient(base, key="AIzaBadSecret").get("/youtube/v3/channels", part="id", id="x").status == 400
         )
+        blocked = RawClient(base, key="AIzaBlockedSecret").get("/youtube/v3/channels", part="id", id="x")
+        assert blocked.status == 403 and blocked.json["error"]["errors"][0]["reason"] == "forbidden"
         searches = [api.get("/youtube/v3/search", part="id", q="a").status for _ in range(2)]
         assert searches == [200, 403]  # --search-quota 1, whatever the default bucket says
         assert api.admin("GET", "usage").json["quota"]["limits"] == {

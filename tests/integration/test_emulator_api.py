@@ -156,6 +156,34 @@ def test_unknown_part_is_unknown_part(emu, api, path, filters):
     assert answer.json["error"]["message"] == "'bogus'"
 
 
+def test_every_documented_channel_part_is_accepted(emu, api):
+    """Given the ten channel parts youtube-api.md lists, when asked together, then channels.list answers 200."""
+    parts = "auditDetails,brandingSettings,contentDetails,contentOwnerDetails,id,localizations,snippet,statistics,status,topicDetails"
+    answer = api.get(CHANNELS, part=parts, id=live(emu)[0]["id"])
+    assert answer.status == 200 and answer.json["items"][0]["id"] == live(emu)[0]["id"]
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "platform"),
+    [
+        (CHANNELS, {"part": "bogus", "id": "x"}, False),
+        (CHANNELS, {"part": "id", "id": [f"UC{n:022d}" for n in range(51)]}, False),
+        (CHANNELS, {"part": "id"}, False),
+        (ITEMS, {"part": "id", "playlistId": "PLnope"}, False),
+        (SEARCH, {"part": "id", "q": "a", "videoDuration": "short"}, False),
+        (CHANNELS, {"part": "id", "id": "x", "colour": "blue"}, True),
+        (CHANNELS, {"part": "id", "id": "x", "key": "AIzaSomeoneElsesKey"}, True),
+    ],
+)
+def test_status_and_details_come_only_with_platform_errors(emu, api, path, params, platform):
+    """Given YouTube's own errors and the platform's (an undeclared parameter, a bad key), when answered, then only the platform's carry status (and the key error details) in one envelope."""
+    error = RawClient(emu.base_url, key=KEY).get(path, **params).json["error"]
+    assert {"code", "message", "errors"} <= set(error) and error["errors"][0]["reason"]
+    assert ("status" in error) is platform
+    if not platform:
+        assert "details" not in error
+
+
 def test_missing_part_is_required(emu, api):
     """Given no part, when channels.list is called, then it answers 400 required for ``part``."""
     answer = api.get(CHANNELS, id=live(emu)[0]["id"])
@@ -217,6 +245,20 @@ def test_for_handle_matches_non_latin_handles_percent_encoded(emu, api, script):
         target = f"{CHANNELS}?part=id&forHandle={quote(variant, safe='')}&key={KEY}"
         answer = api.request("GET", target)
         assert [item["id"] for item in answer.json["items"]] == [entry["id"]], variant
+
+
+def test_for_handle_can_be_case_sensitive():
+    """Given handle_case_sensitive (the strict reading of an assumed fact), when forHandle asks the lowercased handle with and without @ and then another case, then only the lowercased forms match."""
+    with EmulatorServer(EmulatorConfig(channels=300, handle_case_sensitive=True)) as strict:
+        entry = next(
+            e for e in live(strict, n=300, script="latin") if e["handle"].lower() != e["handle"].upper()
+        )
+        api = RawClient(strict.base_url, key="any")
+        for variant in (entry["handle"].lower(), "@" + entry["handle"].lower()):
+            assert [i["id"] for i in api.get(CHANNELS, part="id", forHandle=variant).json["items"]] == [
+                entry["id"]
+            ]
+        assert "items" not in api.get(CHANNELS, part="id", forHandle=entry["handle"].upper()).json
 
 
 def test_custom_url_is_the_lowercased_handle_with_at(emu, api):

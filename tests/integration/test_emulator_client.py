@@ -169,3 +169,63 @@ def test_partial_responses_through_the_client(emu, live):
     assert all(
         set(i) == {"id", "statistics"} and set(i["statistics"]) == {"viewCount"} for i in answer["items"]
     )
+
+
+def test_error_details_is_the_details_list_for_key_errors_and_the_errors_list_for_quota(emu, live):
+    """Given a bad key and a spent quota, when the client raises, then HttpError.error_details is the details list for the first and the errors list for the second."""
+    with pytest.raises(HttpError) as bad_key:
+        youtube(emu, key=BAD).channels().list(part="id", id=live[0]["id"]).execute()
+    assert "API_KEY_INVALID" in [d.get("reason") for d in bad_key.value.error_details]
+    emu.set_faults([{"endpoint": "channels.list", "kind": "quota_exceeded", "count": 1}])
+    with pytest.raises(HttpError) as spent:
+        youtube(emu).channels().list(part="id", id=live[0]["id"]).execute()
+    assert [d.get("reason") for d in spent.value.error_details] == ["quotaExceeded"]
+    assert spent.value.error_details[0]["domain"] == "youtube.quota"
+
+
+def test_the_client_never_retries_quota_exceeded_but_retries_rate_limits(emu, live, monkeypatch):
+    """Given quotaExceeded faults, then a 403 rateLimitExceeded, a 403 userRateLimitExceeded and a 429, when executed with num_retries=3, then quota fails after one request and the rate limits are retried through."""
+    monkeypatch.setattr("googleapiclient.http.time.sleep", lambda seconds: None)
+    emu.set_faults([{"endpoint": "channels.list", "kind": "quota_exceeded", "count": 5}])
+    with pytest.raises(HttpError):
+        youtube(emu).channels().list(part="id", id=live[0]["id"]).execute(num_retries=3)
+    assert emu.usage()["requests_total"] == 1
+    emu.set_faults(
+        [
+            {"endpoint": "channels.list", "kind": "rate_limit_403", "count": 1},
+            {"endpoint": "channels.list", "kind": "user_rate_limit_403", "count": 1},
+            {"endpoint": "channels.list", "kind": "rate_limit_429", "count": 1},
+        ]
+    )
+    answer = youtube(emu).channels().list(part="id", id=live[0]["id"]).execute(num_retries=3)
+    assert answer["items"][0]["id"] == live[0]["id"]
+    assert emu.usage()["by_status"] == {"403": 3, "429": 1, "200": 1}
+
+
+def test_http_error_text_and_uri_carry_the_key(emu, live):
+    """Given a failing call, when the client raises, then str(HttpError) and HttpError.uri contain key=…: the leak a caller must redact."""
+    with pytest.raises(HttpError) as failed:
+        youtube(emu, key=BAD).channels().list(part="id", id=live[0]["id"]).execute()
+    assert f"key={BAD}" in failed.value.uri and f"key={BAD}" in str(failed.value)
+
+
+def test_batch_requests_ignore_the_api_endpoint(emu):
+    """Given a client built with the emulator as api_endpoint, when a batch request is made, then it would go to Google, not to the emulator (so it must not be used)."""
+    batch = youtube(emu).new_batch_http_request()
+    assert (
+        batch._batch_uri.startswith("https://youtube.googleapis.com/")
+        and emu.base_url not in batch._batch_uri
+    )
+
+
+def test_an_unproxied_http_reaches_the_emulator_despite_http_proxy(emu, live, monkeypatch):
+    """Given http_proxy pointing at nothing, when the client uses httplib2.Http(proxy_info=None), then loopback calls still reach the emulator."""
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    answer = (
+        youtube(emu, http=httplib2.Http(timeout=10, proxy_info=None))
+        .channels()
+        .list(part="id", id=live[0]["id"])
+        .execute()
+    )
+    assert answer["items"][0]["id"] == live[0]["id"]

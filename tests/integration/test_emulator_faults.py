@@ -61,6 +61,7 @@ def test_faults_only_hit_their_endpoint(emu, api, channel_id):
         ("backend_503", 503, "backendError", "global"),
         ("rate_limit_429", 429, "rateLimitExceeded", "global"),
         ("rate_limit_403", 403, "rateLimitExceeded", "youtube.quota"),
+        ("user_rate_limit_403", 403, "userRateLimitExceeded", "usageLimits"),
         ("quota_exceeded", 403, "quotaExceeded", "youtube.quota"),
     ],
 )

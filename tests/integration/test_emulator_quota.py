@@ -18,6 +18,7 @@ K1, K2, K3 = (
     "AIzaKeyThree",
 )
 BAD, OFF = "AIzaTestInvalidKey000000000000000000000", "AIzaTestDisabledKey00000000000000000000"
+BLOCKED, ELSEWHERE = "AIzaTestServiceBlockedKey00000000000000", "AIzaTestReferrerBlockedKey0000000000000"
 
 QUOTA_EXCEEDED = {"error": {"code": 403, "message": "The request cannot be completed because you have exceeded your <a href=\"/youtube/v3/getting-started#quota\">quota</a>.", "errors": [{"message": "The request cannot be completed because you have exceeded your <a href=\"/youtube/v3/getting-started#quota\">quota</a>.", "domain": "youtube.quota", "reason": "quotaExceeded"}]}}  # fmt: skip
 API_KEY_INVALID = {"error": {"code": 400, "message": "API key not valid. Please pass a valid API key.", "errors": [{"message": "API key not valid. Please pass a valid API key.", "domain": "global", "reason": "badRequest"}], "status": "INVALID_ARGUMENT", "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID", "domain": "googleapis.com", "metadata": {"service": "youtube.googleapis.com"}}, {"@type": "type.googleapis.com/google.rpc.LocalizedMessage", "locale": "en-US", "message": "API key not valid. Please pass a valid API key."}]}}  # fmt: skip
@@ -34,6 +35,8 @@ def server(**overrides):
         "keys": [K1, K2, K3],
         "invalid_keys": [BAD],
         "disabled_keys": [OFF],
+        "restricted_keys": [BLOCKED],
+        "referrer_blocked_keys": [ELSEWHERE],
         "quota_per_key": 5,
         "start_time": START,
         **overrides,
@@ -90,6 +93,25 @@ def test_disabled_key_is_access_not_configured(emu, ids):
     assert error["errors"][0]["domain"] == "usageLimits"
     assert error["status"] == "PERMISSION_DENIED"
     assert "SERVICE_DISABLED" in [d.get("reason") for d in error["details"]]
+
+
+@pytest.mark.parametrize(
+    ("key", "detail"),
+    [(BLOCKED, "API_KEY_SERVICE_BLOCKED"), (ELSEWHERE, "API_KEY_HTTP_REFERRER_BLOCKED")],
+)
+def test_restricted_keys_are_forbidden_with_their_restriction(emu, ids, key, detail):
+    """Given a key restricted to other APIs or to other websites, when it calls, then it answers 403 forbidden (global) with the restriction in details, and costs nothing."""
+    answer = call(emu, key)
+    assert answer.status == 403
+    error = answer.json["error"]
+    assert error["errors"][0]["reason"] == "forbidden" and error["errors"][0]["domain"] == "global"
+    assert error["status"] == "PERMISSION_DENIED"
+    info = next(d for d in error["details"] if d["@type"].endswith("ErrorInfo"))
+    assert info["reason"] == detail and info["metadata"]["service"] == "youtube.googleapis.com"
+    if detail == "API_KEY_SERVICE_BLOCKED":
+        assert info["metadata"]["methodName"] == "youtube.api.v3.V3DataChannelService.List"
+    usage = emu.usage()
+    assert usage["units_total"] == 0 and usage["by_key"][fingerprint(key)]["requests"] == 1
 
 
 def test_bad_keys_cost_nothing_but_are_counted_by_fingerprint(emu, ids):
@@ -325,3 +347,33 @@ def test_concurrent_calls_never_overspend_a_bucket():
         with ThreadPoolExecutor(8) as pool:
             statuses = list(pool.map(lambda _: call(emu, K1).status, range(40)))
         assert statuses.count(200) == 25 and statuses.count(403) == 15
+
+
+def test_every_bucket_answers_the_same_verbatim_quota_body_by_default():
+    """Given spent default, search and video_stats buckets, when each is asked once more, then all three answer the one verbatim quotaExceeded body."""
+    with server(quota_per_key=1, search_quota_per_key=1, stats_quota_per_key=1) as emu:
+        entry = next(e for e in emu.catalogue.sample(50) if e["video_ids"] and not e["terminated"])
+        api = RawClient(emu.base_url, key=K1)
+        calls = [
+            lambda: api.get(CHANNELS, part="id", id=entry["id"]),
+            lambda: api.get(SEARCH, part="id", q="a"),
+            lambda: api.get("/youtube/v3/videos:batchGetStats", part="statistics", id=entry["video_ids"][0]),
+        ]
+        for make in calls:
+            assert make().status == 200
+            refused = make()
+            assert refused.status == 403 and refused.body == QUOTA_EXCEEDED_RAW
+
+
+def test_the_quota_body_can_name_its_bucket():
+    """Given quota_exceeded_body="per_bucket" (the other reading of an assumed fact), when the search bucket is spent, then the 403 keeps reason and domain and names search in its message."""
+    with server(search_quota_per_key=1, quota_exceeded_body="per_bucket") as emu:
+        api = RawClient(emu.base_url, key=K1)
+        api.get(SEARCH, part="id", q="a")
+        error = api.get(SEARCH, part="id", q="a").json["error"]
+        assert error["code"] == 403 and "status" not in error
+        assert (error["errors"][0]["reason"], error["errors"][0]["domain"]) == (
+            "quotaExceeded",
+            "youtube.quota",
+        )
+        assert error["message"].endswith("quota</a> for search.list calls.")
