@@ -730,10 +730,10 @@ class Emulator:
             value = _single(params, which) or ""
             if which == "forHandle":
                 index = cat.index_of_handle(value)
-                if index is not None and self.config.handle_case_sensitive:
-                    # The assumed-strict reading: only the handle as customUrl shows it, lowercased.
-                    if value.removeprefix("@") != cat.handles[index].lower():
-                        index = None
+                # The assumed-strict reading: only the handle as customUrl shows it, lowercased.
+                strict = self.config.handle_case_sensitive
+                if index is not None and strict and value.removeprefix("@") != cat.handles[index].lower():
+                    index = None
             else:
                 index = cat.index_of_username(value)
             if index is not None and cat.live(index):
