@@ -9,12 +9,15 @@ from models.resolution import CACHE_PREFIX, Confidence, Resolution, ResolutionCh
 from models.run import Run, RunKind, RunStatus
 from models.run_input import RunInput
 from models.snapshot import ChannelSnapshot
+from models.video import ShortMethod, Video, VideoSnapshot
+from models.video_work import OPEN_TASK_STATUSES, RunVideoBatch, RunVideoChannel, VideoTaskStatus
 
 metadata = SQLModel.metadata
 
 __all__ = [
     "CACHE_PREFIX",
     "OPEN_STATUSES",
+    "OPEN_TASK_STATUSES",
     "TERMINAL_STATUSES",
     "ApiCall",
     "Channel",
@@ -29,5 +32,11 @@ __all__ = [
     "RunInput",
     "RunKind",
     "RunStatus",
+    "RunVideoBatch",
+    "RunVideoChannel",
+    "ShortMethod",
+    "Video",
+    "VideoSnapshot",
+    "VideoTaskStatus",
     "metadata",
 ]

@@ -29,3 +29,6 @@ class Channel(SQLModel, table=True):
     first_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     fetched_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_run_id: str | None = Field(default=None, max_length=64)
+    # The last upload check: when, and the videoCount it saw (the feed must account for any change).
+    uploads_checked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    uploads_checked_video_count: int | None = Field(default=None, sa_type=sa.BigInteger)

@@ -47,5 +47,8 @@ class Run(SQLModel, table=True):
     started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     metadata_dispatched_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # resolution barrier
+    # The video part: uploads checks dispatched (all jobs ended), statistics batches formed (uploads known).
+    videos_dispatched_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    video_stats_dispatched_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     finished_event_sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     summary: dict[str, Any] | None = Field(default=None, sa_type=JSONColumn)

@@ -27,6 +27,7 @@ from googleapiclient.errors import HttpError
 
 from pipeline.youtube import parsers
 from pipeline.youtube.errors import (
+    MethodUnavailable,
     NoApiKeys,
     PermanentYouTubeError,
     QuotaExhausted,
@@ -34,7 +35,7 @@ from pipeline.youtube.errors import (
 )
 from pipeline.youtube.parsers import ApiFailure
 from pipeline.youtube.quota import Lease, QuotaLedger, utcnow
-from pipeline.youtube.records import ApiCallRecord, ChannelRecord, SearchHit
+from pipeline.youtube.records import ApiCallRecord, ChannelRecord, SearchHit, UploadItem, VideoRecord
 from pipeline.youtube.redact import install_log_redaction, redact
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,10 @@ COSTS = {
     "playlists.list": 1,
     "playlistItems.list": 1,
     "search.list": 100,
+    "videos.batchGetStats": 1,  # in the video_stats bucket of its own (youtube-api.md)
 }
+VIDEO_PARTS = "snippet,contentDetails,statistics"
+STATS_PARTS = "snippet,statistics,contentDetails"
 # An id batch answers in one page in practice; should the API ever paginate it, follow at most this
 # many pages (50 ids at the smallest page size of 5) rather than silently dropping ids.
 _MAX_ID_PAGES = 10
@@ -214,6 +218,105 @@ class YouTubeClient:
                 break
         return video_ids
 
+    def uploads_page(
+        self,
+        playlist_id: str,
+        *,
+        max_results: int = 50,
+        run_id: str | None = None,
+        priority: str = "interactive",
+    ) -> list[UploadItem] | None:
+        """The newest page of an uploads playlist (1 unit), upload order; None for ``playlistNotFound``.
+
+        ``part=contentDetails`` is enough: it holds the video id and its publish time. A channel with
+        no public videos answers 404 ``playlistNotFound``: None here, "no videos", not an error.
+        """
+        playlist_id = _single(playlist_id, "playlist_id")
+        if not 1 <= max_results <= MAX_IDS:
+            raise ValueError(f"max_results must be between 1 and {MAX_IDS}")
+        page = self._execute(
+            "playlistItems.list",
+            lambda svc: svc.playlistItems().list(
+                part="contentDetails", playlistId=playlist_id, maxResults=max_results
+            ),
+            run_id=run_id,
+            priority=priority,
+            not_found_is_empty=True,
+        )
+        if page is None:
+            return None
+        items = (parsers.upload_item(item) for item in parsers.response_items(page))
+        return [item for item in items if item is not None]
+
+    def videos_by_ids(
+        self,
+        ids: Sequence[str],
+        *,
+        parts: str = VIDEO_PARTS,
+        run_id: str | None = None,
+        priority: str = "interactive",
+    ) -> dict[str, VideoRecord]:
+        """Up to 50 videos by id (``videos.list``, 1 unit); removed, private or unknown ids are absent."""
+        unique = _batch(ids)
+        if not unique:
+            return {}
+        joined = ",".join(unique)
+        found: dict[str, VideoRecord] = {}
+        for page in self._id_pages(
+            "videos.list",
+            lambda svc, token: svc.videos().list(part=parts, id=joined, **_page(token)),
+            run_id=run_id,
+            priority=priority,
+        ):
+            found.update(parsers.videos_by_id(page))
+        return found
+
+    def video_stats(
+        self, ids: Sequence[str], *, run_id: str | None = None, priority: str = "interactive"
+    ) -> dict[str, VideoRecord]:
+        """Statistics, publish time and duration of up to 50 videos (``videos:batchGetStats``, 1 unit in
+        its own bucket); removed or unknown ids are absent.
+
+        Raises :class:`MethodUnavailable` (with the key's fingerprint) when the key's project may not
+        call the method (403 without a quota or key reason, or 404): the caller falls back to
+        ``videos.list`` and remembers the key for the day.
+        """
+        unique = _batch(ids)
+        if not unique:
+            return {}
+        joined = ",".join(unique)
+        leased: list[str] = []
+        try:
+            page = self._execute(
+                "videos.batchGetStats",
+                lambda svc: svc.videos().batchGetStats(part=STATS_PARTS, id=joined),
+                run_id=run_id,
+                priority=priority,
+                not_found_is_empty=True,
+                leased=leased,
+            )
+        except PermanentYouTubeError as exc:
+            if exc.status != 403:
+                raise
+            unavailable = MethodUnavailable(
+                str(exc),
+                reason=exc.reason,
+                key_fingerprint=leased[-1] if leased else None,
+                status=exc.status,
+                endpoint=exc.endpoint,
+            )
+        else:
+            if page is not None:
+                return parsers.videos_by_id(page)
+            unavailable = MethodUnavailable(
+                "videos.batchGetStats: not found (HTTP 404) for this key",
+                reason="notFound",
+                key_fingerprint=leased[-1] if leased else None,
+                status=404,
+                endpoint="videos.batchGetStats",
+            )
+        raise unavailable
+
     def search_channels(
         self,
         query: str,
@@ -306,6 +409,7 @@ class YouTubeClient:
         run_id: str | None,
         priority: str,
         not_found_is_empty: bool = False,
+        leased: list[str] | None = None,
     ) -> dict[str, Any] | None:
         """Send one request until it succeeds, fails for good, or runs out of attempts or keys.
 
@@ -326,6 +430,8 @@ class YouTubeClient:
                 self._report(endpoint, None, 0, exc.reason, None, 0.0, at, run_id, attempt, {})
                 exc.endpoint = endpoint
                 raise
+            if leased is not None:
+                leased.append(lease.fingerprint)
             response, failure, latency_ms = self._send(lease, factory)
 
             if failure is None:

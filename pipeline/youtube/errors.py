@@ -35,6 +35,16 @@ class PermanentYouTubeError(YouTubeError):
     """400s and other answers that will not change on retry: fail the job, leave the keys alone."""
 
 
+class MethodUnavailable(PermanentYouTubeError):
+    """The key's project may not call this method (403 or 404 for it alone): use another way for today."""
+
+    def __init__(
+        self, message: str, *, reason: str, key_fingerprint: str | None, status: int | None, endpoint: str
+    ) -> None:
+        super().__init__(message, reason=reason, status=status, endpoint=endpoint)
+        self.key_fingerprint = key_fingerprint
+
+
 class BadKeyError(YouTubeError):
     """A key is invalid, blocked or its project has the API disabled; the pool disables it."""
 

@@ -9,13 +9,14 @@ tolerates absence and never raises on a well-formed but sparse item.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
-from pipeline.youtube.records import ChannelRecord, SearchHit
+from pipeline.youtube.records import ChannelRecord, SearchHit, UploadItem, VideoRecord
 from pipeline.youtube.redact import redact
 
 # --- items -----------------------------------------------------------------------------------------
@@ -151,6 +152,72 @@ def playlist_item_video_id(item: Mapping[str, Any]) -> str | None:
     if video_id:
         return video_id
     return _text(_dict(_dict(item.get("snippet")).get("resourceId")).get("videoId"))
+
+
+def upload_item(item: Mapping[str, Any]) -> UploadItem | None:
+    """An uploads-playlist item with its video's publish time (``contentDetails.videoPublishedAt``)."""
+    video_id = playlist_item_video_id(item)
+    if video_id is None:
+        return None
+    published = parse_timestamp(_dict(item.get("contentDetails")).get("videoPublishedAt"))
+    return UploadItem(video_id=video_id, published_at=published)
+
+
+_DURATION = re.compile(
+    r"P(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?"
+)
+
+
+def parse_duration(value: Any) -> int | None:
+    """An ISO 8601 duration (``PT1H2M3S``, ``P1DT2H``, ``PT0S``) in whole seconds; None when absent or odd."""
+    if not isinstance(value, str) or not value:
+        return None
+    match = _DURATION.fullmatch(value.strip().upper())
+    if match is None or value.strip().upper() in ("P", "PT"):
+        return None
+    parts = {k: float(v) if v else 0.0 for k, v in match.groupdict().items()}
+    seconds = parts["w"] * 604_800 + parts["d"] * 86_400 + parts["h"] * 3_600 + parts["m"] * 60 + parts["s"]
+    return int(seconds)
+
+
+def parse_video(item: Mapping[str, Any]) -> VideoRecord | None:
+    """A ``videos.list`` item or a ``videos:batchGetStats`` ``youtube#videoStats`` item; None without an id.
+
+    batchGetStats names the publish time ``snippet.publishTime`` and adds ``durationMillis``;
+    videos.list has ``snippet.publishedAt`` and ``contentDetails.duration``. Both are read.
+    """
+    video_id = _text(item.get("id"))
+    if video_id is None:
+        return None
+    snippet = _dict(item.get("snippet"))
+    statistics = _dict(item.get("statistics"))
+    details = _dict(item.get("contentDetails"))
+    duration = parse_duration(details.get("duration"))
+    millis = parse_count(details.get("durationMillis"))
+    if millis is not None:
+        duration = millis // 1000
+    published = parse_timestamp(snippet.get("publishedAt")) or parse_timestamp(snippet.get("publishTime"))
+    title = snippet.get("title")
+    return VideoRecord(
+        video_id=video_id,
+        channel_id=_text(snippet.get("channelId")),
+        title=title if isinstance(title, str) else None,
+        published_at=published,
+        duration_seconds=duration,
+        view_count=parse_count(statistics.get("viewCount")),
+        like_count=parse_count(statistics.get("likeCount")),
+        comment_count=parse_count(statistics.get("commentCount")),
+    )
+
+
+def videos_by_id(response: Any) -> dict[str, VideoRecord]:
+    """Every video item of a response keyed by its own ``id``."""
+    result: dict[str, VideoRecord] = {}
+    for item in response_items(response):
+        record = parse_video(item)
+        if record is not None:
+            result[record.video_id] = record
+    return result
 
 
 def search_hit(item: Mapping[str, Any]) -> SearchHit | None:

@@ -50,3 +50,41 @@ class ApiCallRecord:
     run_id: str | None = None
     attempt: int = 1
     detail: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class UploadItem:
+    """One ``playlistItems.list`` item of an uploads playlist (``part=contentDetails``).
+
+    ``published_at`` is ``contentDetails.videoPublishedAt``: the video's publish time, which for a
+    scheduled premiere lies after the upload (the playlist is in upload order, not publish order).
+    """
+
+    video_id: str
+    published_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VideoRecord:
+    """A ``videos.list`` item (``videos:batchGetStats`` gives the same minus title and channel).
+
+    Counts are Python ints and ``None`` where the API left them out (likes can be hidden).
+    """
+
+    video_id: str
+    channel_id: str | None = None
+    title: str | None = None
+    published_at: datetime | None = None
+    duration_seconds: int | None = None
+    view_count: int | None = None
+    like_count: int | None = None
+    comment_count: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    """One entry of a channel's public feed (``/feeds/videos.xml``): no key, no quota."""
+
+    video_id: str
+    title: str = ""
+    published_at: datetime | None = None
