@@ -9,16 +9,20 @@ from actors.fetch_metadata import fetch_metadata
 from actors.finalize import finalize, retries_exhausted
 from actors.normalize import normalize
 from actors.resolve import resolve
-from actors.scheduled import purge, reconcile, refresh, reresolve
+from actors.scheduled import purge, reconcile, refresh, repoll_videos, reresolve
 from actors.start_run import start_run
+from actors.videos import check_uploads, fetch_video_stats
 
 __all__ = [
+    "check_uploads",
     "fetch_metadata",
+    "fetch_video_stats",
     "finalize",
     "normalize",
     "purge",
     "reconcile",
     "refresh",
+    "repoll_videos",
     "reresolve",
     "resolve",
     "retries_exhausted",

@@ -13,7 +13,7 @@ import dramatiq
 from actors.dispatch import send_all
 from actors.options import STAGE_OPTIONS
 from actors.runtime import get_context
-from pipeline.stages import fail_exhausted, finalize_run
+from pipeline.stages import fail_exhausted, fail_exhausted_videos, finalize_run
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,17 @@ def retries_exhausted(message_data: dict[str, Any], retry_info: dict[str, Any]) 
     actor = message_data.get("actor_name")
     run_id, job_ids = kwargs.get("run_id"), kwargs.get("job_ids")
     log.error("%s gave up after %s retries (run %s)", actor, retry_info.get("retries"), run_id)
+    reason = f"{actor} failed {retry_info.get('retries')} times; the last error is in the worker log"
     if run_id and job_ids:
-        reason = f"{actor} failed {retry_info.get('retries')} times; the last error is in the worker log"
         send_all(fail_exhausted(get_context(), run_id, job_ids, reason))
+    elif run_id and (kwargs.get("channel_ids") or kwargs.get("batch_nos")):
+        send_all(
+            fail_exhausted_videos(
+                get_context(),
+                run_id,
+                channel_ids=kwargs.get("channel_ids") or (),
+                batch_nos=kwargs.get("batch_nos") or (),
+                reason=reason,
+            )
+        )
     # normalize/finalize/start_run that gave up are picked up again by the periodic reconcile.

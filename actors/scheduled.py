@@ -53,3 +53,12 @@ def reresolve() -> None:
 def purge() -> None:
     """Apply retention to API-call records, snapshots and channel data (YouTube's 30-day rule)."""
     log.info("purge removed %s", maintenance.purge(get_context()))
+
+
+@dramatiq.actor(periodic=cron(_settings.video_repoll_cron), **_OPTIONS)
+def repoll_videos() -> None:
+    """Start a system run that reads again the statistics of videos due by their age."""
+    run_id, sends = maintenance.repoll_videos(get_context())
+    send_all(sends)
+    if run_id:
+        log.info("video re-poll started system run %s", run_id)

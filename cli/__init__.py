@@ -33,6 +33,8 @@ COMMAND_MODULES = {
     "maintenance": "maintenance",
     "history": "history",
     "stats": "history",
+    "videos": "videos",
+    "compare": "videos",
 }
 
 

@@ -1,4 +1,4 @@
-"""``ytcollect maintenance reconcile|refresh|reresolve|purge``: each periodic job, once, by hand."""
+"""``ytcollect maintenance reconcile|refresh|reresolve|repoll|purge``: each periodic job, once, by hand."""
 
 from __future__ import annotations
 
@@ -67,6 +67,15 @@ def reresolve() -> None:
         run_id, sends = maintenance.reresolve(runtime.ctx)
         runtime.send(sends)
     console.print(f"re-resolve run {run_id} started" if run_id else "no resolution is due")
+
+
+@maintenance_app.command("repoll")
+def repoll() -> None:
+    """Start a system run reading again the statistics of videos due by their age."""
+    with CliRuntime(get_settings(), need_worker=False) as runtime:
+        run_id, sends = maintenance.repoll_videos(runtime.ctx)
+        runtime.send(sends)
+    console.print(f"video re-poll run {run_id} started" if run_id else "no video is due for a re-poll")
 
 
 @maintenance_app.command("purge")

@@ -115,6 +115,17 @@ def print_summary(status: dict[str, Any]) -> None:
     units = summary.get("quota_units") or status["quota_units"]
     by_method = ", ".join(f"{k} {v:,}" for k, v in sorted(units.get("by_method", {}).items()))
     console.print(f"quota: {plural(units.get('total', 0), 'unit')} ({by_method or 'no API call'})")
+    videos = summary.get("videos")
+    if videos:
+        checked = ", ".join(f"{k} {n}" for k, n in sorted(videos["channels_checked"].items()))
+        fallbacks = sum(videos.get("feed_fallbacks", {}).values())
+        console.print(
+            f"videos: {videos['new_videos']} new, {videos['videos_read']} read, {videos['videos_removed']} removed; "
+            f"channels checked: {checked or 'none'}"
+            + (f"; feed fallbacks {fallbacks}" if fallbacks else "")
+            + f" (per channel: ytcollect compare {status['run_id']})",
+            soft_wrap=True,
+        )
     if summary.get("error") or status.get("error"):
         console.print(f"[red]rejected:[/] {escape(str(summary.get('error') or status.get('error')))}")
     channels = summary.get("channels") or []
@@ -230,6 +241,13 @@ def run(
         "--search-budget",
         help="search.list calls allowed with --allow-search (default: DEFAULT_SEARCH_BUDGET)",
     ),
+    recent_videos: int | None = typer.Option(
+        None,
+        "--recent-videos",
+        min=0,
+        max=50,
+        help="newest uploads per channel to follow, 0-50 (default: RECENT_VIDEOS; 0: none)",
+    ),
     as_json: bool = typer.Option(False, "--json/--no-json", help="print the final status as JSON on stdout"),
 ) -> None:
     """Start a run; without BROKER_URL it runs here, in one process, and waits."""
@@ -240,6 +258,8 @@ def run(
         options["allow_search"] = True
         if search_budget is not None:
             options["search_budget"] = search_budget
+    if recent_videos is not None:
+        options["recent_videos"] = recent_videos
     with CliRuntime(settings, need_worker=True) as runtime:
         ctx = runtime.ctx
         err_console.print(f"[dim]{describe_mode(settings, ctx)}[/]")

@@ -12,7 +12,7 @@ API at ``YOUTUBE_API_URL`` (the real one by default) with ``YT_API_KEYS`` otherw
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pipeline.errors import ConfigurationError
 
 REAL_YOUTUBE_API_URL = "https://youtube.googleapis.com"
+REAL_YOUTUBE_FEED_URL = "https://www.youtube.com"
 
 
 class Settings(BaseSettings):
@@ -57,6 +58,50 @@ class Settings(BaseSettings):
         default=10,
         ge=0,
         description="search.list calls a run with allow_search may make unless it sets search_budget",
+    )
+
+    # --- recent videos -------------------------------------------------------------------------
+    recent_videos: int = Field(
+        default=30,
+        ge=0,
+        le=50,
+        description="newest uploads per channel a run follows unless it sets recent_videos",
+    )
+    video_discovery: Literal["playlist", "feed"] = Field(
+        default="playlist",
+        description="playlist: one playlistItems.list page (1 unit) per channel; feed: the public feed "
+        "(no key, no quota), falling back to the playlist when it cannot account for the channel's uploads",
+    )
+    youtube_feed_url: str | None = Field(
+        default=None,
+        description="host root serving /feeds/videos.xml; default www.youtube.com, or the API URL when "
+        "YOUTUBE_API_URL names another host (the emulator serves both)",
+    )
+    video_stats_batch_get: bool = Field(
+        default=True,
+        description="read statistics with videos:batchGetStats (its own bucket), else videos.list",
+    )
+    uploads_batch_size: int = Field(
+        default=20, ge=1, le=200, description="channels per check_uploads message"
+    )
+    shorts_max_seconds: int = Field(default=180, ge=1, description="a video this short or shorter is a Short")
+    shorts_playlist_check: bool = Field(
+        default=False, description="also read each channel's UUSH… Shorts playlist (1 unit a channel)"
+    )
+    video_poll_young_hours: float = Field(
+        default=48.0, gt=0, description="videos younger than this are young"
+    )
+    video_poll_young_every_hours: float = Field(default=6.0, gt=0)
+    video_poll_daily_until_days: float = Field(default=30.0, gt=0, description="polled daily until this age")
+    video_poll_weekly_until_days: float = Field(
+        default=180.0, gt=0, description="polled weekly until this age, then never (tracked videos excepted)"
+    )
+    video_fixed_age_tolerance_hours: float = Field(
+        default=6.0, ge=0, description="a read this close to 24 h or 7 d of age is kept as views at that age"
+    )
+    video_repoll_cron: str = "47 * * * *"
+    video_repoll_max_videos: int = Field(
+        default=50_000, ge=0, description="videos one re-poll pass reads at most"
     )
 
     # --- input bounds ---------------------------------------------------------------------------
@@ -151,6 +196,14 @@ class Settings(BaseSettings):
             )
         if not self.yt_api_keys:
             raise ConfigurationError("YT_API_KEYS is empty: a worker needs at least one YouTube Data API key")
+
+    @property
+    def feed_url(self) -> str:
+        """Where channel feeds are read: YOUTUBE_FEED_URL, else the API's host when it is not the real one."""
+        if self.youtube_feed_url:
+            return self.youtube_feed_url.rstrip("/")
+        api = (self.youtube_api_url or REAL_YOUTUBE_API_URL).rstrip("/")
+        return REAL_YOUTUBE_FEED_URL if api == REAL_YOUTUBE_API_URL else api.removesuffix("/youtube/v3")
 
     @property
     def sqlalchemy_url(self) -> str:

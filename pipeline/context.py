@@ -24,9 +24,11 @@ from pipeline.completion import RunCompletion
 from pipeline.config import REAL_YOUTUBE_API_URL, Settings
 from pipeline.events import AmqpEventPublisher, EventPublisher, MemoryEventPublisher
 from pipeline.youtube.client import YouTubeClient
+from pipeline.youtube.feed import FeedReader
 from pipeline.youtube.quota import QuotaLedger
 from pipeline.youtube.records import ApiCallRecord
 from pipeline.youtube.redact import install_log_redaction
+from pipeline.youtube.unavailable import UnavailableMethods
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,8 @@ class Context:
     ledger: QuotaLedger
     youtube: YouTubeClient
     events: EventPublisher
+    feeds: FeedReader
+    unavailable: UnavailableMethods
     clock: Callable[[], datetime] = utcnow
     emulator: Any = None  # the embedded mode's EmulatorServer, stopped by close()
     _closers: list[Callable[[], None]] = field(default_factory=list)
@@ -108,6 +112,7 @@ def build_context(
     emulator = None
     keys = list(settings.yt_api_keys)
     base_url = settings.youtube_api_url or REAL_YOUTUBE_API_URL
+    feed_url = settings.feed_url
     if settings.uses_bundled_emulator:
         from emulator import EmulatorConfig, EmulatorServer
 
@@ -117,13 +122,15 @@ def build_context(
         emulator.start()
         closers.append(emulator.stop)
         base_url = emulator.base_url
+        feed_url = settings.youtube_feed_url or emulator.base_url
         keys = [EMBEDDED_API_KEY]
 
     ledger = resources.quota_ledger(settings, redis, keys, clock=clock)
+    recorder = ApiCallRecorder(sessions, completion)
     youtube = YouTubeClient(
         base_url=base_url,
         ledger=ledger,
-        sink=ApiCallRecorder(sessions, completion),
+        sink=recorder,
         timeout=settings.http_timeout_seconds,
         max_attempts=settings.client_max_attempts,
         backoff_base=settings.client_backoff_base_seconds,
@@ -145,6 +152,8 @@ def build_context(
         ledger=ledger,
         youtube=youtube,
         events=events,
+        feeds=FeedReader(feed_url, timeout=settings.http_timeout_seconds, sink=recorder, clock=clock),
+        unavailable=UnavailableMethods(redis, clock=clock),
         clock=clock,
         emulator=emulator,
         _closers=closers,

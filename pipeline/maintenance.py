@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from models import Job, JobStatus, Run, RunKind, RunStatus
-from pipeline import messages, store
+from models import Job, JobStatus, Run, RunKind, RunStatus, VideoTaskStatus
+from pipeline import messages, store, videostore
 from pipeline.context import Context
 from pipeline.inputs import canonical_url
 from pipeline.messages import Send
@@ -25,7 +25,9 @@ from pipeline.stages import (
     record_run,
     resolve_messages,
     resume_from_database,
+    upload_messages,
 )
+from pipeline.videos import purge_video_data
 
 log = logging.getLogger(__name__)
 
@@ -124,10 +126,88 @@ def _reconcile_running(ctx: Context, run: Run, stuck_before: datetime, report: R
     if fetch_ids:
         report.sends.extend(dispatch_metadata(ctx, run_id, fetch_ids))
         return
+    if _resend_video_tasks(ctx, run, stuck_before, report):
+        return
     resumed = resume_from_database(ctx, run)  # finalize a run whose jobs are all done, or open its barrier
     if resumed and not open_ids:
         report.finalized.append(run_id)
     report.sends.extend(resumed)
+
+
+def _resend_video_tasks(ctx: Context, run: Run, stuck_before: datetime, report: ReconcileReport) -> bool:
+    """Upload checks and statistics batches left open too long (or back from a quota wait) go out again."""
+    if run.videos_dispatched_at is None:
+        return False
+    now = ctx.now()
+    with ctx.session() as session:
+        checks = videostore.stuck_checks(session, run_id=run.id, updated_before=stuck_before, now=now)
+        batches = videostore.stuck_batches(session, run_id=run.id, updated_before=stuck_before, now=now)
+        for check in checks:
+            videostore.settle_check(
+                session,
+                run_id=run.id,
+                channel_id=check.channel_id,
+                now=now,
+                status=VideoTaskStatus.PENDING,
+                waiting_until=None,
+            )
+        for batch in batches:
+            videostore.settle_batch(
+                session,
+                run_id=run.id,
+                batch_no=batch.batch_no,
+                now=now,
+                status=VideoTaskStatus.PENDING,
+                waiting_until=None,
+            )
+    if not checks and not batches:
+        return False
+    report.resent_jobs += len(checks) + len(batches)
+    report.sends.extend(upload_messages(ctx, run.id, [c.channel_id for c in checks]))
+    report.sends.extend(messages.fetch_video_stats(run.id, [b.batch_no]) for b in batches)
+    return True
+
+
+# --- video re-poll --------------------------------------------------------------------------------
+
+REPOLL_ANALYSIS = "video-repoll"
+
+
+def repoll_videos(ctx: Context, *, limit: int | None = None) -> tuple[str | None, list[Send]]:
+    """Start a visible *system* run that reads again the statistics of videos due by age.
+
+    Young videos every VIDEO_POLL_YOUNG_EVERY_HOURS, daily until VIDEO_POLL_DAILY_UNTIL_DAYS, weekly
+    until VIDEO_POLL_WEEKLY_UNTIL_DAYS, then never (tracked videos: weekly for ever). The pass reads at
+    most what the statistics bucket can pay outside the interactive reserve, 50 videos a unit.
+    """
+    from pipeline.stages.advance import poll_policy
+
+    now = ctx.now()
+    cap = ctx.settings.video_repoll_max_videos if limit is None else limit
+    left = ctx.ledger.units_left(priority="system")
+    cap = min(cap, left * 50)
+    if cap <= 0:
+        return None, []
+    with ctx.session() as session:
+        due = videostore.due_video_ids(session, policy=poll_policy(ctx), now=now, limit=1)
+    if not due:
+        return None, []
+    # One pass per hour at most: a duplicate scheduler tick lands on the same run id.
+    run_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"ytcollect:video-repoll:{now:%Y-%m-%dT%H}"))
+    with ctx.session() as session:
+        created = store.insert_run(
+            session,
+            run=Run(
+                id=run_id,
+                analysis_id=REPOLL_ANALYSIS,
+                owner_id=REFRESH_OWNER,
+                kind=RunKind.SYSTEM,
+                options={"video_repoll": True, "recent_videos": 0, "max_videos": cap},
+                raw_inputs=[],
+                created_at=now,
+            ),
+        )
+    return (run_id, [messages.normalize(run_id)]) if created else (None, [])
 
 
 # --- refresh ------------------------------------------------------------------------------------
@@ -177,7 +257,10 @@ def reresolve(ctx: Context, *, limit: int = 1_000) -> tuple[str | None, list[Sen
         return None, []
     lines = [canonical_url(r.kind, r.value) for r in stale]
     run_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"ytcollect:reresolve:{now:%Y-%m-%d}:{stale[0].dedupe_key}"))
-    request = RunRequest(run_id, "re-resolve", REFRESH_OWNER, lines, {"use_resolution_cache": False})
+    # About resolutions, not uploads: no video part.
+    request = RunRequest(
+        run_id, "re-resolve", REFRESH_OWNER, lines, {"use_resolution_cache": False, "recent_videos": 0}
+    )
     return run_id, record_run(ctx, request, kind=RunKind.SYSTEM)
 
 
@@ -194,4 +277,9 @@ def purge(ctx: Context) -> dict[str, int]:
         channels = store.delete_channels_not_fetched_since(
             session, before=now - timedelta(days=s.channel_data_max_age_days)
         )
-    return {"api_calls": calls, "snapshots": snaps, "channels": channels}
+        videos = purge_video_data(
+            session,
+            stale_before=now - timedelta(days=s.channel_data_max_age_days),
+            snapshots_before=now - timedelta(days=s.snapshot_retention_days),
+        )
+    return {"api_calls": calls, "snapshots": snaps, "channels": channels, **videos}

@@ -14,6 +14,8 @@ QUEUES = {
     "normalize": "normalize",
     "resolve": "resolve",
     "fetch_metadata": "metadata",
+    "check_uploads": "uploads",
+    "fetch_video_stats": "video_stats",
     "finalize": "finalize",
 }
 
@@ -34,6 +36,14 @@ def resolve(run_id: str, job_ids: list[int]) -> Send:
 
 def fetch_metadata(run_id: str, job_ids: list[int]) -> Send:
     return Send("fetch_metadata", {"run_id": run_id, "job_ids": job_ids})
+
+
+def check_uploads(run_id: str, channel_ids: list[str]) -> Send:
+    return Send("check_uploads", {"run_id": run_id, "channel_ids": channel_ids})
+
+
+def fetch_video_stats(run_id: str, batch_nos: list[int]) -> Send:
+    return Send("fetch_video_stats", {"run_id": run_id, "batch_nos": batch_nos})
 
 
 def finalize(run_id: str) -> Send:

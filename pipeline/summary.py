@@ -8,7 +8,8 @@ from typing import Any
 from sqlmodel import Session
 
 from models import Run
-from pipeline import store
+from pipeline import store, videostore
+from pipeline.videos import DERIVED_LABEL, channel_aggregates
 
 TOP_CHANNELS = 100  # the summary ranks this many; `ytcollect results` lists every line
 ATTENTION_LIMIT = 200
@@ -18,12 +19,44 @@ def _delta(now: int | None, before: int | None) -> int | None:
     return None if now is None or before is None else now - before
 
 
-def build_summary(session: Session, run: Run, *, now: datetime) -> dict[str, Any]:
+# The per-channel figures the summary, run_finished and `ytcollect compare` share (top videos stay in compare).
+VIDEO_FIGURES = (
+    "uploads_7d",
+    "uploads_30d",
+    "uploads_90d",
+    "last_upload_at",
+    "days_since_last_upload",
+    "median_views_recent",
+    "median_views_recent_shorts",
+    "mean_views_recent_long",
+    "mean_views_recent_shorts",
+    "shorts_share",
+    "engagement_rate",
+    "recent_videos",
+)
+
+
+def _video_figures(aggregate: dict[str, Any] | None) -> dict[str, Any]:
+    if aggregate is None:
+        return {}
+    return {name: aggregate.get(name) for name in VIDEO_FIGURES} | {"derived": DERIVED_LABEL}
+
+
+def build_summary(
+    session: Session, run: Run, *, now: datetime, recent_default: int | None = None
+) -> dict[str, Any]:
     counts = store.count_jobs_by_status(session, run_id=run.id)
     units = store.units_by_method(session, run_id=run.id)
     rows = store.run_channel_rows(session, run_id=run.id)
     previous = store.previous_snapshots(
         session, channel_ids=[c.id for c, _ in rows], before_run=run.id, taken_before=run.created_at
+    )
+    recent = int((run.options or {}).get("recent_videos", 30 if recent_default is None else recent_default))
+    wants_videos = recent > 0 and run.videos_dispatched_at is not None
+    aggregates = (
+        channel_aggregates(session, channel_ids=[c.id for c, _ in rows], now=now, recent=recent)
+        if wants_videos
+        else {}
     )
     channels: list[dict[str, Any]] = []
     for channel, lines in rows:
@@ -46,6 +79,7 @@ def build_summary(session: Session, run: Run, *, now: datetime) -> dict[str, Any
                 ),
                 "view_change": _delta(views, base.view_count if base else None),
                 "video_change": _delta(videos, base.video_count if base else None),
+                **_video_figures(aggregates.get(channel.id)),
             }
         )
     channels.sort(key=lambda c: (c["subscribers"] is None, -(c["subscribers"] or 0), c["channel_id"]))
@@ -83,4 +117,9 @@ def build_summary(session: Session, run: Run, *, now: datetime) -> dict[str, Any
         "needs_attention": attention,
         "needs_attention_total": counts.get("FAILED", 0) + counts.get("NEEDS_SEARCH", 0),
         "resolution_changes": changes,
+        "videos": (
+            videostore.video_task_counts(session, run_id=run.id)
+            if run.videos_dispatched_at is not None
+            else None
+        ),
     }

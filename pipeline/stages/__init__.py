@@ -8,8 +8,15 @@ Every stage may run twice for the same message (RabbitMQ redelivers when a worke
 reads the jobs' state, skips what is done, and writes with guarded updates and upserts.
 """
 
-from pipeline.stages.advance import Progress, advance, dispatch_metadata, resume_from_database
-from pipeline.stages.exhausted import fail_exhausted
+from pipeline.stages.advance import (
+    Progress,
+    advance,
+    after_jobs,
+    dispatch_metadata,
+    resume_from_database,
+    upload_messages,
+)
+from pipeline.stages.exhausted import fail_exhausted, fail_exhausted_videos
 from pipeline.stages.finalize import cancel_open_jobs, finalize_run, finished_event, publish_finished
 from pipeline.stages.metadata import fetch_metadata_jobs
 from pipeline.stages.normalize import BATCH_KINDS, SINGLE_KINDS, normalize_run, resolve_messages
@@ -22,6 +29,8 @@ from pipeline.stages.requests import (
     validate_run_request,
 )
 from pipeline.stages.resolve import resolve_jobs
+from pipeline.stages.uploads import check_uploads
+from pipeline.stages.video_stats import fetch_video_stats
 
 __all__ = [
     "BATCH_KINDS",
@@ -30,10 +39,14 @@ __all__ = [
     "Progress",
     "RunRequest",
     "advance",
+    "after_jobs",
     "cancel_open_jobs",
+    "check_uploads",
     "dispatch_metadata",
     "fail_exhausted",
+    "fail_exhausted_videos",
     "fetch_metadata_jobs",
+    "fetch_video_stats",
     "finalize_run",
     "finished_event",
     "normalize_run",
@@ -44,5 +57,6 @@ __all__ = [
     "resolve_messages",
     "resume_from_database",
     "storable_id",
+    "upload_messages",
     "validate_run_request",
 ]

@@ -11,6 +11,13 @@ get back the messages to send. The decisions, in order:
    its channels share full 50-id batches. The caller that passes the barrier claims the run-wide
    dispatch in the database (exactly one wins); jobs that arrive after it are sent on their own.
 4. **Redis lost the run** (a flush, an eviction): the database answers both questions instead.
+5. **The video part** (a run with ``recent_videos`` > 0, or a re-poll pass): once every job has
+   ended, instead of finalizing, the caller claims the run's upload checks (one per distinct channel
+   of its DONE jobs); once every check has ended, one caller claims the statistics barrier and cuts
+   the run's new and due videos into full 50-id batches; once every batch has ended, finalize. Each
+   claim is a guarded flag on the run committed with the rows it creates, and each "has every task
+   ended" is an indexed count in the database after the caller's own commit, so the last one to
+   commit always sees zero and exactly one caller wins each step.
 """
 
 from __future__ import annotations
@@ -20,8 +27,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from models import JobStatus, Run
-from pipeline import messages, store
+from models import JobStatus, Run, RunStatus, VideoTaskStatus
+from pipeline import messages, store, videostore
 from pipeline.context import Context
 from pipeline.messages import Send
 
@@ -41,6 +48,8 @@ class Progress:
     fetching: Sequence[int] = ()  # jobs this delivery handed to fetch_metadata
     metadata_dispatched: bool = False  # the run's barrier dispatch was done when the stage loaded it
     redelivered: bool = False  # some of the message's jobs were settled by an earlier delivery
+    uploads_checked: bool = False  # a check_uploads delivery committed its channels
+    stats_fetched: bool = False  # a fetch_video_stats delivery committed its batches
 
 
 def advance(ctx: Context, run_id: str, progress: Progress) -> list[Send]:
@@ -49,9 +58,11 @@ def advance(ctx: Context, run_id: str, progress: Progress) -> list[Send]:
         ctx.completion.set_waiting(run_id, list(progress.waiting), True)
     sends: list[Send] = []
     if progress.terminal and _emptied_run(ctx, run_id, progress):
-        sends.append(messages.finalize(run_id))
+        sends.extend(after_jobs(ctx, run_id))
     if progress.left_resolution is not None:
         sends.extend(_after_resolution(ctx, run_id, progress))
+    if progress.uploads_checked or progress.stats_fetched:
+        sends.extend(after_jobs(ctx, run_id))
     return sends
 
 
@@ -92,7 +103,7 @@ def resume_from_database(ctx: Context, run: Run) -> list[Send]:
     with ctx.session() as session:
         open_jobs = store.count_open_jobs(session, run_id=run.id)
     if open_jobs == 0:
-        return [messages.finalize(run.id)]
+        return after_jobs(ctx, run.id)
     if (
         run.metadata_dispatched_at is None
         and not has_unresolved_jobs(ctx, run.id)
@@ -148,3 +159,112 @@ def fresh_since(ctx: Context, run: Run | None) -> datetime:
     if run is not None and "freshness_hours" in (run.options or {}):
         hours = float(run.options["freshness_hours"])
     return ctx.now() - timedelta(hours=hours)
+
+
+# --- the video part ---------------------------------------------------------------------------------
+
+
+def recent_videos(ctx: Context, run: Run) -> int:
+    """How many of each channel's newest uploads the run follows (its option, else RECENT_VIDEOS)."""
+    return int((run.options or {}).get("recent_videos", ctx.settings.recent_videos))
+
+
+def wants_videos(ctx: Context, run: Run) -> bool:
+    return bool((run.options or {}).get("video_repoll")) or recent_videos(ctx, run) > 0
+
+
+def video_work_done(ctx: Context, run: Run) -> bool:
+    """True when the run has no video part, or its statistics batches are formed and all ended."""
+    if not wants_videos(ctx, run):
+        return True
+    if run.video_stats_dispatched_at is None:
+        return False
+    with ctx.session() as session:
+        return videostore.count_open_checks(session, run_id=run.id) == 0 and (
+            videostore.count_open_batches(session, run_id=run.id) == 0
+        )
+
+
+def after_jobs(ctx: Context, run_id: str) -> list[Send]:
+    """Every job has ended (or a video task has): the run's next step, decided from the database.
+
+    Idempotent, so any caller (a stage, its redelivery, reconcile) may ask: it claims what is
+    unclaimed, waits while tasks are open, and finalizes once nothing is left.
+    """
+    with ctx.session() as session:
+        run = store.get_run(session, run_id=run_id)
+    if run is None or run.status != RunStatus.RUNNING or not wants_videos(ctx, run):
+        return [messages.finalize(run_id)]
+    if run.videos_dispatched_at is None:
+        return _dispatch_uploads(ctx, run)
+    with ctx.session() as session:
+        if videostore.count_open_checks(session, run_id=run_id):
+            return []
+    if run.video_stats_dispatched_at is None:
+        return _dispatch_stats(ctx, run)
+    with ctx.session() as session:
+        if videostore.count_open_batches(session, run_id=run_id):
+            return []
+    return [messages.finalize(run_id)]
+
+
+def _dispatch_uploads(ctx: Context, run: Run) -> list[Send]:
+    now = ctx.now()
+    with ctx.session() as session:
+        if not videostore.claim_videos_dispatch(session, run_id=run.id, now=now):
+            return []  # another caller won: it sends the checks (reconcile resends them if it died)
+        channel_ids = (
+            [] if run.options.get("video_repoll") else videostore.done_channel_ids(session, run_id=run.id)
+        )
+        videostore.create_upload_checks(session, run_id=run.id, channel_ids=channel_ids, now=now)
+    if not channel_ids:
+        run.videos_dispatched_at = now
+        return _dispatch_stats(ctx, run)
+    return upload_messages(ctx, run.id, channel_ids)
+
+
+def upload_messages(ctx: Context, run_id: str, channel_ids: Sequence[str]) -> list[Send]:
+    size = ctx.settings.uploads_batch_size
+    ids = list(channel_ids)
+    return [messages.check_uploads(run_id, ids[start : start + size]) for start in range(0, len(ids), size)]
+
+
+def _dispatch_stats(ctx: Context, run: Run) -> list[Send]:
+    """The statistics barrier: the run's new and due videos in full 50-id batches, new ones first."""
+    now = ctx.now()
+    policy = poll_policy(ctx)
+    with ctx.session() as session:
+        if not videostore.claim_stats_dispatch(session, run_id=run.id, now=now):
+            return []
+        if run.options.get("video_repoll"):
+            ids = videostore.due_video_ids(
+                session, policy=policy, now=now, limit=int(run.options.get("max_videos", 0)) or None
+            )
+        else:
+            channel_ids = [
+                c.channel_id
+                for c in videostore.upload_checks(
+                    session, run_id=run.id, statuses=[VideoTaskStatus.DONE, VideoTaskStatus.NO_VIDEOS]
+                )
+            ]
+            ids = videostore.due_video_ids(
+                session,
+                policy=policy,
+                now=now,
+                channel_ids=channel_ids,
+                newest_per_channel=recent_videos(ctx, run),
+            )
+        count = videostore.insert_batches(session, run_id=run.id, video_ids=ids, now=now)
+    if count == 0:
+        return [messages.finalize(run.id)]
+    return [messages.fetch_video_stats(run.id, [n]) for n in range(count)]
+
+
+def poll_policy(ctx: Context) -> videostore.PollPolicy:
+    s = ctx.settings
+    return videostore.PollPolicy(
+        young=timedelta(hours=s.video_poll_young_hours),
+        young_every=timedelta(hours=s.video_poll_young_every_hours),
+        daily_until=timedelta(days=s.video_poll_daily_until_days),
+        weekly_until=timedelta(days=s.video_poll_weekly_until_days),
+    )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from models import OPEN_STATUSES, JobStatus
-from pipeline import store
+from models import OPEN_STATUSES, JobStatus, VideoTaskStatus
+from pipeline import store, videostore
 from pipeline.context import Context
 from pipeline.messages import Send
 from pipeline.stages.advance import RESOLUTION_STATES, Progress, advance
@@ -32,3 +32,26 @@ def fail_exhausted(ctx: Context, run_id: str, job_ids: Iterable[int], reason: st
         terminal=dict.fromkeys((j.id for j in jobs), JobStatus.FAILED), left_resolution=resolving or None
     )
     return advance(ctx, run_id, progress)
+
+
+def fail_exhausted_videos(
+    ctx: Context,
+    run_id: str,
+    *,
+    channel_ids: Iterable[str] = (),
+    batch_nos: Iterable[int] = (),
+    reason: str,
+) -> list[Send]:
+    """A video message ran out of retries: its open checks or batches fail, and the run moves on."""
+    now = ctx.now()
+    values = {
+        "status": VideoTaskStatus.FAILED,
+        "error_code": "retries_exhausted",
+        "error_message": reason[:1000],
+    }
+    with ctx.session() as session:
+        for channel_id in channel_ids:
+            videostore.settle_check(session, run_id=run_id, channel_id=channel_id, now=now, **values)
+        for batch_no in batch_nos:
+            videostore.settle_batch(session, run_id=run_id, batch_no=batch_no, now=now, **values)
+    return advance(ctx, run_id, Progress(uploads_checked=True))

@@ -11,10 +11,10 @@ import uuid
 from typing import Any
 
 from models import OPEN_STATUSES, JobStatus, Run, RunStatus
-from pipeline import store
+from pipeline import store, videostore
 from pipeline.context import Context
 from pipeline.messages import Send
-from pipeline.stages.advance import Progress, advance
+from pipeline.stages.advance import Progress, advance, video_work_done
 from pipeline.summary import build_summary
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,9 @@ def finalize_run(ctx: Context, run_id: str) -> list[Send]:
         # Redis and the database disagree (a lost key, a rebuilt counter): the database wins and
         # reconcile will finalize the run when its jobs are really done.
         log.warning("finalize %s skipped: %d jobs still open", run_id, open_jobs)
+        return []
+    if not video_work_done(ctx, run):
+        log.warning("finalize %s skipped: its video part is not done", run_id)
         return []
     end_run(ctx, run_id, RunStatus.FINISHED)
     return []
@@ -53,6 +56,7 @@ def cancel_open_jobs(ctx: Context, run_id: str) -> bool:
             error_code="cancelled",
             error_message="the run was cancelled",
         )
+        videostore.cancel_open_video_tasks(session, run_id=run_id, now=ctx.now())
     # Counted like any other ending, so Redis agrees; the finalize it may ask for finds the run ended.
     advance(ctx, run_id, Progress(terminal=dict.fromkeys(open_ids, JobStatus.CANCELLED)))
     return end_run(ctx, run_id, RunStatus.CANCELLED)
@@ -65,7 +69,7 @@ def end_run(ctx: Context, run_id: str, status: RunStatus) -> bool:
         run = store.get_run(session, run_id=run_id)
         if run is None:
             return False
-        summary = build_summary(session, run, now=now)
+        summary = build_summary(session, run, now=now, recent_default=ctx.settings.recent_videos)
         won = store.end_run(session, run_id=run_id, status=status, summary=summary, now=now)
     if won:
         publish_finished(ctx, run_id)
@@ -99,5 +103,9 @@ def finished_event(run: Run) -> dict[str, Any]:
         "counts_by_status": summary.get("counts_by_status", {}),
         "errors_by_code": summary.get("errors_by_code", {}),
         "quota_units": summary.get("quota_units", {}),
+        # Per-channel figures, recent videos included (derived ones labelled as computed by ytcollect).
+        "channels_total": summary.get("channels_total", 0),
+        "channels": summary.get("channels", []),
+        "videos": summary.get("videos"),
         "error": run.error,
     }

@@ -18,7 +18,7 @@ from pipeline import messages, store
 from pipeline.context import Context
 from pipeline.inputs import InputKind, plan_inputs
 from pipeline.messages import Send
-from pipeline.stages.advance import RESOLUTION_STATES, Progress, advance
+from pipeline.stages.advance import RESOLUTION_STATES, Progress, advance, after_jobs
 
 BATCH_KINDS = (InputKind.VIDEO, InputKind.PLAYLIST)  # resolved 50 per call
 SINGLE_KINDS = (InputKind.HANDLE, InputKind.USERNAME, InputKind.CUSTOM_URL)  # one lookup per call
@@ -46,7 +46,8 @@ def normalize_run(ctx: Context, run_id: str) -> list[Send]:
         metadata_dispatched=dispatched,
         redelivered=True,
     )
-    sends = [messages.finalize(run_id)] if not jobs else []
+    # No jobs at all: a video re-poll pass (its work is videos), or a run that finishes at once.
+    sends = after_jobs(ctx, run_id) if not jobs else []
     sends.extend(resolve_messages(ctx, run_id, unresolved))
     sends.extend(advance(ctx, run_id, progress))
     return sends

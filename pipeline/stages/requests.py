@@ -24,7 +24,9 @@ RUN_OPTIONS: dict[str, type | tuple[type, ...]] = {
     "search_budget": int,  # how many search.list calls this run may make
     "freshness_hours": (int, float),  # metadata younger than this is not fetched again
     "use_resolution_cache": bool,  # answer inputs from earlier runs' resolutions
+    "recent_videos": int,  # newest uploads per channel to follow, 0-50 (default RECENT_VIDEOS)
 }
+MAX_RECENT_VIDEOS = 50  # one playlistItems.list page
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,10 @@ def validate_run_request(
             raise InvalidRequest(f"option {name} has the wrong type")
         if name in ("search_budget", "freshness_hours") and cast(float, value) < 0:
             raise InvalidRequest(f"option {name} must not be negative")
+        if name == "recent_videos" and not 0 <= value <= MAX_RECENT_VIDEOS:
+            raise InvalidRequest(
+                f"option recent_videos must be between 0 and {MAX_RECENT_VIDEOS}, not {value}"
+            )
     # A non-string line (a foreign backend's null or number) is kept as text and will fail on its own.
     max_len = ctx.settings.max_input_length
     lines = [_input_text(item)[: max_len + 1] for item in channel_inputs]

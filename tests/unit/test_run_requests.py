@@ -36,6 +36,10 @@ def request(**overrides):
         ({"options": {"allow_search": "yes"}}, "wrong type"),
         ({"options": {"search_budget": True}}, "wrong type"),
         ({"options": []}, "options must be an object"),
+        ({"options": {"recent_videos": 51}}, "between 0 and 50"),
+        ({"options": {"recent_videos": -1}}, "between 0 and 50"),
+        ({"options": {"recent_videos": 2.5}}, "wrong type"),
+        ({"options": {"video_repoll": True}}, "unknown option"),
     ],
 )
 def test_malformed_requests_are_rejected_with_a_reason(overrides, message):
@@ -53,5 +57,11 @@ def test_non_string_lines_become_text_and_long_ones_are_cut():
 
 def test_known_options_pass_through():
     """Given every known option, when validated, then they are kept as given."""
-    options = {"allow_search": True, "search_budget": 3, "freshness_hours": 0, "use_resolution_cache": False}
+    options = {
+        "allow_search": True,
+        "search_budget": 3,
+        "freshness_hours": 0,
+        "use_resolution_cache": False,
+        "recent_videos": 50,
+    }
     assert request(options=options).options == options

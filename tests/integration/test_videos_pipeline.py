@@ -1,0 +1,132 @@
+"""The video part of a run on the real services: upload checks, the statistics barrier, storage, figures."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from actors.dispatch import send_all
+from models import RunVideoBatch, RunVideoChannel, Video, VideoSnapshot
+from pipeline.runs import get_run_status, start_run
+from pipeline.videos import compare_run, delete_videos
+from tests.integration.pipeline_harness import wait_until
+
+pytestmark = pytest.mark.services
+
+
+def finished(ctx: Any, run_id: str) -> dict[str, Any] | None:
+    status = get_run_status(run_id, ctx=ctx)
+    return status if status["run_status"] == "FINISHED" else None
+
+
+def channels_with(emulator: Any, *, videos: bool, count: int) -> list[dict[str, Any]]:
+    """Live channels of the emulator's catalogue with (at least 6) or without public videos."""
+    found = []
+    for entry in emulator.catalogue.sample(600):
+        if entry["terminated"]:
+            continue
+        if videos and len(entry["video_ids"]) >= 6 or not videos and entry["no_videos"]:
+            found.append(entry)
+        if len(found) == count:
+            break
+    assert len(found) == count
+    return found
+
+
+def rows(ctx: Any, model: Any, *where: Any) -> list[Any]:
+    with ctx.session() as s:
+        return list(s.execute(sa.select(model).where(*where)).scalars())
+
+
+def test_a_run_stores_each_channels_newest_uploads_at_the_minimum_quota(worker, pipeline_ctx, emulator):
+    """Given channels with and without videos, when a run follows 5 recent videos, then each channel with videos has its 5 newest stored with statistics, the others are NO_VIDEOS, and the units are 1 page per channel with videos plus one titles call and one stats call per 50 new videos."""
+    with_videos = channels_with(emulator, videos=True, count=12)
+    without = channels_with(emulator, videos=False, count=2)
+    run_id = start_run(
+        "a", "o", [c["id"] for c in with_videos + without], {"recent_videos": 5}, ctx=pipeline_ctx, send=send_all
+    )
+
+    status = wait_until(lambda: finished(pipeline_ctx, run_id), timeout=90)
+
+    checks = {c.channel_id: c for c in rows(pipeline_ctx, RunVideoChannel, RunVideoChannel.run_id == run_id)}
+    assert {c["id"] for c in without} == {cid for cid, c in checks.items() if c.status == "NO_VIDEOS"}
+    stored = rows(pipeline_ctx, Video)
+    by_channel: dict[str, set[str]] = {}
+    for video in stored:
+        by_channel.setdefault(video.channel_id, set()).add(video.id)
+    for entry in with_videos:
+        assert by_channel[entry["id"]] == set(entry["video_ids"][-5:]), entry["id"]  # the 5 newest uploads
+    assert all(v.title and v.view_count is not None and v.duration_seconds is not None for v in stored)
+    assert all(v.is_short == (v.duration_seconds <= 180) for v in stored)
+    snapshots = rows(pipeline_ctx, VideoSnapshot, VideoSnapshot.run_id == run_id)
+    assert len(snapshots) == len(stored) == 60
+
+    usage = emulator.usage()["by_method"]
+    assert usage["playlistItems.list"]["units"] == len(with_videos)  # none for the channels without videos
+    assert usage["videos.batchGetStats"]["units"] == math.ceil(60 / 50)
+    assert usage["videos.list"]["units"] == math.ceil(60 / 50)  # titles, once
+    summary = status["summary"]
+    assert summary["videos"]["new_videos"] == 60
+    assert summary["videos"]["channels_checked"] == {"DONE": 12, "NO_VIDEOS": 2}
+    figures = {c["channel_id"]: c for c in summary["channels"]}
+    assert figures[with_videos[0]["id"]]["recent_videos"] == 5
+    assert figures[with_videos[0]["id"]]["derived"] == "computed by ytcollect"
+    assert figures[without[0]["id"]]["recent_videos"] == 0
+
+
+def test_the_next_check_stops_at_the_first_known_video(worker, pipeline_ctx, emulator, clock):
+    """Given a channel whose 5 newest uploads are stored, when its 2 newest are forgotten and a run follows 10, then only those 2 come back: the check stopped at the first known video."""
+    entry = channels_with(emulator, videos=True, count=1)[0]
+    first = start_run("a", "o", [entry["id"]], {"recent_videos": 5}, ctx=pipeline_ctx, send=send_all)
+    wait_until(lambda: finished(pipeline_ctx, first), timeout=60)
+    newest_two = entry["video_ids"][-2:]
+    delete_videos(newest_two, ctx=pipeline_ctx)
+
+    clock.advance(timedelta(days=1))
+    second = start_run("a", "o", [entry["id"]], {"recent_videos": 10}, ctx=pipeline_ctx, send=send_all)
+    status = wait_until(lambda: finished(pipeline_ctx, second), timeout=60)
+
+    check = rows(pipeline_ctx, RunVideoChannel, RunVideoChannel.run_id == second)[0]
+    assert check.new_videos == 2
+    assert {v.id for v in rows(pipeline_ctx, Video)} == set(entry["video_ids"][-5:])  # nothing older was added
+    assert status["summary"]["videos"]["new_videos"] == 2
+
+
+def test_a_video_missing_from_the_statistics_answer_is_marked_removed_not_failed(worker, pipeline_ctx, emulator, clock):
+    """Given a stored video that YouTube no longer has, when a run reads its channel's statistics, then the video is marked removed, the batch is done and the run finishes."""
+    entry = channels_with(emulator, videos=True, count=1)[0]
+    gone = "zzzzzzzzzz" + "w"  # an id no catalogue video has
+    with pipeline_ctx.session() as s:
+        s.add(Video(id=gone, channel_id=entry["id"], title="deleted since", published_at=clock() - timedelta(hours=3)))
+
+    run_id = start_run("a", "o", [entry["id"]], {"recent_videos": 5}, ctx=pipeline_ctx, send=send_all)
+    status = wait_until(lambda: finished(pipeline_ctx, run_id), timeout=60)
+
+    video = rows(pipeline_ctx, Video, Video.id == gone)[0]
+    assert video.removed_at is not None
+    batches = rows(pipeline_ctx, RunVideoBatch, RunVideoBatch.run_id == run_id)
+    assert {b.status for b in batches} == {"DONE"} and sum(b.removed for b in batches) == 1
+    assert status["summary"]["videos"]["videos_removed"] == 1
+
+
+def test_compare_lists_channels_with_and_without_videos(worker, pipeline_ctx, emulator):
+    """Given a run of a channel with videos and one without, when compare is asked, then both have a row, the one without videos has no medians and zero uploads."""
+    with_videos = channels_with(emulator, videos=True, count=1)[0]
+    without = channels_with(emulator, videos=False, count=1)[0]
+    run_id = start_run(
+        "a", "o", [with_videos["id"], without["id"]], {"recent_videos": 6}, ctx=pipeline_ctx, send=send_all
+    )
+    wait_until(lambda: finished(pipeline_ctx, run_id), timeout=60)
+
+    table = {row["channel_id"]: row for row in compare_run(run_id, ctx=pipeline_ctx)}
+
+    assert set(table) == {with_videos["id"], without["id"]}
+    empty = table[without["id"]]
+    assert empty["recent_videos"] == 0 and empty["median_views_recent"] is None and empty["uploads_30d"] == 0
+    full = table[with_videos["id"]]
+    assert full["recent_videos"] == 6 and full["derived"] == "computed by ytcollect"
+    assert full["median_views_recent"] is not None or full["median_views_recent_shorts"] is not None
