@@ -45,7 +45,7 @@ def _median_by_group(values: Any, group: Sequence[Any]) -> Any:
     rank = sa.func.row_number().over(partition_by=group, order_by=values.c.value).label("r")
     total = sa.func.count().over(partition_by=group).label("n")
     ranked = sa.select(*[values.c[g.name] for g in group], values.c.value, rank, total).subquery()
-    middle = sa.or_(ranked.c.r == (ranked.c.n + 1) / 2, ranked.c.r == (ranked.c.n + 2) / 2)
+    middle = sa.or_(ranked.c.r == (ranked.c.n + 1) // 2, ranked.c.r == (ranked.c.n + 2) // 2)
     return (
         sa.select(*[ranked.c[g.name] for g in group], sa.func.avg(ranked.c.value).label("median"))
         .where(middle)

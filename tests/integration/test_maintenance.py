@@ -15,7 +15,17 @@ import pytest
 import sqlalchemy as sa
 
 from actors.dispatch import send_all
-from models import ApiCall, Channel, ChannelSnapshot, Job, Resolution, ResolutionChange, Run
+from models import (
+    ApiCall,
+    Channel,
+    ChannelSnapshot,
+    Job,
+    Resolution,
+    ResolutionChange,
+    Run,
+    Video,
+    VideoSnapshot,
+)
 from pipeline import maintenance
 from pipeline.errors import InvalidRequest, RunNotFound
 from pipeline.runs import cancel_run, delete_run, get_run_results, get_run_status, retry_run, start_run
@@ -103,7 +113,7 @@ def test_reresolve_detects_a_handle_that_moved_and_keeps_the_old_mapping(
 
 
 def test_purge_removes_what_the_policy_says_and_nothing_else(pipeline_ctx, clock):
-    """Given old and recent API calls, snapshots and channels, when purge runs, then only the old ones go."""
+    """Given old and recent API calls, snapshots, channels and videos, when purge runs, then only what retention and the 30-day rule name goes."""
     now = clock()
     recent_channel, stale_channel = "UC" + "r" * 21 + "A", "UC" + "s" * 21 + "A"
     with pipeline_ctx.session() as s:
@@ -114,14 +124,31 @@ def test_purge_removes_what_the_policy_says_and_nothing_else(pipeline_ctx, clock
         s.add(ChannelSnapshot(channel_id=recent_channel, run_id="r1", fetched_at=now - timedelta(days=2)))
         s.add(ChannelSnapshot(channel_id=recent_channel, run_id="r0", fetched_at=now - timedelta(days=400)))
         s.add(ChannelSnapshot(channel_id=stale_channel, run_id="r1", fetched_at=now - timedelta(days=31)))
+        # Video data follows the same 30-day rule: read 2 days ago stays, 31 days ago goes, and so do the
+        # videos of a channel that was deleted (a tracked video of a channel never fetched stays).
+        videos = {
+            "fresh000000": (recent_channel, 2, False),
+            "stale000000": (recent_channel, 31, False),
+            "orphan00000": (stale_channel, 2, False),
+            "tracked0000": ("UC" + "t" * 21 + "A", 2, True),
+        }
+        for video_id, (channel_id, age, tracked) in videos.items():
+            read = now - timedelta(days=age)
+            s.add(
+                Video(id=video_id, channel_id=channel_id, stats_at=read, last_seen_at=read, tracked=tracked)
+            )
+            s.add(VideoSnapshot(video_id=video_id, run_id="r1", fetched_at=read, view_count=10))
 
     removed = maintenance.purge(pipeline_ctx)
 
-    assert removed == {"api_calls": 1, "snapshots": 1, "channels": 1}
+    assert removed == {"api_calls": 1, "snapshots": 1, "channels": 1, "videos": 2, "video_snapshots": 2}
     with pipeline_ctx.session() as s:
         assert [c.id for c in s.exec(sa.select(Channel)).scalars()] == [recent_channel]  # type: ignore[attr-defined]
         snaps = s.execute(sa.select(ChannelSnapshot.run_id)).scalars().all()
+        kept = set(s.execute(sa.select(Video.id)).scalars())
+        kept_snaps = set(s.execute(sa.select(VideoSnapshot.video_id)).scalars())
     assert snaps == ["r1"]
+    assert kept == kept_snaps == {"fresh000000", "tracked0000"}
     assert _count(pipeline_ctx, ApiCall) == 1
 
 

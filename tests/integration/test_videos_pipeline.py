@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from actors.dispatch import send_all
-from models import RunVideoBatch, RunVideoChannel, Video, VideoSnapshot
+from models import Channel, RunVideoBatch, RunVideoChannel, Video, VideoSnapshot
 from pipeline.runs import get_run_status, start_run
 from pipeline.videos import compare_run, delete_videos
 from tests.integration.pipeline_harness import wait_until
@@ -47,7 +47,12 @@ def test_a_run_stores_each_channels_newest_uploads_at_the_minimum_quota(worker, 
     with_videos = channels_with(emulator, videos=True, count=12)
     without = channels_with(emulator, videos=False, count=2)
     run_id = start_run(
-        "a", "o", [c["id"] for c in with_videos + without], {"recent_videos": 5}, ctx=pipeline_ctx, send=send_all
+        "a",
+        "o",
+        [c["id"] for c in with_videos + without],
+        {"recent_videos": 5},
+        ctx=pipeline_ctx,
+        send=send_all,
     )
 
     status = wait_until(lambda: finished(pipeline_ctx, run_id), timeout=90)
@@ -92,16 +97,27 @@ def test_the_next_check_stops_at_the_first_known_video(worker, pipeline_ctx, emu
 
     check = rows(pipeline_ctx, RunVideoChannel, RunVideoChannel.run_id == second)[0]
     assert check.new_videos == 2
-    assert {v.id for v in rows(pipeline_ctx, Video)} == set(entry["video_ids"][-5:])  # nothing older was added
+    assert {v.id for v in rows(pipeline_ctx, Video)} == set(
+        entry["video_ids"][-5:]
+    )  # nothing older was added
     assert status["summary"]["videos"]["new_videos"] == 2
 
 
-def test_a_video_missing_from_the_statistics_answer_is_marked_removed_not_failed(worker, pipeline_ctx, emulator, clock):
+def test_a_video_missing_from_the_statistics_answer_is_marked_removed_not_failed(
+    worker, pipeline_ctx, emulator, clock
+):
     """Given a stored video that YouTube no longer has, when a run reads its channel's statistics, then the video is marked removed, the batch is done and the run finishes."""
     entry = channels_with(emulator, videos=True, count=1)[0]
     gone = "zzzzzzzzzz" + "w"  # an id no catalogue video has
     with pipeline_ctx.session() as s:
-        s.add(Video(id=gone, channel_id=entry["id"], title="deleted since", published_at=clock() - timedelta(hours=3)))
+        s.add(
+            Video(
+                id=gone,
+                channel_id=entry["id"],
+                title="deleted since",
+                published_at=clock() - timedelta(hours=3),
+            )
+        )
 
     run_id = start_run("a", "o", [entry["id"]], {"recent_videos": 5}, ctx=pipeline_ctx, send=send_all)
     status = wait_until(lambda: finished(pipeline_ctx, run_id), timeout=60)
@@ -130,3 +146,85 @@ def test_compare_lists_channels_with_and_without_videos(worker, pipeline_ctx, em
     full = table[with_videos["id"]]
     assert full["recent_videos"] == 6 and full["derived"] == "computed by ytcollect"
     assert full["median_views_recent"] is not None or full["median_views_recent_shorts"] is not None
+
+
+def test_aggregates_split_shorts_from_long_videos_in_sql(pipeline_ctx, clock):
+    """Given a channel's videos on both sides of the 180 s limit, when aggregated in SQL, then long and Shorts medians, the Shorts share, engagement and upload windows are each right."""
+    from pipeline.videos import channel_aggregates
+
+    now = clock()
+    cid = "UC" + "m" * 21 + "A"
+    # (id, days ago, seconds, views, likes, comments)
+    table = [
+        ("long0000001", 1, 600, 1_000, 40, 10),
+        ("long0000002", 5, 181, 3_000, 20, 10),
+        ("long0000003", 40, 900, 2_000, 10, 10),
+        ("long0000004", 100, 1200, 10_000, 0, 0),
+        ("short000001", 2, 180, 50_000, 500, 0),
+        ("short000002", 3, 30, 70_000, 700, 0),
+    ]
+    with pipeline_ctx.session() as s:
+        s.add(Channel(id=cid, title="medians", fetched_at=now))
+        for vid, days, seconds, views, likes, comments in table:
+            s.add(
+                Video(
+                    id=vid,
+                    channel_id=cid,
+                    published_at=now - timedelta(days=days),
+                    duration_seconds=seconds,
+                    is_short=seconds <= 180,
+                    short_method="duration",
+                    view_count=views,
+                    like_count=likes,
+                    comment_count=comments,
+                    stats_at=now,
+                )
+            )
+        s.add(Video(id="premiere001", channel_id=cid, published_at=now + timedelta(days=2), view_count=0))
+        s.add(Video(id="removed0001", channel_id=cid, published_at=now, view_count=9, removed_at=now))
+
+    with pipeline_ctx.session() as s:
+        agg = channel_aggregates(s, channel_ids=[cid], now=now, recent=3)[cid]
+
+    assert agg["median_views_recent"] == 2_000.0  # the 3 newest long ones: 1,000, 3,000, 2,000
+    assert agg["mean_views_recent_long"] == 2_000.0
+    assert agg["median_views_recent_shorts"] == 60_000.0  # 50,000 and 70,000
+    assert (agg["uploads_7d"], agg["uploads_30d"], agg["uploads_90d"]) == (4, 4, 5)  # no premiere, no removed
+    assert agg["shorts_share"] == round(2 / 3, 4)  # the 3 newest of all kinds: long, Short, Short
+    assert agg["engagement_rate"] == 0.01  # (1,000: 5%) (50,000: 1%) (70,000: 1%)
+    assert agg["days_since_last_upload"] == 1.0
+    assert agg["top_by_views"][0]["video_id"] == "short000002"
+
+
+def test_video_metrics_aggregate_by_interval_with_growth_on_postgresql(pipeline_ctx, clock):
+    """Given a video read several times over three days, when its metrics are asked per day and per hour, then each bucket has its max counts and growth runs from the first bucket to the last."""
+    from pipeline.videos import video_metrics
+
+    now = clock()
+    with pipeline_ctx.session() as s:
+        s.add(Video(id="grow0000001", channel_id="UC" + "g" * 21 + "A", published_at=now - timedelta(days=4)))
+        for hours, views in ((72, 100), (70, 180), (48, 400), (1, 1_000)):
+            s.add(
+                VideoSnapshot(
+                    video_id="grow0000001",
+                    run_id=f"r{hours}",
+                    fetched_at=now - timedelta(hours=hours),
+                    view_count=views,
+                    like_count=views // 10,
+                    comment_count=1,
+                )
+            )
+
+    daily = video_metrics("grow0000001", ctx=pipeline_ctx, days=7, interval="day")
+    hourly = video_metrics("https://youtu.be/grow0000001", ctx=pipeline_ctx, days=7, interval="hour")
+    recent = video_metrics("grow0000001", ctx=pipeline_ctx, days=1, interval="day")
+
+    assert [p["views"] for p in hourly["points"]] == [100, 180, 400, 1_000]
+    assert daily["points"][0]["views"] in (
+        180,
+        400,
+    )  # 72 h and 70 h ago share a day unless midnight split them
+    assert daily["growth"]["views"]["last"] == 1_000
+    assert hourly["growth"]["views"] == {"first": 100, "last": 1_000, "absolute": 900, "percent": 900.0}
+    assert [p["views"] for p in recent["points"]] == [1_000]
+    assert recent["growth"]["views"]["absolute"] == 0
