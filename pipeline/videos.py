@@ -555,16 +555,6 @@ PLOT_METRICS = (
     "subscribers",
     "views",
 )
-# Tried in order for each glyph (matplotlib >= 3.6 falls back per character): Latin, Cyrillic and
-# Greek from DejaVu, CJK and Hangul from Droid Sans Fallback / Noto CJK, when installed.
-_FONTS = (
-    "DejaVu Sans",
-    "Noto Sans",
-    "Droid Sans Fallback",
-    "Noto Sans CJK JP",
-    "Noto Sans Devanagari",
-    "Noto Sans Arabic",
-)
 
 
 def plot_compare(
@@ -578,76 +568,68 @@ def plot_compare(
 ) -> Any:
     """A horizontal bar chart of the ``top`` channels by ``metric`` into a PNG; returns the path.
 
-    Readable from 2 to 200 channels: only the top N are drawn (the rest are counted in the title),
-    the figure grows with N, labels are cut to fit, the axis goes logarithmic when values are 100x
-    apart, and the fonts cover non-Latin titles. Refuses to overwrite a file unless ``force``.
+    Readable from 2 to 200 channels: only the top N are drawn (the title says how many were left
+    out), the figure grows with N, labels are cut to fit, the axis is logarithmic when the values are
+    100x apart, and titles in scripts no installed font covers are transliterated (the history
+    chart's helpers: ``pipeline.fonts``, ``open_chart_file``, which never overwrites without ``force``).
     """
     from pathlib import Path
 
-    from pipeline.history import HistoryError, _check_writable, _compact
+    from pipeline.fonts import chart_fonts, printable
+    from pipeline.history import (
+        LOG_SCALE_RANGE,
+        HistoryError,
+        _compact,
+        _shorten,
+        check_chart_path,
+        open_chart_file,
+    )
 
     if metric not in PLOT_METRICS:
         raise HistoryError(f"unknown metric {metric!r}; use one of {', '.join(PLOT_METRICS)}")
-    target = Path(path)
-    if target.exists() and not force:
-        raise HistoryError(f"{target} exists: pass --force to overwrite it")
-    _check_writable(target)
+    check_chart_path(path, force=force)
     valued = [r for r in rows if isinstance(r.get(metric), int | float)]
     if not valued:
         raise HistoryError(f"no channel of the run has a {metric} to plot")
-    top = max(1, top)
-    chosen = sorted(valued, key=lambda r: (-r[metric], r["channel_id"]))[:top]
+    chosen = sorted(valued, key=lambda r: (-r[metric], r["channel_id"]))[: max(1, top)]
 
-    import matplotlib
-    from matplotlib import font_manager
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter
 
-    fonts = _plot_fonts(font_manager)
-    labels = [_label(r) for r in chosen]
+    fonts = chart_fonts()
+    labels = [
+        _shorten(printable((r.get("title") or r["channel_id"]).strip() or r["channel_id"], fonts), 32)
+        for r in chosen
+    ]
     values = [float(r[metric]) for r in chosen]
-    with matplotlib.rc_context({"font.family": fonts}):
-        fig = Figure(figsize=(10, max(2.5, 0.32 * len(chosen) + 1.5)), dpi=100, layout="constrained")
-        FigureCanvasAgg(fig)
-        ax = fig.add_subplot()
-        positions = list(range(len(chosen)))[::-1]  # the largest on top
-        ax.barh(positions, values, color="#3b6ea8")
-        ax.set_yticks(positions, labels, fontsize=9 if len(chosen) <= 40 else 7)
-        positive = [v for v in values if v > 0]
-        log_scale = bool(positive) and len(positive) == len(values) and max(values) / min(values) >= 100
-        if log_scale:
-            ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: _compact(v)))
-        ax.xaxis.set_minor_formatter(FuncFormatter(lambda _v, _p: ""))
-        left_out = len(valued) - len(chosen)
-        heading = title or f"{metric.replace('_', ' ')}: top {len(chosen)} of {len(valued)} channels"
-        if left_out > 0 and title is None:
-            heading += f" ({left_out} not shown)"
-        ax.set_title(heading)
-        ax.set_xlabel(metric + (" (log scale)" if log_scale else "") + f" — {DERIVED_LABEL}")
-        ax.grid(True, axis="x", alpha=0.3)
+    fig = Figure(figsize=(10, max(2.5, 0.3 * len(chosen) + 1.6)), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    positions = list(range(len(chosen)))[::-1]  # the largest on top
+    ax.barh(positions, values, color="#3b6ea8")
+    ax.set_yticks(positions, labels, fontsize=9 if len(chosen) <= 40 else 7)
+    positive = [v for v in values if v > 0]
+    log_scale = len(positive) == len(values) and max(values) / min(values) >= LOG_SCALE_RANGE
+    if log_scale:
+        ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: _compact(v)))
+    ax.xaxis.set_minor_formatter(FuncFormatter(lambda _v, _p: ""))
+    heading = (
+        printable(title, fonts)
+        if title
+        else f"{metric.replace('_', ' ')}: top {len(chosen)} of {len(valued)} channels"
+    )
+    if len(valued) > len(chosen) and not title:
+        heading += f" ({len(valued) - len(chosen)} not shown)"
+    ax.set_title(heading)
+    ax.set_xlabel(metric + (" (log scale)" if log_scale else "") + f" — {DERIVED_LABEL}")
+    ax.grid(True, axis="x", alpha=0.3)
+    for text in (*ax.get_yticklabels(), ax.title, ax.xaxis.label):
+        text.set_fontfamily(fonts)
+    with open_chart_file(path, force=force) as out:
         try:
-            fig.savefig(target, format="png")
+            fig.savefig(out, format="png")
         except OSError as exc:
-            raise HistoryError(f"cannot write the chart to {target}: {exc.strerror or exc}") from exc
-    return target
-
-
-def _plot_fonts(font_manager: Any) -> list[str]:
-    """The fallback chain among installed fonts; system fonts matplotlib's cache missed are added once."""
-    installed = {f.name for f in font_manager.fontManager.ttflist}
-    if not {"Droid Sans Fallback", "Noto Sans CJK JP"} & installed:
-        for path in font_manager.findSystemFonts():
-            if any(word in path for word in ("Droid", "NotoSans")):
-                try:
-                    font_manager.fontManager.addfont(path)
-                except (OSError, RuntimeError, ValueError):  # a font matplotlib cannot read: skip it
-                    continue
-        installed = {f.name for f in font_manager.fontManager.ttflist}
-    return [f for f in _FONTS if f in installed] or ["sans-serif"]
-
-
-def _label(row: dict[str, Any], width: int = 32) -> str:
-    text = (row.get("title") or row["channel_id"]).strip() or row["channel_id"]
-    return text if len(text) <= width else text[: width - 1] + "…"
+            raise HistoryError(f"cannot write the chart to {path}: {exc.strerror or exc}") from exc
+    return Path(path)
