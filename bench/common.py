@@ -54,8 +54,11 @@ BROKER_URL = f"amqp://guest:guest@127.0.0.1:5672/{VHOST}"
 RUN_FINISHED_QUEUE = "bench_run_finished"
 API_KEYS = ["bench-key-0001"]  # the emulator's only valid key; one project with a quota we never reach
 QUOTA = 100_000_000
-PIPELINE_QUEUES = ["runs", "normalize", "resolve", "metadata", "finalize"]
-TABLES = "runs, run_inputs, jobs, channels, channel_snapshots, resolutions, resolution_changes, api_calls"
+PIPELINE_QUEUES = ["runs", "normalize", "resolve", "metadata", "uploads", "video_stats", "finalize"]
+TABLES = (
+    "runs, run_inputs, jobs, channels, channel_snapshots, resolutions, resolution_changes, api_calls, "
+    "videos, video_snapshots, run_video_channels, run_video_batches"
+)
 
 
 def log(message: str) -> None:
@@ -156,6 +159,8 @@ def service_env(emulator_url: str) -> dict[str, str]:
         "QUOTA_DAILY_UNITS_PER_KEY": str(QUOTA),
         "RUN_FINISHED_QUEUE": RUN_FINISHED_QUEUE,
         "METRICS_PORT": "0",  # no Prometheus port: other workers on this machine may hold 9191
+        # The channel benchmarks measure the channel part; bench_videos asks for recent videos per run.
+        "RECENT_VIDEOS": "0",
         "LOG_LEVEL": "WARNING",
         "NO_PROXY": "127.0.0.1,localhost",
         "no_proxy": "127.0.0.1,localhost",
@@ -483,7 +488,13 @@ def job_counts(ctx: Any, run_id: str) -> dict[str, int]:
 
 
 def timed_run(
-    ctx: Any, lines: Sequence[str], *, timeout: float, label: str = "bench", run_id: str | None = None
+    ctx: Any,
+    lines: Sequence[str],
+    *,
+    timeout: float,
+    label: str = "bench",
+    run_id: str | None = None,
+    options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``start_run`` → FINISHED: seconds from just before the call to the run's ``finished_at``."""
     from datetime import UTC, datetime
@@ -493,7 +504,7 @@ def timed_run(
 
     started = datetime.now(UTC)
     t0 = time.perf_counter()
-    run_id = start_run(label, "bench", list(lines), ctx=ctx, send=send_all, run_id=run_id)
+    run_id = start_run(label, "bench", list(lines), options, ctx=ctx, send=send_all, run_id=run_id)
     row = wait_finished(ctx, run_id, timeout=timeout)
     polled = time.perf_counter() - t0
     seconds = (row["finished_at"] - started).total_seconds()
