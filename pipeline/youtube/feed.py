@@ -85,7 +85,7 @@ class FeedReader:
         status: int | None = None
         try:
             try:
-                with self._opener.open(url, timeout=self.timeout) as response:  # noqa: S310 - http(s) only
+                with self._opener.open(url, timeout=self.timeout) as response:
                     status = response.status
                     body = response.read(MAX_BYTES + 1)
             except urllib.error.HTTPError as exc:

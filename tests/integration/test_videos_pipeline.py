@@ -29,7 +29,7 @@ def channels_with(emulator: Any, *, videos: bool, count: int) -> list[dict[str, 
     for entry in emulator.catalogue.sample(600):
         if entry["terminated"]:
             continue
-        if videos and len(entry["video_ids"]) >= 6 or not videos and entry["no_videos"]:
+        if (videos and len(entry["video_ids"]) >= 6) or (not videos and entry["no_videos"]):
             found.append(entry)
         if len(found) == count:
             break
