@@ -26,6 +26,7 @@ from pipeline import store, videostore
 from pipeline.context import Context
 from pipeline.errors import InvalidRequest, RunNotFound, YtCollectError
 from pipeline.inputs import InputKind, parse_channel_input
+from pipeline.store import _rowcount
 
 DERIVED_LABEL = "computed by ytcollect"
 INTERVALS = ("hour", "day", "week", "month")
@@ -81,9 +82,9 @@ def channel_aggregates(
         for d in UPLOAD_WINDOWS
     ]
     for row in session.execute(
-        sa.select(Video.channel_id, sa.func.max(published).label("last"), *windows)
+        sa.select(col(Video.channel_id), sa.func.max(published).label("last"), *windows)
         .where(public)
-        .group_by(Video.channel_id),
+        .group_by(col(Video.channel_id)),
         params,
     ):
         agg = out[row.channel_id]
@@ -99,7 +100,7 @@ def channel_aggregates(
     overall = sa.func.row_number().over(partition_by=Video.channel_id, order_by=published.desc())
     latest = (
         sa.select(
-            Video.channel_id,
+            col(Video.channel_id),
             kind,
             col(Video.view_count).label("views"),
             col(Video.like_count).label("likes"),
@@ -187,7 +188,12 @@ def top_videos(
     )
     base = (
         sa.select(
-            Video.channel_id, Video.id, Video.title, col(Video.view_count).label("views"), published, overall
+            col(Video.channel_id),
+            col(Video.id),
+            col(Video.title),
+            col(Video.view_count).label("views"),
+            published,
+            overall,
         )
         .where(
             col(Video.channel_id).in_(sa.bindparam("ids", expanding=True)),
@@ -365,7 +371,7 @@ def untrack_videos(refs: Sequence[str], *, ctx: Context) -> int:
     """Stop following videos by hand; they are then polled by age like any other. Returns how many."""
     ids = [video_id_of(r) for r in refs]
     with ctx.session() as session:
-        return session.execute(sa.update(Video).where(col(Video.id).in_(ids)).values(tracked=False)).rowcount
+        return _rowcount(session, sa.update(Video).where(col(Video.id).in_(ids)).values(tracked=False))
 
 
 def list_videos(channel_ref: str, *, ctx: Context, limit: int = 100) -> list[dict[str, Any]]:
@@ -488,7 +494,7 @@ def video_metrics(video_ref: str, *, ctx: Context, days: int = 30, interval: str
             session.exec(
                 select(VideoSnapshot)
                 .where(VideoSnapshot.video_id == video_id, col(VideoSnapshot.fetched_at) >= since)
-                .order_by(VideoSnapshot.fetched_at)
+                .order_by(col(VideoSnapshot.fetched_at))
             )
         )
     points = aggregate_points(snaps, interval)
@@ -508,10 +514,8 @@ def delete_videos(refs: Sequence[str], *, ctx: Context, keep_snapshots: bool = F
     with ctx.session() as session:
         snaps = 0
         if not keep_snapshots:
-            snaps = session.execute(
-                sa.delete(VideoSnapshot).where(col(VideoSnapshot.video_id).in_(ids))
-            ).rowcount
-        videos = session.execute(sa.delete(Video).where(col(Video.id).in_(ids))).rowcount
+            snaps = _rowcount(session, sa.delete(VideoSnapshot).where(col(VideoSnapshot.video_id).in_(ids)))
+        videos = _rowcount(session, sa.delete(Video).where(col(Video.id).in_(ids)))
     return {"videos": videos, "snapshots": snaps}
 
 
@@ -523,24 +527,27 @@ def purge_video_data(
 ) -> dict[str, int]:
     """YouTube's 30-day rule for video data: videos not read since ``stale_before`` go, with their
     snapshots; videos of channels that are gone go too; old snapshots past the retention go."""
-    stale = sa.select(Video.id).where(
+    stale = sa.select(col(Video.id)).where(
         sa.or_(
             sa.func.coalesce(col(Video.stats_at), col(Video.last_seen_at)) < stale_before,
-            sa.and_(col(Video.tracked).is_(False), col(Video.channel_id).not_in(sa.select(Channel.id))),
+            sa.and_(col(Video.tracked).is_(False), col(Video.channel_id).not_in(sa.select(col(Channel.id)))),
         )
     )
-    snaps = session.execute(sa.delete(VideoSnapshot).where(col(VideoSnapshot.video_id).in_(stale))).rowcount
-    snaps += session.execute(
-        sa.delete(VideoSnapshot).where(col(VideoSnapshot.fetched_at) < snapshots_before)
-    ).rowcount
-    videos = session.execute(
+    snaps = _rowcount(session, sa.delete(VideoSnapshot).where(col(VideoSnapshot.video_id).in_(stale)))
+    snaps += _rowcount(
+        session, sa.delete(VideoSnapshot).where(col(VideoSnapshot.fetched_at) < snapshots_before)
+    )
+    videos = _rowcount(
+        session,
         sa.delete(Video).where(
             sa.or_(
                 sa.func.coalesce(col(Video.stats_at), col(Video.last_seen_at)) < stale_before,
-                sa.and_(col(Video.tracked).is_(False), col(Video.channel_id).not_in(sa.select(Channel.id))),
+                sa.and_(
+                    col(Video.tracked).is_(False), col(Video.channel_id).not_in(sa.select(col(Channel.id)))
+                ),
             )
-        )
-    ).rowcount
+        ),
+    )
     return {"videos": videos, "video_snapshots": snaps}
 
 

@@ -28,7 +28,7 @@ from models import (
     VideoSnapshot,
     VideoTaskStatus,
 )
-from pipeline.store import _chunks, _insert
+from pipeline.store import _chunks, _insert, _rowcount, _table
 from pipeline.youtube.records import VideoRecord
 
 IDS_PER_BATCH = 50  # videos:batchGetStats and videos.list take at most 50 ids
@@ -44,7 +44,7 @@ def claim_videos_dispatch(session: Session, *, run_id: str, now: datetime) -> bo
         .where(col(Run.id) == run_id, col(Run.videos_dispatched_at).is_(None))
         .values(videos_dispatched_at=now)
     )
-    return session.execute(stmt).rowcount == 1
+    return _rowcount(session, stmt) == 1
 
 
 def claim_stats_dispatch(session: Session, *, run_id: str, now: datetime) -> bool:
@@ -54,16 +54,16 @@ def claim_stats_dispatch(session: Session, *, run_id: str, now: datetime) -> boo
         .where(col(Run.id) == run_id, col(Run.video_stats_dispatched_at).is_(None))
         .values(video_stats_dispatched_at=now)
     )
-    return session.execute(stmt).rowcount == 1
+    return _rowcount(session, stmt) == 1
 
 
 def done_channel_ids(session: Session, *, run_id: str) -> list[str]:
     """The distinct channels the run's DONE jobs landed on."""
     stmt = (
-        sa.select(Job.channel_id)
+        sa.select(col(Job.channel_id))
         .where(col(Job.run_id) == run_id, col(Job.status) == JobStatus.DONE, col(Job.channel_id).is_not(None))
         .distinct()
-        .order_by(Job.channel_id)
+        .order_by(col(Job.channel_id))
     )
     return [cid for cid in session.execute(stmt).scalars() if cid]
 
@@ -80,7 +80,7 @@ def create_upload_checks(session: Session, *, run_id: str, channel_ids: Sequence
         for cid in channel_ids
     ]
     for chunk in _chunks(rows):
-        stmt = _insert(session, RunVideoChannel.__table__).on_conflict_do_nothing(
+        stmt = _insert(session, _table(RunVideoChannel)).on_conflict_do_nothing(
             index_elements=["run_id", "channel_id"]
         )
         session.execute(stmt, list(chunk))
@@ -98,7 +98,7 @@ def upload_checks(
         query = query.where(col(RunVideoChannel.channel_id).in_(list(channel_ids)))
     if statuses is not None:
         query = query.where(col(RunVideoChannel.status).in_(list(statuses)))
-    return list(session.exec(query.order_by(RunVideoChannel.channel_id)))
+    return list(session.exec(query.order_by(col(RunVideoChannel.channel_id))))
 
 
 def count_open_checks(session: Session, *, run_id: str) -> int:
@@ -126,7 +126,7 @@ def settle_check(session: Session, *, run_id: str, channel_id: str, now: datetim
         )
         .values(updated_at=now, **values)
     )
-    return session.execute(stmt).rowcount == 1
+    return _rowcount(session, stmt) == 1
 
 
 def insert_batches(session: Session, *, run_id: str, video_ids: Sequence[str], now: datetime) -> int:
@@ -143,7 +143,7 @@ def insert_batches(session: Session, *, run_id: str, video_ids: Sequence[str], n
         for n, start in enumerate(range(0, len(video_ids), IDS_PER_BATCH))
     ]
     for chunk in _chunks(rows, 1_000):
-        stmt = _insert(session, RunVideoBatch.__table__).on_conflict_do_nothing(
+        stmt = _insert(session, _table(RunVideoBatch)).on_conflict_do_nothing(
             index_elements=["run_id", "batch_no"]
         )
         session.execute(stmt, list(chunk))
@@ -162,7 +162,7 @@ def batches(
         query = query.where(col(RunVideoBatch.batch_no).in_(list(batch_nos)))
     if statuses is not None:
         query = query.where(col(RunVideoBatch.status).in_(list(statuses)))
-    return list(session.exec(query.order_by(RunVideoBatch.batch_no)))
+    return list(session.exec(query.order_by(col(RunVideoBatch.batch_no))))
 
 
 def settle_batch(session: Session, *, run_id: str, batch_no: int, now: datetime, **values: Any) -> bool:
@@ -175,7 +175,7 @@ def settle_batch(session: Session, *, run_id: str, batch_no: int, now: datetime,
         )
         .values(updated_at=now, **values)
     )
-    return session.execute(stmt).rowcount == 1
+    return _rowcount(session, stmt) == 1
 
 
 def stuck_checks(
@@ -232,23 +232,23 @@ def video_task_counts(session: Session, *, run_id: str) -> dict[str, Any]:
     """The video part of a run in numbers, for its summary."""
     checks = dict(
         session.execute(
-            sa.select(RunVideoChannel.status, sa.func.count())
+            sa.select(col(RunVideoChannel.status), sa.func.count())
             .where(col(RunVideoChannel.run_id) == run_id)
-            .group_by(RunVideoChannel.status)
+            .group_by(col(RunVideoChannel.status))
         ).all()
     )
     methods = dict(
         session.execute(
-            sa.select(RunVideoChannel.method, sa.func.count())
+            sa.select(col(RunVideoChannel.method), sa.func.count())
             .where(col(RunVideoChannel.run_id) == run_id, col(RunVideoChannel.method).is_not(None))
-            .group_by(RunVideoChannel.method)
+            .group_by(col(RunVideoChannel.method))
         ).all()
     )
     fallbacks = dict(
         session.execute(
-            sa.select(RunVideoChannel.feed_fallback, sa.func.count())
+            sa.select(col(RunVideoChannel.feed_fallback), sa.func.count())
             .where(col(RunVideoChannel.run_id) == run_id, col(RunVideoChannel.feed_fallback).is_not(None))
-            .group_by(RunVideoChannel.feed_fallback)
+            .group_by(col(RunVideoChannel.feed_fallback))
         ).all()
     )
     new_videos = session.execute(
@@ -258,10 +258,13 @@ def video_task_counts(session: Session, *, run_id: str) -> dict[str, Any]:
     ).scalar_one()
     batch_rows = session.execute(
         sa.select(
-            RunVideoBatch.status, RunVideoBatch.method, sa.func.count(), sa.func.sum(RunVideoBatch.removed)
+            col(RunVideoBatch.status),
+            col(RunVideoBatch.method),
+            sa.func.count(),
+            sa.func.sum(RunVideoBatch.removed),
         )
         .where(col(RunVideoBatch.run_id) == run_id)
-        .group_by(RunVideoBatch.status, RunVideoBatch.method)
+        .group_by(col(RunVideoBatch.status), col(RunVideoBatch.method))
     ).all()
     batch_status: dict[str, int] = {}
     batch_method: dict[str, int] = {}
@@ -293,7 +296,9 @@ def known_video_ids(session: Session, *, video_ids: Iterable[str]) -> set[str]:
     ids = list(set(video_ids))
     found: set[str] = set()
     for chunk in _chunks(ids):
-        found.update(session.execute(sa.select(Video.id).where(col(Video.id).in_(list(chunk)))).scalars())
+        found.update(
+            session.execute(sa.select(col(Video.id)).where(col(Video.id).in_(list(chunk)))).scalars()
+        )
     return found
 
 
@@ -327,7 +332,7 @@ def save_discovered(
         }
         for v in sorted(videos, key=lambda v: v.video_id)
     ]
-    stmt = _insert(session, Video.__table__)
+    stmt = _insert(session, _table(Video))
     stmt = stmt.on_conflict_do_update(
         index_elements=["id"],
         set_={"last_seen_at": stmt.excluded.last_seen_at, "last_run_id": stmt.excluded.last_run_id},
@@ -455,7 +460,7 @@ def save_stats(
         if r.video_id in known
     ]
     if snapshot_rows:
-        snap = _insert(session, VideoSnapshot.__table__).on_conflict_do_nothing(
+        snap = _insert(session, _table(VideoSnapshot)).on_conflict_do_nothing(
             index_elements=["video_id", "run_id"]
         )
         session.execute(snap, snapshot_rows)
@@ -470,7 +475,7 @@ def mark_removed(session: Session, *, video_ids: Iterable[str], now: datetime) -
     stmt = (
         sa.update(Video).where(col(Video.id).in_(ids), col(Video.removed_at).is_(None)).values(removed_at=now)
     )
-    return session.execute(stmt).rowcount
+    return _rowcount(session, stmt)
 
 
 # --- what is due --------------------------------------------------------------------------------
@@ -543,16 +548,16 @@ def due_video_ids(
             sa.func.row_number().over(partition_by=Video.channel_id, order_by=published.desc()).label("rank")
         )
         ranked = (
-            sa.select(Video.id.label("vid"), rank)  # type: ignore[attr-defined]
+            sa.select(col(Video.id).label("vid"), rank)  # type: ignore[attr-defined]
             .where(col(Video.removed_at).is_(None), *filters)
             .subquery()
         )
         filters.append(col(Video.id).in_(sa.select(ranked.c.vid).where(ranked.c.rank <= newest_per_channel)))
     never = sa.case((col(Video.stats_at).is_(None), 0), else_=1)
     stmt = (
-        sa.select(Video.id)
+        sa.select(col(Video.id))
         .where(_due_clause(policy, now), *filters)
-        .order_by(never, col(Video.stats_at), Video.id)
+        .order_by(never, col(Video.stats_at), col(Video.id))
     )
     if limit is not None:
         stmt = stmt.limit(limit)
@@ -565,5 +570,9 @@ def ids_needing_details(session: Session, *, video_ids: Iterable[str]) -> list[s
     if not ids:
         return []
     # A title from the feed is as good as videos.list's: only videos with none need the call.
-    stmt = sa.select(Video.id).where(col(Video.id).in_(ids), col(Video.title).is_(None)).order_by(Video.id)
+    stmt = (
+        sa.select(col(Video.id))
+        .where(col(Video.id).in_(ids), col(Video.title).is_(None))
+        .order_by(col(Video.id))
+    )
     return list(session.execute(stmt).scalars())

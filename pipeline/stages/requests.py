@@ -67,7 +67,7 @@ def validate_run_request(
             raise InvalidRequest(f"option {name} has the wrong type")
         if name in ("search_budget", "freshness_hours") and cast(float, value) < 0:
             raise InvalidRequest(f"option {name} must not be negative")
-        if name == "recent_videos" and not 0 <= value <= MAX_RECENT_VIDEOS:
+        if name == "recent_videos" and not 0 <= cast(int, value) <= MAX_RECENT_VIDEOS:
             raise InvalidRequest(
                 f"option recent_videos must be between 0 and {MAX_RECENT_VIDEOS}, not {value}"
             )
