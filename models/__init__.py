@@ -3,6 +3,7 @@
 from sqlmodel import SQLModel
 
 from models.api_call import ApiCall
+from models.api_token import ApiToken
 from models.channel import Channel
 from models.job import OPEN_STATUSES, TERMINAL_STATUSES, Job, JobStatus
 from models.resolution import CACHE_PREFIX, Confidence, Resolution, ResolutionChange, ResolutionMethod
@@ -20,6 +21,7 @@ __all__ = [
     "OPEN_TASK_STATUSES",
     "TERMINAL_STATUSES",
     "ApiCall",
+    "ApiToken",
     "Channel",
     "ChannelSnapshot",
     "Confidence",

@@ -23,6 +23,8 @@ _PARAM_ENCODED = re.compile(r"""(?i)(key%3D)(?:(?!%26)[^&\s'"])+""")
 _MAPPING = re.compile(r"""(?i)(["']\w*key["']\s*:\s*["'])[^"']*""")
 # Anything shaped like a Google API key, wherever it stands.
 _GOOGLE_KEY = re.compile(r"AIza[0-9A-Za-z_\-]{35}")
+# The HTTP API's bearer tokens (pipeline.tokens): never logged on purpose, scrubbed if one slips in.
+_API_TOKEN = re.compile(r"ytc_[0-9A-Za-z_\-]{20,}")
 
 _secrets_lock = threading.Lock()
 _secrets: set[str] = set()
@@ -55,6 +57,7 @@ def redact(text: object) -> str:
     text = _PARAM.sub(lambda m: m.group(1) + REDACTED, text)
     text = _PARAM_ENCODED.sub(lambda m: m.group(1) + REDACTED, text)
     text = _MAPPING.sub(lambda m: m.group(1) + REDACTED, text)
+    text = _API_TOKEN.sub(REDACTED, text)
     return _GOOGLE_KEY.sub(REDACTED, text)
 
 
