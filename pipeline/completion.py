@@ -204,5 +204,15 @@ class RunCompletion:
 
     def forget(self, run_id: str) -> None:
         """Drop every key of a run (after deletion, or in tests simulating Redis losing them)."""
-        names = ("remaining", "unresolved", "done", "counts", "resolved", "waiting", "units", "searches")
+        names = (
+            "remaining",
+            "unresolved",
+            "done",
+            "counts",
+            "resolved",
+            "waiting",
+            "units",
+            "searches",
+            "events",  # pipeline.progress: the live event stream
+        )
         self.redis.delete(*(run_key(run_id, n) for n in names))

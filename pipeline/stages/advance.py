@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 
 from models import JobStatus, Run, RunStatus, VideoTaskStatus
 from pipeline import messages, store, videostore
+from pipeline import progress as live_progress
 from pipeline.context import Context
 from pipeline.messages import Send
 
@@ -68,6 +69,11 @@ def advance(ctx: Context, run_id: str, progress: Progress) -> list[Send]:
 
 def _emptied_run(ctx: Context, run_id: str, progress: Progress) -> bool:
     result = ctx.completion.mark_terminal(run_id, dict(progress.terminal))
+    if result.newly_marked and result.remaining is not None:
+        # After the commit and the count: a live snapshot for the HTTP API's subscribers.
+        live_progress.publish_settled(
+            ctx.redis, run_id, ctx.completion.live(run_id), settled=result.newly_marked
+        )
     if result.remaining is None:  # Redis lost the run: was this the last open job?
         with ctx.session() as session:
             return store.count_open_jobs(session, run_id=run_id) == 0

@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 from models import OPEN_STATUSES, JobStatus, Run, RunStatus
+from pipeline import progress as live_progress
 from pipeline import store, videostore
 from pipeline.context import Context
 from pipeline.messages import Send
@@ -85,6 +86,7 @@ def publish_finished(ctx: Context, run_id: str) -> None:
     ctx.events.publish(finished_event(run))
     with ctx.session() as session:
         store.mark_event_sent(session, run_id=run_id, now=ctx.now())
+    live_progress.publish_finished(ctx, run_id)  # the live stream's last event (the HTTP API relays it)
 
 
 def finished_event(run: Run) -> dict[str, Any]:
