@@ -35,6 +35,7 @@ COMMAND_MODULES = {
     "stats": "history",
     "videos": "videos",
     "compare": "videos",
+    "serve": "serve",
     "tokens": "tokens",
 }
 

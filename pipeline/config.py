@@ -150,7 +150,13 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = Field(default=False, description="one JSON object per log line (for log shippers)")
 
-    @field_validator("yt_api_keys", mode="before")
+    # --- the HTTP API (ytcollect serve) ---------------------------------------------------------
+    api_cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="comma-separated origins allowed to call the API from a browser"
+    )
+    api_max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1_024, description="larger bodies are 413")
+
+    @field_validator("yt_api_keys", "api_cors_origins", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):

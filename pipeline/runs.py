@@ -110,6 +110,49 @@ def get_run_status(run_id: str, owner_id: str | None = None, *, ctx: Context) ->
     return answer
 
 
+def list_runs(
+    owner_id: str,
+    *,
+    statuses: Sequence[str] | None = None,
+    analysis_id: str | None = None,
+    offset: int = 0,
+    limit: int = 50,
+    ctx: Context,
+) -> dict[str, Any]:
+    """An owner's runs, newest first, a page at a time: what each is and how far it got (no summaries)."""
+    with ctx.session() as session:
+        runs, total = store.list_runs(
+            session, owner_id=owner_id, statuses=statuses, analysis_id=analysis_id, offset=offset, limit=limit
+        )
+    items = []
+    for run in runs:
+        if run.status in (RunStatus.FINISHED, RunStatus.CANCELLED):
+            progress = 1.0
+        else:
+            live = ctx.completion.live(run.id) if run.status == RunStatus.RUNNING else None
+            done = run.total_jobs - live.remaining if live is not None else 0
+            progress = round(done / run.total_jobs, 4) if run.total_jobs and live is not None else 0.0
+        items.append(
+            {
+                "run_id": run.id,
+                "analysis_id": run.analysis_id,
+                "owner_id": run.owner_id,
+                "run_status": run.status,
+                "kind": run.kind,
+                "progress": progress,
+                "total_inputs": run.total_inputs,
+                "total_jobs": run.total_jobs,
+                "created_at": _iso(run.created_at),
+                "started_at": _iso(run.started_at),
+                "finished_at": _iso(run.finished_at),
+                "parent_run_id": run.parent_run_id,
+                "error": run.error,
+            }
+        )
+    next_offset = offset + len(items) if offset + len(items) < total else None
+    return {"items": items, "total": total, "offset": offset, "limit": limit, "next_offset": next_offset}
+
+
 def get_run_results(
     run_id: str,
     owner_id: str | None = None,

@@ -79,6 +79,32 @@ def get_run(session: Session, *, run_id: str) -> Run | None:
     return session.get(Run, run_id)
 
 
+def list_runs(
+    session: Session,
+    *,
+    owner_id: str,
+    statuses: Sequence[str] | None = None,
+    analysis_id: str | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[list[Run], int]:
+    """One owner's runs, newest first, with how many match in all (for paging)."""
+    where = [col(Run.owner_id) == owner_id]
+    if statuses:
+        where.append(col(Run.status).in_(list(statuses)))
+    if analysis_id is not None:
+        where.append(col(Run.analysis_id) == analysis_id)
+    total = int(session.execute(sa.select(sa.func.count()).select_from(Run).where(*where)).scalar_one())
+    query = (
+        select(Run)
+        .where(*where)
+        .order_by(col(Run.created_at).desc(), col(Run.id).desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(session.exec(query)), total
+
+
 def lock_run(session: Session, *, run_id: str) -> Run | None:
     """The run row, locked for the rest of the transaction where the database can (PostgreSQL)."""
     return session.exec(select(Run).where(Run.id == run_id).with_for_update()).first()

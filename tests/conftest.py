@@ -31,7 +31,7 @@ def pg_url(database: str) -> str:
 
 
 # The end-to-end fixtures (real services, emulator, worker) are available to every test module.
-pytest_plugins = ["tests.integration.pipeline_harness"]
+pytest_plugins = ["tests.integration.pipeline_harness", "tests.integration.api_harness"]
 
 _SERVICES = {
     "PostgreSQL": (5432, "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"),

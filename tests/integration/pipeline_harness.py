@@ -38,7 +38,7 @@ def truncate(engine: sa.Engine) -> None:
         conn.execute(
             sa.text(
                 "TRUNCATE runs, run_inputs, jobs, channels, channel_snapshots, resolutions, resolution_changes, "
-                "api_calls, videos, video_snapshots, run_video_channels, run_video_batches RESTART IDENTITY CASCADE"
+                "api_calls, videos, video_snapshots, run_video_channels, run_video_batches, api_tokens RESTART IDENTITY CASCADE"
             )
         )
 

@@ -324,3 +324,33 @@ def test_readme_configuration_defaults_are_the_settings_defaults():
     assert len(checked) > 10, "the check would prove nothing"
     wrong = {k: (v, defaults[k]) for k, v in checked.items() if not _same(v, defaults[k])}
     assert wrong == {}, "README default differs from Settings: {name: (documented, real)}"
+
+
+# --- the HTTP API -------------------------------------------------------------------------------------
+
+
+def test_web_serves_the_api_in_the_procfile_and_compose_alike():
+    """Given the Procfile and docker-compose.yml, when their `web` entries are read, then both run `ytcollect serve` on all interfaces, compose restarts it and waits for the migration, and its port is published on loopback only."""
+    env, words = procfile()["web"]
+    assert words[:2] == ["ytcollect", "serve"] and words[words.index("--host") + 1] == "0.0.0.0"
+    web = compose_services()["web"]
+    assert argv(web) == ["ytcollect", "serve", "--host", "0.0.0.0", "--port", "8000"]
+    assert web["restart"] == "unless-stopped"
+    assert web["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert web["ports"] == ["127.0.0.1:8000:8000"]
+    assert "/readyz" in " ".join(web["healthcheck"]["test"])
+    worker_ports = {e.get("METRICS_PORT") for e, w in procfile().values() if dramatiq_queues(w)}
+    assert env.get("METRICS_PORT") and env["METRICS_PORT"] not in worker_ports
+
+
+def test_readme_documents_serve_tokens_and_the_web_entry():
+    """Given README.md, when read, then it names `ytcollect serve`, `ytcollect tokens create`, the `web` process and the live event routes."""
+    text = (ROOT / "README.md").read_text()
+    for needle in (
+        "ytcollect serve",
+        "ytcollect tokens create",
+        "`web`",
+        "/v1/runs/{id}/events",
+        "/v1/runs/{id}/stream",
+    ):
+        assert needle in text, needle
