@@ -39,6 +39,7 @@ demo: $(STAMP)  ## run a sample of every input kind on the embedded default (no 
 
 test: $(STAMP)  ## the whole suite against the real PostgreSQL, Redis and RabbitMQ on 127.0.0.1
 	bash scripts/ensure-services
+	bash scripts/ensure-browser
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)  ## pure tests only, no services

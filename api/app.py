@@ -1,10 +1,11 @@
-"""The FastAPI application: routers, error bodies, limits, CORS and the live feeds."""
+"""The FastAPI application: routers, error bodies, limits, CORS, the dashboard and the live feeds."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import redis.exceptions as redis_exc
@@ -13,8 +14,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api import dashboard
 from api.deps import ApiState
 from api.limits import BodyLimit
 from api.live import RunFeeds
@@ -25,6 +28,7 @@ from pipeline.context import Context
 from pipeline.runs import Sender
 
 log = logging.getLogger(__name__)
+HERE = Path(__file__).parent
 # A run of 100,000 inputs of ~100 bytes is ~10 MB of JSON; far more is a mistake or an attack.
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
 
@@ -108,6 +112,8 @@ def create_app(
         metrics.install(app)
     for module in (runs, live, channels, ops):
         app.include_router(module.router)
+    app.include_router(dashboard.router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     _error_schema(app)
     return app
 

@@ -27,7 +27,7 @@ def embedded_env() -> dict[str, str]:
 
 
 def test_serve_with_nothing_configured_runs_a_run_and_shows_the_dashboard_without_a_token(tmp_path):
-    """Given no service configured, when `ytcollect serve` runs and a run is posted without a token, then it runs in-process to `finished` over SSE and a bad token is still refused."""
+    """Given no service configured, when `ytcollect serve` runs and a run is posted without a token, then it runs in-process to `finished` over SSE, the dashboard answers, and a bad token is still refused."""
     with (
         serve_process(embedded_env(), tmp_path / "serve.log", cwd=tmp_path) as url,
         httpx.Client(base_url=url) as c,
@@ -40,12 +40,14 @@ def test_serve_with_nothing_configured_runs_a_run_and_shows_the_dashboard_withou
             from tests.integration.api_harness import sse_events
 
             events = list(sse_events(response))
+        home = c.get("/")
         refused = c.get("/v1/runs", headers=bearer("ytc_wrong-token-0123456789abcdef"))
         ready = c.get("/readyz").json()
 
     assert events[-1]["event"] == "finished"
     assert events[-1]["data"]["owner_id"] == "local"
     assert events[-1]["data"]["summary"]["counts_by_status"] == {"FAILED": 2}
+    assert home.status_code == 200 and "Start a run" in home.text and 'name="inputs"' in home.text
     assert refused.status_code == 401
     assert ready["services"]["broker"]["detail"] == "in-process"
     assert (tmp_path / ".ytcollect" / "ytcollect.db").exists()
@@ -83,6 +85,7 @@ def test_no_token_or_api_key_reaches_the_servers_log_or_the_database(
         assert ytcollect("tokens", "revoke", fingerprint, env=env).returncode == 0
         for t in (token, doomed):
             c.get("/v1/runs", headers=bearer(t))
+        c.post("/login", data={"token": bad})
 
     assert events[-1]["event"] == "finished"
     text = log.read_text()
