@@ -10,9 +10,10 @@ import pytest
 import sqlalchemy as sa
 
 from actors.dispatch import send_all
+from emulator.testing import RawClient
 from models import Channel, RunVideoBatch, RunVideoChannel, Video, VideoSnapshot
 from pipeline.runs import get_run_status, start_run
-from pipeline.videos import compare_run, delete_videos
+from pipeline.videos import compare_run
 from tests.integration.pipeline_harness import wait_until
 
 pytestmark = pytest.mark.services
@@ -35,6 +36,19 @@ def channels_with(emulator: Any, *, videos: bool, count: int) -> list[dict[str, 
             break
     assert len(found) == count
     return found
+
+
+def admin(emulator: Any, name: str, payload: Any) -> Any:
+    """One POST to the emulator's admin API over HTTP, as an operator's script would send it."""
+    answer = RawClient(emulator.base_url).admin("POST", name, payload)
+    assert answer.status == 200, answer.body
+    return answer.json
+
+
+def a_day_passes(emulator: Any, clock: Any, hours: float = 25.0) -> None:
+    """Move the pipeline's clock and the emulator's (over its admin API) by the same time."""
+    clock.advance(timedelta(hours=hours))
+    admin(emulator, "clock", {"advance_seconds": hours * 3600})
 
 
 def rows(ctx: Any, model: Any, *where: Any) -> list[Any]:
@@ -84,41 +98,34 @@ def test_a_run_stores_each_channels_newest_uploads_at_the_minimum_quota(worker, 
 
 
 def test_the_next_check_stops_at_the_first_known_video(worker, pipeline_ctx, emulator, clock):
-    """Given a channel whose 5 newest uploads are stored, when its 2 newest are forgotten and a run follows 10, then only those 2 come back: the check stopped at the first known video."""
+    """Given a channel whose 5 newest uploads are stored, when it uploads 2 more and a run the next day follows 10, then only those 2 are added: the check stopped at the first known video."""
     entry = channels_with(emulator, videos=True, count=1)[0]
     first = start_run("a", "o", [entry["id"]], {"recent_videos": 5}, ctx=pipeline_ctx, send=send_all)
     wait_until(lambda: finished(pipeline_ctx, first), timeout=60)
-    newest_two = entry["video_ids"][-2:]
-    delete_videos(newest_two, ctx=pipeline_ctx)
+    uploaded = admin(emulator, "uploads", {"channel_id": entry["id"], "count": 2})["video_ids"]
 
-    clock.advance(timedelta(days=1))
+    a_day_passes(emulator, clock)  # uploads turn public 5-120 s after being added
     second = start_run("a", "o", [entry["id"]], {"recent_videos": 10}, ctx=pipeline_ctx, send=send_all)
     status = wait_until(lambda: finished(pipeline_ctx, second), timeout=60)
 
     check = rows(pipeline_ctx, RunVideoChannel, RunVideoChannel.run_id == second)[0]
     assert check.new_videos == 2
-    assert {v.id for v in rows(pipeline_ctx, Video)} == set(
-        entry["video_ids"][-5:]
-    )  # nothing older was added
+    assert {v.id for v in rows(pipeline_ctx, Video)} == set(entry["video_ids"][-5:]) | set(uploaded)
     assert status["summary"]["videos"]["new_videos"] == 2
+    assert emulator.usage()["by_method"]["playlistItems.list"]["units"] == 2  # one page a run
 
 
-def test_a_video_missing_from_the_statistics_answer_is_marked_removed_not_failed(
-    worker, pipeline_ctx, emulator, clock
-):
-    """Given a stored video that YouTube no longer has, when a run reads its channel's statistics, then the video is marked removed, the batch is done and the run finishes."""
+def test_a_removed_video_is_marked_removed_not_failed(worker, pipeline_ctx, emulator, clock):
+    """Given a new upload a run has stored, when the channel removes it and a run reads the channel the next day, then the video is marked removed, its batch is done and the run finishes."""
     entry = channels_with(emulator, videos=True, count=1)[0]
-    gone = "zzzzzzzzzz" + "w"  # an id no catalogue video has
-    with pipeline_ctx.session() as s:
-        s.add(
-            Video(
-                id=gone,
-                channel_id=entry["id"],
-                title="deleted since",
-                published_at=clock() - timedelta(hours=3),
-            )
-        )
+    (gone,) = admin(emulator, "uploads", {"channel_id": entry["id"], "count": 1})["video_ids"]
+    a_day_passes(emulator, clock, hours=0.1)  # public 5-120 s after being added
+    first = start_run("a", "o", [entry["id"]], {"recent_videos": 5}, ctx=pipeline_ctx, send=send_all)
+    wait_until(lambda: finished(pipeline_ctx, first), timeout=60)
+    assert rows(pipeline_ctx, Video, Video.id == gone)[0].view_count is not None
+    assert admin(emulator, "remove", {"video_ids": [gone]})["removed"] == [gone]
 
+    a_day_passes(emulator, clock)  # a day-old video is due again
     run_id = start_run("a", "o", [entry["id"]], {"recent_videos": 5}, ctx=pipeline_ctx, send=send_all)
     status = wait_until(lambda: finished(pipeline_ctx, run_id), timeout=60)
 
