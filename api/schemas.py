@@ -6,25 +6,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipeline.stages.requests import RUN_OPTIONS
+
 
 class ErrorBody(BaseModel):
     """Every error: one sentence a person can act on."""
 
     detail: str
-
-
-class RunOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    allow_search: bool | None = Field(default=None, description="let custom URLs fall back to search.list")
-    search_budget: int | None = Field(default=None, ge=0, le=100, description="search.list calls allowed")
-    freshness_hours: float | None = Field(
-        default=None, ge=0, le=24 * 365, description="metadata younger than this is not fetched again"
-    )
-    use_resolution_cache: bool | None = None
-
-    def as_options(self) -> dict[str, Any]:
-        return self.model_dump(exclude_none=True)
 
 
 class StartRun(BaseModel):
@@ -35,7 +23,11 @@ class StartRun(BaseModel):
     run_id: str | None = Field(default=None, min_length=1, max_length=64)
     analysis_id: str = Field(min_length=1, max_length=200)
     channel_inputs: list[str] = Field(description="URLs, @handles, channel ids, video or playlist links")
-    options: RunOptions = Field(default_factory=RunOptions)
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="run options, checked like the start_run message's: "
+        + ", ".join(f"`{name}`" for name in sorted(RUN_OPTIONS)),
+    )
 
 
 class RunAccepted(BaseModel):
@@ -189,24 +181,42 @@ class ChannelHistory(BaseModel):
 
 class VideoItem(BaseModel):
     video_id: str
-    first_seen_at: str
-    last_seen_at: str
-    source: str
+    channel_id: str
+    title: str | None
+    published_at: str | None
+    duration_seconds: int | None
+    is_short: bool | None
+    short_method: str | None
+    views: int | None
+    likes: int | None
+    comments: int | None
+    stats_at: str | None
+    views_24h: int | None
+    views_7d: int | None
+    tracked: bool
+    removed_at: str | None
 
 
 class ChannelVideos(BaseModel):
     channel_id: str
     videos: list[VideoItem]
-    metrics_collected: bool
+
+
+class MetricsPoint(BaseModel):
+    bucket: str
+    views: int | None
+    likes: int | None
+    comments: int | None
+    snapshots: int
 
 
 class VideoMetrics(BaseModel):
-    video_id: str
-    channel_id: str
-    days: int
+    video: VideoItem
     interval: str
-    points: list[dict[str, Any]]
-    metrics_collected: bool
+    days: int
+    points: list[MetricsPoint]
+    growth: dict[str, dict[str, Any]]
+    derived: str
 
 
 class Quota(BaseModel):

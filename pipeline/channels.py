@@ -4,8 +4,8 @@ Channel data is public YouTube data shared by every run, but an owner sees only 
 videos their own runs found: another owner's channel is "not found", like another owner's run.
 History comes from the snapshots (``pipeline.history``), grouped by day, week or month.
 
-Videos: until recent-video collection stores uploads and their statistics, the videos known are
-the ones the owner's inputs named (video links); their metric series is empty and says so.
+Videos are the stored ones (``pipeline.videos``): an owner sees those of the channels their runs
+found, and those their inputs named.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from models import Channel, Job, JobStatus, Run
-from pipeline import history
+from models import Channel, Job, JobStatus, Run, Video
+from pipeline import history, videos
 from pipeline.errors import YtCollectError
 
 if TYPE_CHECKING:
@@ -36,10 +36,6 @@ class ChannelNotFound(YtCollectError):
 class VideoNotFound(YtCollectError):
     def __init__(self, video_id: str) -> None:
         super().__init__(f"video {video_id} not found")
-
-
-class VideoTrackingUnavailable(YtCollectError):
-    """Tracking a video's statistics needs the recent-video collection, which this version lacks."""
 
 
 def _owned(owner_id: str | None) -> Any:
@@ -158,67 +154,44 @@ def get_channel_history(
 
 
 def channel_videos(ctx: Context, channel_id: str, *, owner_id: str | None, limit: int = 50) -> dict[str, Any]:
-    """The channel's videos the owner's inputs named, newest first."""
+    """The channel's stored videos (recent uploads and tracked ones), newest first, with their latest counts."""
     with ctx.session() as session:
         if _visible(session, channel_id, owner_id) is None:
             raise ChannelNotFound(channel_id)
-        query = (
-            sa.select(col(Job.value), sa.func.min(Job.created_at), sa.func.max(Job.created_at))
-            .where(col(Job.channel_id) == channel_id, col(Job.kind) == "video")
-            .group_by(Job.value)
-            .order_by(sa.func.max(Job.created_at).desc())
-            .limit(limit)
-        )
-        if owner_id is not None:
-            query = query.where(col(Job.run_id).in_(_owned(owner_id)))
-        videos = [
-            {
-                "video_id": v,
-                "first_seen_at": first.isoformat(),
-                "last_seen_at": last.isoformat(),
-                "source": "input",
-            }
-            for v, first, last in session.execute(query)
-        ]
-    return {"channel_id": channel_id, "videos": videos, "metrics_collected": False}
+    return {"channel_id": channel_id, "videos": videos.list_videos(channel_id, ctx=ctx, limit=limit)}
 
 
-def _video_channel(session: Session, video_id: str, owner_id: str | None) -> str | None:
-    query = sa.select(col(Job.channel_id)).where(
-        col(Job.kind) == "video", col(Job.value) == video_id, col(Job.channel_id).is_not(None)
-    )
-    if owner_id is not None:
-        query = query.where(col(Job.run_id).in_(_owned(owner_id)))
-    row = session.execute(query.limit(1)).first()
-    return str(row[0]) if row else None
+def _video_visible(session: Session, video_id: str, owner_id: str | None) -> bool:
+    """A stored video whose channel the owner's runs found, or that the owner's inputs named."""
+    video = session.get(Video, video_id)
+    if video is None:
+        return False
+    if owner_id is None or _visible(session, video.channel_id, owner_id) is not None:
+        return True
+    named = session.execute(
+        sa.select(col(Job.id))
+        .where(col(Job.kind) == "video", col(Job.value) == video_id, col(Job.run_id).in_(_owned(owner_id)))
+        .limit(1)
+    ).first()
+    return named is not None
 
 
 def video_metrics(
     ctx: Context, video_id: str, *, owner_id: str | None, days: int = 30, interval: str = "day"
 ) -> dict[str, Any]:
-    """A video's statistics over the last ``days``, by interval (no series is collected yet: empty)."""
-    if interval not in INTERVALS:
-        raise ValueError(f"interval must be one of {', '.join(INTERVALS)}")
+    """A video's views, likes and comments over the last ``days``, one point per interval, with growth."""
     with ctx.session() as session:
-        channel_id = _video_channel(session, video_id, owner_id)
-    if channel_id is None:
-        raise VideoNotFound(video_id)
-    return {
-        "video_id": video_id,
-        "channel_id": channel_id,
-        "days": days,
-        "interval": interval,
-        "points": [],
-        "metrics_collected": False,
-    }
+        if not _video_visible(session, video_id, owner_id):
+            raise VideoNotFound(video_id)
+    return videos.video_metrics(video_id, ctx=ctx, days=days, interval=interval)
 
 
 def track_video(ctx: Context, video_id: str, *, owner_id: str | None) -> dict[str, Any]:
-    """Ask for a video's statistics to be polled on a cadence: refused until video collection exists."""
+    """Follow a video the owner can see (polled past the age cap); one videos.list call brings its counts."""
     with ctx.session() as session:
-        channel_id = _video_channel(session, video_id, owner_id)
-    if channel_id is None:
+        if not _video_visible(session, video_id, owner_id):
+            raise VideoNotFound(video_id)
+    result = videos.track_videos([video_id], ctx=ctx)
+    if not result.tracked:  # gone from YouTube since it was stored
         raise VideoNotFound(video_id)
-    raise VideoTrackingUnavailable(
-        f"video {video_id} cannot be tracked yet: this version collects channel statistics only"
-    )
+    return videos.video_metrics(video_id, ctx=ctx, days=1, interval="day")

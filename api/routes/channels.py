@@ -14,6 +14,7 @@ from pipeline import channels
 
 router = APIRouter(tags=["channels and videos"], responses=errors(401, 404))
 Interval = Literal["day", "week", "month"]
+VideoInterval = Literal["hour", "day", "week", "month"]
 
 
 def _scope(principal: Caller) -> str:
@@ -55,7 +56,7 @@ def get_channel_history(
 def get_channel_videos(
     channel_id: str, principal: Caller, state: State, limit: Annotated[int, Query(ge=1, le=200)] = 50
 ) -> dict[str, object]:
-    """The channel's videos known to the caller, newest first."""
+    """The channel's stored videos (recent uploads and tracked ones), newest first, with their counts."""
     try:
         return channels.channel_videos(
             state.ctx, checked_id(channel_id, "channel"), owner_id=_scope(principal), limit=limit
@@ -69,10 +70,10 @@ def get_video_metrics(
     video_id: str,
     principal: Caller,
     state: State,
-    days: Annotated[int, Query(ge=1, le=366)] = 30,
-    interval: Interval = "day",
+    days: Annotated[int, Query(ge=1, le=3_650)] = 30,
+    interval: VideoInterval = "day",
 ) -> dict[str, object]:
-    """A video's views, likes and comments over time, by interval."""
+    """A video's views, likes and comments over time, the last read of each interval, with growth."""
     try:
         return channels.video_metrics(
             state.ctx, checked_id(video_id, "video"), owner_id=_scope(principal), days=days, interval=interval
@@ -85,10 +86,8 @@ def get_video_metrics(
     "/v1/videos/{video_id}/track", status_code=202, response_model=VideoMetrics, responses=errors(409)
 )
 def track_video(video_id: str, principal: Caller, state: State) -> dict[str, object]:
-    """Poll a video's statistics on a cadence from now on."""
+    """Follow a video from now on (polled past the age cap); answers its first counts."""
     try:
         return channels.track_video(state.ctx, checked_id(video_id, "video"), owner_id=_scope(principal))
     except channels.VideoNotFound as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None
-    except channels.VideoTrackingUnavailable as exc:
-        raise HTTPException(status_code=409, detail=str(exc)) from None

@@ -89,7 +89,7 @@ def start_run(body: StartRun, principal: Caller, state: State, response: Respons
             body.analysis_id,
             principal.owner_id,
             body.channel_inputs,
-            body.options.as_options(),
+            body.options,
             run_id=body.run_id,
             ctx=state.ctx,
             send=state.send,
