@@ -6,8 +6,9 @@ Each ``dramatiq`` master (one per queue in the Procfile) serves ``METRICS_HOST:M
 - Dramatiq's own middleware (``dramatiq.middleware.prometheus.Prometheus``) counts messages,
   errors, retries, dead letters and durations in every worker process, in multiprocess files;
 - :class:`YtcollectCollector` reads, at scrape time, each API key's units used and left today by
-  fingerprint (``QuotaLedger.status()``; a key never leaves the ledger) and the runs and jobs by
-  status from the database.
+  fingerprint (``QuotaLedger.status()``; a key never leaves the ledger), the runs and jobs by
+  status, and the feed fallbacks of upload checks by reason (``ytcollect_feed_fallbacks``: feeds go
+  down for hours, and each fallback costs a unit) from the database.
 
 The domain gauges describe shared state, so every worker endpoint shows the same values: aggregate
 them with ``max without (instance)`` rather than ``sum``.
@@ -43,7 +44,7 @@ from sqlmodel import Session
 
 from models.job import JobStatus
 from models.run import RunStatus
-from pipeline import db, resources, store
+from pipeline import db, resources, store, videostore
 from pipeline.config import Settings, get_settings
 from pipeline.youtube.quota import QuotaLedger
 from pipeline.youtube.redact import redact
@@ -117,6 +118,11 @@ class YtcollectCollector:
             ),
             "runs": gauge("ytcollect_runs", "Runs by status.", status),
             "jobs": gauge("ytcollect_jobs", "Jobs by status.", status),
+            "fallbacks": gauge(
+                "ytcollect_feed_fallbacks",
+                "Upload checks of stored runs that fell back from the channel feed to the playlist, by reason.",
+                ["reason"],
+            ),
             "up": gauge(
                 "ytcollect_collector_up",
                 "1 when the source (quota: Redis; database) answered this scrape, else 0.",
@@ -160,6 +166,7 @@ class YtcollectCollector:
         try:
             with db.session_scope(self.sessions) as session:
                 counts = status_counts(session)
+                fallbacks = videostore.feed_fallback_totals(session)
         except Exception as exc:
             log.warning("metrics: cannot count runs and jobs: %s", redact(f"{type(exc).__name__}: {exc}"))
             return 0
@@ -167,6 +174,8 @@ class YtcollectCollector:
             families["runs"].add_metric([status], n)
         for status, n in sorted(counts.jobs.items()):
             families["jobs"].add_metric([status], n)
+        for reason, n in sorted(fallbacks.items()):
+            families["fallbacks"].add_metric([reason], n)
         return 1
 
 

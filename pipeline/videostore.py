@@ -228,6 +228,16 @@ def cancel_open_video_tasks(session: Session, *, run_id: str, now: datetime) -> 
         )
 
 
+def feed_fallback_totals(session: Session) -> dict[str, int]:
+    """Upload checks that read the playlist because the feed was not enough, by reason, over stored runs."""
+    rows = session.execute(
+        sa.select(col(RunVideoChannel.feed_fallback), sa.func.count())
+        .where(col(RunVideoChannel.feed_fallback).is_not(None))
+        .group_by(col(RunVideoChannel.feed_fallback))
+    ).all()
+    return {str(reason): int(n) for reason, n in rows}
+
+
 def video_task_counts(session: Session, *, run_id: str) -> dict[str, Any]:
     """The video part of a run in numbers, for its summary."""
     checks = dict(

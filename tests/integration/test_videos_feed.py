@@ -46,6 +46,15 @@ def run(ctx: Any, channel_ids: list[str], recent: int) -> dict[str, Any]:
     return wait_until(finished, timeout=90)
 
 
+def scrape(ctx: Any) -> str:
+    """The worker's metrics exposition (our collector on the database only), as Prometheus reads it."""
+    from prometheus_client import generate_latest
+
+    from actors.metrics import YtcollectCollector, build_registry
+
+    return generate_latest(build_registry(YtcollectCollector(ledger=None, sessions=ctx.sessions))).decode()
+
+
 def busy_channels(emulator: Any, count: int) -> list[str]:
     """Live channels with at least 20 uploads, so their feed is full (15 entries) at any moment."""
     found = [
@@ -109,6 +118,7 @@ def test_a_feed_fault_falls_back_to_the_playlist_until_it_ends(feed_worker, feed
     assert all(c.feed_fallback == "http503" for c in checks(feed_ctx, during["run_id"]).values())
     assert emulator.usage()["by_method"]["playlistItems.list"]["units"] == 3
     assert emulator.usage()["feeds"]["by_status"] == {"503": 3}
+    assert 'ytcollect_feed_fallbacks{reason="http503"} 3.0' in scrape(feed_ctx)
 
     a_day_passes(emulator, clock)
     before = emulator.usage()["by_method"]["playlistItems.list"]["units"]
