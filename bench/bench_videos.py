@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 from typing import Any
 
 from bench import common
@@ -139,6 +140,7 @@ def main() -> None:
         f"{len(lines)} lines, {len(slots)} live channels; minimum {minimum_default} default units {video_min}"
     )
 
+    load_start = [round(x, 2) for x in os.getloadavg()]
     common.prepare_services()
     result: dict[str, Any] = {
         "command": "python -m bench.bench_videos "
@@ -199,6 +201,12 @@ def main() -> None:
         second["by_method"].get("playlistItems.list", 0) / max(1, len(slots)), 3
     )
     result["feed_metadata_calls_expected"] = math.ceil(len(slots) / 50) if args.feed else None
+    if args.feed:
+        # The feed pass's minimum: one channels.list per 50 channels, plus one playlist page per fallback.
+        fallbacks = sum(second["videos"].get("feed_fallbacks", {}).values())
+        result["feed_pass_minimum_default"] = math.ceil(len(slots) / 50) + fallbacks
+        result["feed_pass_at_minimum"] = second["default"] == result["feed_pass_minimum_default"]
+    result["load_average"] = {"start": load_start, "end": [round(x, 2) for x in os.getloadavg()]}
     path = common.save_result("videos_feed" if args.feed else "videos", result)
     log(f"wrote {path.relative_to(common.ROOT)}: at minimum={result['first_run_at_minimum']}")
 
