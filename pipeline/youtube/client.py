@@ -18,7 +18,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import httplib2
@@ -35,7 +35,14 @@ from pipeline.youtube.errors import (
 )
 from pipeline.youtube.parsers import ApiFailure
 from pipeline.youtube.quota import Lease, QuotaLedger, utcnow
-from pipeline.youtube.records import ApiCallRecord, ChannelRecord, SearchHit, UploadItem, VideoRecord
+from pipeline.youtube.records import (
+    ApiCallRecord,
+    ChannelRecord,
+    SearchHit,
+    SearchResult,
+    UploadItem,
+    VideoRecord,
+)
 from pipeline.youtube.redact import install_log_redaction, redact
 
 log = logging.getLogger(__name__)
@@ -338,6 +345,50 @@ class YouTubeClient:
         hits = (parsers.search_hit(item) for item in parsers.response_items(page))
         return [hit for hit in hits if hit is not None]
 
+    def search(
+        self,
+        query: str,
+        *,
+        types: Sequence[str] = ("video",),
+        max_results: int = MAX_IDS,
+        published_after: datetime | None = None,
+        region_code: str | None = None,
+        relevance_language: str | None = None,
+        run_id: str | None = None,
+        priority: str = "interactive",
+        max_attempts: int | None = None,
+    ) -> list[SearchResult]:
+        """One page of keyword search results (videos, channels or playlists, in one call), each with
+        the channel behind it. ``max_attempts=1`` sends exactly one request: a caller that counts its
+        searches against a budget retries (and counts) them itself."""
+        query = _single(query, "query")
+        if not 1 <= max_results <= MAX_IDS:
+            raise ValueError(f"max_results must be between 1 and {MAX_IDS}")
+        wanted = [t for t in types if t in ("video", "channel", "playlist")]
+        if not wanted or len(wanted) != len(types):
+            raise ValueError("types must be some of video, channel and playlist")
+        params: dict[str, Any] = {
+            "part": "snippet",
+            "q": query,
+            "type": ",".join(wanted),
+            "maxResults": max_results,
+        }
+        if published_after is not None:
+            params["publishedAfter"] = published_after.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if region_code:
+            params["regionCode"] = region_code
+        if relevance_language:
+            params["relevanceLanguage"] = relevance_language
+        page = self._execute(
+            "search.list",
+            lambda svc: svc.search().list(**params),
+            run_id=run_id,
+            priority=priority,
+            max_attempts=max_attempts,
+        )
+        results = (parsers.search_result(item) for item in parsers.response_items(page))
+        return [result for result in results if result is not None]
+
     # --- plumbing --------------------------------------------------------------------------------
 
     def _one_channel(
@@ -410,6 +461,7 @@ class YouTubeClient:
         priority: str,
         not_found_is_empty: bool = False,
         leased: list[str] | None = None,
+        max_attempts: int | None = None,
     ) -> dict[str, Any] | None:
         """Send one request until it succeeds, fails for good, or runs out of attempts or keys.
 
@@ -417,10 +469,11 @@ class YouTubeClient:
         reserves its units first, so every request sent is paid for in the ledger.
         """
         units = COSTS[endpoint]
+        attempts = max_attempts or self.max_attempts
         transient_failures = 0
         # Key switches are bounded by the pool (each one spends or disables a key); this is a
         # backstop against a pool that keeps being re-enabled under our feet.
-        max_tries = self.max_attempts + 2 * max(1, len(self.ledger.fingerprints)) + 2
+        max_tries = attempts + 2 * max(1, len(self.ledger.fingerprints)) + 2
         last: ApiFailure | None = None
         for attempt in range(1, max_tries + 1):
             at = self._clock()
@@ -482,7 +535,7 @@ class YouTubeClient:
                     endpoint=endpoint,
                 )
             transient_failures += 1
-            if transient_failures >= self.max_attempts:
+            if transient_failures >= attempts:
                 break
             delay = self._backoff(transient_failures, failure.retry_after)
             log.info(
@@ -491,7 +544,7 @@ class YouTubeClient:
                 failure.reason,
                 failure.status,
                 transient_failures,
-                self.max_attempts - 1,
+                attempts - 1,
                 delay,
             )
             self._sleep(delay)

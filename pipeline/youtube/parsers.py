@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
-from pipeline.youtube.records import ChannelRecord, SearchHit, UploadItem, VideoRecord
+from pipeline.youtube.records import ChannelRecord, SearchHit, SearchResult, UploadItem, VideoRecord
 from pipeline.youtube.redact import redact
 
 # --- items -----------------------------------------------------------------------------------------
@@ -228,6 +228,29 @@ def search_hit(item: Mapping[str, Any]) -> SearchHit | None:
     if channel_id is None:
         return None
     return SearchHit(channel_id=channel_id, title=snippet.get("title") or snippet.get("channelTitle") or "")
+
+
+_SEARCH_KINDS = {"youtube#video": "video", "youtube#channel": "channel", "youtube#playlist": "playlist"}
+
+
+def search_result(item: Mapping[str, Any]) -> SearchResult | None:
+    """A ``search.list`` item of any type, with the channel behind it; None when it names no channel."""
+    ident = _dict(item.get("id"))
+    snippet = _dict(item.get("snippet"))
+    kind = _SEARCH_KINDS.get(str(ident.get("kind") or ""))
+    video_id = _text(ident.get("videoId"))
+    if kind is None:  # an answer that left out id.kind: go by the id it carries
+        kind = "video" if video_id else "playlist" if _text(ident.get("playlistId")) else "channel"
+    channel_id = _text(snippet.get("channelId")) or _text(ident.get("channelId"))
+    if channel_id is None:
+        return None
+    return SearchResult(
+        kind=kind,
+        channel_id=channel_id,
+        video_id=video_id if kind == "video" else None,
+        title=snippet.get("title") or "",
+        published_at=parse_timestamp(snippet.get("publishedAt")),
+    )
 
 
 # --- errors ----------------------------------------------------------------------------------------

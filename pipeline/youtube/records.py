@@ -37,6 +37,17 @@ class SearchHit:
 
 
 @dataclass(frozen=True, slots=True)
+class SearchResult:
+    """One ``search.list`` item of any type: the channel behind it, and the video when it is one."""
+
+    kind: str  # "video", "channel" or "playlist"
+    channel_id: str
+    video_id: str | None = None
+    title: str = ""
+    published_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ApiCallRecord:
     """What every API call reports to the sink the pipeline persists (never the key itself)."""
 
