@@ -16,6 +16,7 @@ from actors.dispatch import send_all
 from actors.runtime import get_context
 from pipeline import maintenance
 from pipeline.config import get_settings
+from pipeline.discovery import schedule_due
 
 log = logging.getLogger(__name__)
 _settings = get_settings()
@@ -24,10 +25,11 @@ _OPTIONS: dict[str, Any] = {"queue_name": "scheduled", "max_retries": 0, "time_l
 
 @dramatiq.actor(periodic=cron(_settings.reconcile_cron), **_OPTIONS)
 def reconcile() -> None:
-    """Rebuild lost Redis state, finalize finished runs, resend stuck jobs and jobs back from a quota wait."""
+    """Rebuild lost Redis state, finalize finished runs, resend stuck jobs and jobs back from a quota wait;
+    the same for discovery cycles (parked ones resume once the quota day turns)."""
     report = maintenance.reconcile(get_context())
     send_all(report.sends)
-    if report.sends or report.rebuilt or report.events_republished:
+    if report.sends or report.rebuilt or report.events_republished or report.discovery:
         log.info("reconcile %s", report.as_dict())
 
 
@@ -62,3 +64,12 @@ def repoll_videos() -> None:
     send_all(sends)
     if run_id:
         log.info("video re-poll started system run %s", run_id)
+
+
+@dramatiq.actor(periodic=cron(_settings.discovery_cron), **_OPTIONS)
+def discover_due() -> None:
+    """Start a discovery cycle for each watchlist whose interval has come round."""
+    cycle_ids, sends = schedule_due(get_context())
+    send_all(sends)
+    if cycle_ids:
+        log.info("discover_due started cycles %s", cycle_ids)

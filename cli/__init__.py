@@ -37,6 +37,10 @@ COMMAND_MODULES = {
     "compare": "videos",
     "serve": "serve",
     "tokens": "tokens",
+    "discover": "discovery",
+    "discoveries": "discovery",
+    "cycle": "discovery",
+    "watchlists": "discovery",
 }
 
 

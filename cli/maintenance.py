@@ -1,4 +1,4 @@
-"""``ytcollect maintenance reconcile|refresh|reresolve|repoll|purge``: each periodic job, once, by hand."""
+"""``ytcollect maintenance reconcile|refresh|reresolve|repoll|purge|discover``: each periodic job, once, by hand."""
 
 from __future__ import annotations
 
@@ -93,3 +93,14 @@ def purge(as_json: bool = typer.Option(False, "--json/--no-json", help="print th
         f"{settings.snapshot_retention_days:,} days and {plural(removed.get('channels', 0), 'channel')} not "
         f"refreshed in {settings.channel_data_max_age_days:,} days"
     )
+
+
+@maintenance_app.command("discover")
+def discover_due() -> None:
+    """Start a discovery cycle now for each watchlist whose interval has come round."""
+    from pipeline.discovery import schedule_due
+
+    with CliRuntime(get_settings(), need_worker=False) as runtime:
+        cycle_ids, sends = schedule_due(runtime.ctx)
+        runtime.send(sends)
+    console.print(f"started cycles {', '.join(cycle_ids)}" if cycle_ids else "no watchlist is due")

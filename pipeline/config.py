@@ -126,8 +126,27 @@ class Settings(BaseSettings):
     resolve_batch_size: int = Field(default=50, ge=1, le=50)
     metadata_batch_size: int = Field(default=50, ge=1, le=50)
 
+    # --- discovery (keyword search for new channels) ----------------------------------------------
+    discovery_searches_per_cycle: int = Field(
+        default=10, ge=1, le=500, description="search.list calls a cycle may make unless its watchlist says"
+    )
+    discovery_daily_searches: int = Field(
+        default=60,
+        ge=0,
+        le=1_000_000,
+        description="search.list calls per Pacific day all discovery cycles together may make",
+    )
+    discovery_manual_reserve: int = Field(
+        default=15,
+        ge=0,
+        le=1_000_000,
+        description="of those, calls kept for manual cycles: scheduled and event cycles stop short of them",
+    )
+    discovery_cron: str = "*/10 * * * *"
+
     # --- events ---------------------------------------------------------------------------------
     run_finished_queue: str = "run_finished"
+    discovery_finished_queue: str = "discovery_finished"
 
     # --- schedules ------------------------------------------------------------------------------
     refresh_interval_hours: float = Field(default=24.0, gt=0)

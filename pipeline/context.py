@@ -70,6 +70,8 @@ class Context:
     feeds: FeedReader
     unavailable: UnavailableMethods
     clock: Callable[[], datetime] = utcnow
+    # discovery_finished events (their own queue); build_context always sets it
+    discovery_events: EventPublisher = field(default_factory=lambda: MemoryEventPublisher())
     emulator: Any = None  # the embedded mode's EmulatorServer, stopped by close()
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
@@ -95,6 +97,7 @@ def build_context(
     clock: Callable[[], datetime] | None = None,
     redis: Redis | None = None,
     events: EventPublisher | None = None,
+    discovery_events: EventPublisher | None = None,
     emulator_channels: int = 2_000,
 ) -> Context:
     """Wire every resource from settings: all services named, or the embedded mode (none named)."""
@@ -143,6 +146,12 @@ def build_context(
             if settings.broker_url
             else MemoryEventPublisher()
         )
+    if discovery_events is None:
+        discovery_events = (
+            AmqpEventPublisher(settings.broker_url, settings.discovery_finished_queue)
+            if settings.broker_url
+            else MemoryEventPublisher()
+        )
     return Context(
         settings=settings,
         engine=engine,
@@ -155,6 +164,7 @@ def build_context(
         feeds=FeedReader(feed_url, timeout=settings.http_timeout_seconds, sink=recorder, clock=clock),
         unavailable=UnavailableMethods(redis, clock=clock),
         clock=clock,
+        discovery_events=discovery_events,
         emulator=emulator,
         _closers=closers,
     )

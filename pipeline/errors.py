@@ -23,3 +23,20 @@ class RunNotFound(YtCollectError):
 
 class ConfigurationError(YtCollectError):
     """The settings cannot work together (a half-configured process, a value out of range): one line."""
+
+
+class WatchlistNotFound(YtCollectError):
+    """No such watchlist for this owner (another owner's is "not found" too, on purpose)."""
+
+    def __init__(self, ref: str) -> None:
+        shown = ref if len(ref) <= 80 else ref[:77] + "..."  # one line, whatever was asked for
+        super().__init__(f"watchlist {shown!r} not found")
+        self.ref = ref
+
+
+class CycleNotFound(YtCollectError):
+    """No such discovery cycle, or it belongs to another owner."""
+
+    def __init__(self, cycle_id: str) -> None:
+        super().__init__(f"discovery cycle {cycle_id[:80]} not found")
+        self.cycle_id = cycle_id

@@ -1,6 +1,7 @@
-"""The ``run_finished`` event: plain JSON on a durable RabbitMQ queue any backend can consume.
+"""The ``run_finished`` and ``discovery_finished`` events: plain JSON on durable RabbitMQ queues any
+backend can consume (one queue per event).
 
-It is not a Dramatiq message on purpose: a consumer in any language reads the body as JSON with no
+They are not Dramatiq messages on purpose: a consumer in any language reads the body as JSON with no
 Dramatiq envelope and no dead-letter arguments to match. Publishing uses confirms with ``mandatory``
 so a missing queue or a broker hiccup is an error, never a silent drop.
 """
@@ -60,4 +61,5 @@ class MemoryEventPublisher:
     def publish(self, event: dict[str, Any]) -> None:
         with self._lock:
             self.events.append(event)
-        log.info("run_finished run_id=%s status=%s", event.get("run_id"), event.get("status"))
+        subject = event.get("run_id") or event.get("cycle_id")
+        log.info("%s %s status=%s", event.get("event"), subject, event.get("status"))

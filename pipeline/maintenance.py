@@ -16,6 +16,7 @@ from typing import Any
 from models import Job, JobStatus, Run, RunKind, RunStatus, VideoTaskStatus
 from pipeline import messages, store, videostore
 from pipeline.context import Context
+from pipeline.discovery import reconcile_cycles
 from pipeline.inputs import canonical_url
 from pipeline.messages import Send
 from pipeline.stages import (
@@ -42,6 +43,7 @@ class ReconcileReport:
     resent_jobs: int = 0
     resumed_from_quota: int = 0
     events_republished: list[str] = field(default_factory=list)
+    discovery: dict[str, Any] = field(default_factory=dict)  # what reconcile_cycles did, when anything
     sends: list[Send] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -73,6 +75,11 @@ def reconcile(ctx: Context, *, stuck_after_seconds: int | None = None) -> Reconc
     for run in unsent:
         publish_finished(ctx, run.id)
         report.events_republished.append(run.id)
+    # Discovery cycles the same way: parked ones back after the quota day turns, stuck ones resent,
+    # lost discovery_finished events published.
+    cycles = reconcile_cycles(ctx, stuck_after_seconds=stuck_after_seconds)
+    report.discovery = {k: v for k, v in cycles.as_dict().items() if v}
+    report.sends.extend(cycles.sends)
     return report
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-# Public contract: actor names and their queues (a backend in another language publishes to "runs").
+# Public contract: actor names and their queues (a backend in another language publishes to "runs"
+# and "discover"; every other queue is internal).
 QUEUES = {
     "start_run": "runs",
     "normalize": "normalize",
@@ -17,6 +18,8 @@ QUEUES = {
     "check_uploads": "uploads",
     "fetch_video_stats": "video_stats",
     "finalize": "finalize",
+    "discover": "discover",
+    "discover_cycle": "discovery",
 }
 
 
@@ -48,3 +51,7 @@ def fetch_video_stats(run_id: str, batch_nos: list[int]) -> Send:
 
 def finalize(run_id: str) -> Send:
     return Send("finalize", {"run_id": run_id})
+
+
+def discover_cycle(cycle_id: str) -> Send:
+    return Send("discover_cycle", {"cycle_id": cycle_id})

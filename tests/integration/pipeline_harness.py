@@ -20,7 +20,18 @@ from tests.factories import TestClock, make_settings
 PIPELINE_REDIS_URL = redis_url(2)  # its own database: pipeline tests flush it
 RUN_FINISHED_QUEUE = "ytc_test_run_finished"
 KEYS = ["AIzaFakeKey-DISTINCTIVE-pipeline-0001", "AIzaFakeKey-DISTINCTIVE-pipeline-0002"]
-QUEUES = ["runs", "normalize", "resolve", "metadata", "uploads", "video_stats", "finalize"]
+QUEUES = [
+    "runs",
+    "normalize",
+    "resolve",
+    "metadata",
+    "uploads",
+    "video_stats",
+    "finalize",
+    "discover",
+    "discovery",
+    "scheduled",
+]
 
 
 def reset_database(url: str) -> sa.Engine:
@@ -38,7 +49,9 @@ def truncate(engine: sa.Engine) -> None:
         conn.execute(
             sa.text(
                 "TRUNCATE runs, run_inputs, jobs, channels, channel_snapshots, resolutions, resolution_changes, "
-                "api_calls, videos, video_snapshots, run_video_channels, run_video_batches, api_tokens RESTART IDENTITY CASCADE"
+                "api_calls, videos, video_snapshots, run_video_channels, run_video_batches, api_tokens, "
+                "watchlists, discoveries, discovery_cycles, discovery_searches, discovery_budget_days "
+                "RESTART IDENTITY CASCADE"
             )
         )
 

@@ -284,7 +284,7 @@ def test_every_actor_queue_matches_the_contract_and_has_workers():
         assert broker.get_actor(actor_name).queue_name == queue, actor_name
     actor_queues = {broker.get_actor(name).queue_name for name in broker.get_declared_actors()}
     assert actor_queues == WORKER_QUEUES
-    for name in ("reconcile", "refresh", "reresolve", "purge"):
+    for name in ("reconcile", "refresh", "reresolve", "purge", "discover_due"):
         assert broker.get_actor(name).queue_name == "scheduled", name
 
 
