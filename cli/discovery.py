@@ -16,8 +16,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cli.app import app, console, err_console
+from cli.app import app, console, err_console, fail, plural
 from cli.runs import CliRuntime, describe_mode
+from cli.tables import compact, left_out, number_column, table, text_column
 from pipeline.config import get_settings
 from pipeline.context import Context
 from pipeline.errors import CycleNotFound, InvalidRequest, WatchlistNotFound, YtCollectError
@@ -29,11 +30,6 @@ OWNER_HELP = "whose watchlists (another owner's are 'not found')"
 KEYWORDS_HELP = 'keywords, comma-separated ("espresso machine, latte art"); repeat the option for more'
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err_console.print(f"[red]error:[/] {escape(message)}")
-    return typer.Exit(code)
-
-
 def _code(exc: YtCollectError) -> int:
     return 1 if isinstance(exc, WatchlistNotFound | CycleNotFound) else 2
 
@@ -43,12 +39,6 @@ def split_keywords(values: list[str] | None) -> list[str] | None:
     if not values:
         return None
     return [part.strip() for value in values for part in value.replace("\n", ",").split(",") if part.strip()]
-
-
-def _num(value: Any) -> str:
-    if value is None:
-        return "–"
-    return f"{value:,}" if isinstance(value, int) else str(value)
 
 
 # --- discover and its report --------------------------------------------------------------------------
@@ -72,61 +62,87 @@ def wait_for_cycle(ctx: Context, cycle_id: str, *, show: bool, timeout: float | 
             time.sleep(0.2)
 
 
+SHOWN_NEW = 25
+SHOWN_SEEN = 10
+
+
 def print_cycle(status: dict[str, Any]) -> None:
     """The cycle's report: new channels first, then the ones seen before; scores labelled as ours."""
     summary = status.get("summary") or {}
-    where = f"watchlist {status['watchlist']}" if status.get("watchlist") else "ad-hoc keywords"
+    cycle_id = status["cycle_id"]
+    where = f"watchlist {escape(status['watchlist'])}" if status.get("watchlist") else "ad-hoc keywords"
     console.print(
-        f"[bold]discovery cycle {status['cycle_id']}[/] ({where}, {status['trigger']}): {status['status']}"
+        f"[bold]discovery cycle {cycle_id}[/] ({where}, {status['trigger']}): {status['status']}",
+        soft_wrap=True,
     )
     if status.get("error"):
-        console.print(f"[red]error:[/] {escape(status['error'])}")
+        console.print(f"[red]rejected:[/] {escape(status['error'])}", soft_wrap=True)
     if status["status"] == "WAITING_QUOTA":
+        console.print(f"[yellow]waiting for quota: {escape(status.get('waiting_reason') or '')}[/]")
         console.print(
-            f"[yellow]waiting for quota: {escape(status.get('waiting_reason') or '')}[/]\n"
             f"[yellow]it resumes by itself after {status['waiting_quota_until']}; "
-            f"follow it with `ytcollect cycle {status['cycle_id']}`[/]"
+            f"`ytcollect cycle {cycle_id}` follows it[/]"
         )
     if not summary or status.get("error"):
         return
     console.print(
-        f"{summary['keywords_searched']} keyword(s) searched, {summary['keywords_skipped']} skipped, "
-        f"{summary['keywords_failed']} failed; search.list calls {summary['search_calls']} "
-        f"of a budget of {summary['search_budget']}; {summary['channels_total']} channel(s) found, "
-        f"[bold]{summary['new_channels_total']} new since the last cycle[/]"
+        f"keywords: {summary['keywords_searched']:,} searched, {summary['keywords_skipped']:,} skipped, "
+        f"{summary['keywords_failed']:,} failed; search.list: {plural(summary['search_calls'], 'call')} "
+        f"of a budget of {summary['search_budget']:,}; {plural(summary['channels_total'], 'channel')} found, "
+        f"[bold]{summary['new_channels_total']:,} new since the last cycle[/]"
     )
     channels = summary.get("channels") or []
     new = [c for c in channels if c["new"]]
     seen = [c for c in channels if not c["new"]]
+    more = f"ytcollect cycle {cycle_id} --json"
     if new:
         console.print(
-            _channels_table(f"new since the last cycle ({summary['new_channels_total']})", new[:25])
+            channels_table(f"new since the last cycle ({summary['new_channels_total']:,})", new[:SHOWN_NEW])
         )
+        left_out(console, min(len(new), SHOWN_NEW), summary["new_channels_total"], "new channel", more)
     if seen:
-        console.print(_channels_table(f"seen before ({len(seen)})", seen[:10]))
-    trouble = [k for k in summary.get("keywords", []) if k["status"] in ("SKIPPED", "FAILED")]
-    for keyword in trouble[:10]:
+        seen_total = summary["channels_total"] - summary["new_channels_total"]
+        console.print(channels_table(f"seen before ({seen_total:,})", seen[:SHOWN_SEEN]))
+        left_out(console, min(len(seen), SHOWN_SEEN), seen_total, "channel", more)
+    for keyword in [k for k in summary.get("keywords", []) if k["status"] in ("SKIPPED", "FAILED")][:10]:
         console.print(
-            f"[yellow]{keyword['status'].lower()}:[/] {escape(keyword['keyword'])}: {escape(keyword['error'] or '')}"
+            f"[yellow]{keyword['status'].lower()}:[/] {escape(keyword['keyword'])}: {escape(keyword['error'] or '')}",
+            soft_wrap=True,
         )
     console.print(f"[dim]{summary.get('score_label', '')}[/]")
 
 
-def _channels_table(title: str, rows: list[dict[str, Any]]) -> Table:
-    table = Table(title=title)
-    for name in ("#", "channel", "handle", "subscribers", "videos found", "keywords", "score (ytcollect)"):
-        table.add_column(name, justify="left" if name in ("channel", "handle", "keywords") else "right")
-    for rank, row in enumerate(rows, 1):
-        table.add_row(
+def _name(row: dict[str, Any]) -> str:
+    """The channel's title wrapping over its handle and id (the id is what the other commands take)."""
+    name = escape(row.get("title") or row["channel_id"])
+    below = " ".join(part for part in (row.get("handle"), row["channel_id"]) if part)
+    return name + f"\n[dim]{escape(below)}[/]"
+
+
+def channels_table(title: str, rows: list[dict[str, Any]]) -> Table:
+    """Found channels by score: counts in 3 significant figures, the keywords that found each."""
+    cells = [
+        [
             str(rank),
-            escape(f"{(row.get('title') or '')[:40]} ({row['channel_id']})"),
-            escape(row.get("handle") or ""),
-            _num(row.get("subscribers")),
-            _num(row.get("video_hits")),
-            escape(", ".join(row["keywords"])[:60]),
+            _name(row),
+            compact(row.get("subscribers")),
+            compact(row.get("video_hits")),
             f"{row['score']:.1f}",
-        )
-    return table
+            escape(", ".join(row["keywords"])),
+        ]
+        for rank, row in enumerate(rows, 1)
+    ]
+    tbl = table(title)
+    number_column(tbl, "#", [c[0] for c in cells])
+    text_column(tbl, "channel", ratio=2, min_width=14)
+    for i, header in enumerate(("subs", "videos found", "score*"), start=2):
+        number_column(tbl, header, [c[i] for c in cells])
+    text_column(tbl, "keywords", min_width=10)
+    for cell in cells:
+        tbl.add_row(*cell)
+    tbl.caption = "* score computed by ytcollect, not a YouTube metric"
+    tbl.caption_justify = "left"
+    return tbl
 
 
 @app.command()
@@ -142,18 +158,22 @@ def discover(
         "--start-runs/--no-start-runs",
         help="start a run for the new channels (default: the watchlist's)",
     ),
-    wait: bool = typer.Option(False, "--wait", help="wait for the cycle (always, without BROKER_URL)"),
+    wait: bool = typer.Option(
+        False, "--wait/--no-wait", help="wait for the cycle (always, without BROKER_URL)"
+    ),
     timeout: float = typer.Option(600.0, "--timeout", help="seconds to wait at most"),
-    as_json: bool = typer.Option(False, "--json", help="print the cycle's status as JSON on stdout"),
+    as_json: bool = typer.Option(
+        False, "--json/--no-json", help="print the cycle's status as JSON on stdout"
+    ),
 ) -> None:
     """Search a watchlist's keywords (or --keywords) for channels; report the new ones first."""
     from pipeline.discovery import discover as start_cycle
 
     words = split_keywords(keywords)
     if watchlist is None and words is None:
-        raise _fail('give a watchlist name, or --keywords "a, b"')
+        fail('give a watchlist name, or --keywords "a, b"')
     if watchlist is not None and words is not None:
-        raise _fail("give a watchlist name or --keywords, not both")
+        fail("give a watchlist name or --keywords, not both")
     options: dict[str, Any] = {}
     if search_budget is not None:
         options["search_budget"] = search_budget
@@ -166,7 +186,7 @@ def discover(
         try:
             cycle_id = start_cycle(owner_id, watchlist, words, options, ctx=ctx, send=runtime.send)
         except (InvalidRequest, WatchlistNotFound) as exc:
-            raise _fail(str(exc), _code(exc)) from None
+            fail(str(exc), _code(exc))
         err_console.print(f"discovery cycle [bold]{cycle_id}[/] started")
         if settings.broker_url and not wait:
             if as_json:
@@ -185,7 +205,7 @@ def discover(
 def cycle(
     cycle_id: str,
     owner_id: str = typer.Option(None, "--owner-id", help="answer 'not found' for another owner's cycle"),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json/--no-json"),
 ) -> None:
     """A discovery cycle's status (why it waits, when it does) and its report once finished."""
     from pipeline.discovery import get_cycle_status
@@ -194,7 +214,7 @@ def cycle(
         try:
             status = get_cycle_status(cycle_id, owner_id, ctx=runtime.ctx)
         except CycleNotFound as exc:
-            raise _fail(str(exc), 1) from None
+            fail(str(exc), 1)
     if as_json:
         print(json.dumps(status, default=str))
     else:
@@ -225,19 +245,20 @@ CSV_FIELDS = (
 def discoveries(
     watchlist: str = typer.Argument(..., help="the watchlist (its name)"),
     owner_id: str = typer.Option("cli", "--owner-id", help=OWNER_HELP),
-    new: bool = typer.Option(False, "--new", help="only the channels new since the last cycle"),
-    fmt: str = typer.Option("table", "--format", help="table, csv or json"),
+    new: bool = typer.Option(False, "--new/--all", help="only the channels new since the last cycle"),
+    fmt: str = typer.Option("table", "--format", help="table, csv or json (any letter case)"),
 ) -> None:
     """What a watchlist has found, one channel a row: new since the last cycle first, then by score."""
     from pipeline.discovery import SCORE_LABEL, list_discoveries
 
+    fmt = fmt.lower()
     if fmt not in ("table", "csv", "json"):
-        raise _fail("--format must be table, csv or json")
+        fail(f"--format must be table, csv or json, not {fmt!r}")
     with CliRuntime(get_settings(), need_worker=False) as runtime:
         try:
             rows = list_discoveries(owner_id, watchlist, new_only=new, ctx=runtime.ctx)
         except WatchlistNotFound as exc:
-            raise _fail(str(exc), 1) from None
+            fail(str(exc), 1)
     if fmt == "json":
         print(json.dumps(rows, default=str))
         return
@@ -246,37 +267,32 @@ def discoveries(
         writer.writeheader()
         writer.writerows({**r, "keywords": "; ".join(r["keywords"])} for r in rows)
         return
-    table = Table(
-        title=f"watchlist {escape(watchlist)}: {len(rows)} channel(s){' new since the last cycle' if new else ''}"
+    title = f"watchlist {escape(watchlist)}: {plural(len(rows), 'channel')}" + (
+        " new since the last cycle" if new else ""
     )
-    for name in (
-        "new",
-        "channel",
-        "handle",
-        "subscribers",
-        "keywords",
-        "hits",
-        "first seen",
-        "last seen",
-        "score (ytcollect)",
-    ):
-        table.add_column(
-            name, justify="right" if name in ("subscribers", "hits", "score (ytcollect)") else "left"
-        )
-    for r in rows:
-        table.add_row(
+    cells = [
+        [
             "new" if r["new"] else "",
-            escape(f"{(r.get('title') or '')[:40]} ({r['channel_id']})"),
-            escape(r.get("handle") or ""),
-            _num(r.get("subscribers")),
-            escape(", ".join(r["keywords"])[:60]),
-            _num(r["hits"]),
-            r["first_seen_at"][:16],
-            r["last_seen_at"][:16],
+            _name(r),
+            compact(r.get("subscribers")),
+            compact(r["hits"]),
             f"{r['score']:.1f}",
-        )
-    console.print(table)
-    console.print(f"[dim]{SCORE_LABEL}[/]")
+            f"{r['first_seen_at'][:10]}\n[dim]{r['last_seen_at'][:10]}[/]",
+            escape(", ".join(r["keywords"])),
+        ]
+        for r in rows
+    ]
+    tbl = table(title)
+    tbl.add_column("", no_wrap=True)
+    text_column(tbl, "channel", ratio=2, min_width=14)
+    for i, header in enumerate(("subs", "hits", "score*"), start=2):
+        number_column(tbl, header, [c[i] for c in cells])
+    tbl.add_column("first/last", no_wrap=True)
+    text_column(tbl, "keywords", min_width=10)
+    for cell in cells:
+        tbl.add_row(*cell)
+    console.print(tbl)
+    console.print(f"[dim]* {SCORE_LABEL}[/]")
 
 
 # --- watchlists -----------------------------------------------------------------------------------------
@@ -323,18 +339,23 @@ BUDGET_HELP = "search.list calls a cycle may make (0: DISCOVERY_SEARCHES_PER_CYC
 
 def _print_watchlist(w: dict[str, Any]) -> None:
     console.print(
-        f"[bold]{escape(w['name'])}[/] ({w['id']}): {len(w['keywords'])} keyword(s): "
-        f"{escape(', '.join(w['keywords'])[:200])}"
+        f"[bold]{escape(w['name'])}[/] ({w['id']}): {plural(len(w['keywords']), 'keyword')}: "
+        f"{escape(', '.join(w['keywords']))}",
+        soft_wrap=True,
     )
     every = (
-        f"every {w['interval_hours']} h, next at {w['next_cycle_due_at']}"
+        f"every {w['interval_hours']:,} h, next cycle at {w['next_cycle_due_at']}"
         if w["interval_hours"]
         else "not scheduled"
     )
+    window = (
+        f"published within {w['published_within_days']:,} days" if w["published_within_days"] else "any time"
+    )
     console.print(
-        f"  {every}; region {w['region_code'] or 'any'}, language {w['relevance_language'] or 'any'}, "
-        f"window {w['published_within_days'] or 'any'} day(s), "
-        f"budget {w['search_budget'] or 'default'}, start runs: {'yes' if w['start_runs'] else 'no'}"
+        f"  {every}; region {w['region_code'] or 'any'}, language {w['relevance_language'] or 'any'}, {window}; "
+        f"search budget {w['search_budget'] or 'default'} a cycle; "
+        f"{'starts runs for new channels' if w['start_runs'] else 'starts no runs'}",
+        soft_wrap=True,
     )
 
 
@@ -349,9 +370,13 @@ def watchlists_add(
     every: int | None = typer.Option(None, "--every", metavar="HOURS", help=EVERY_HELP),
     per_cycle: int | None = typer.Option(None, "--keywords-per-cycle", help=PER_CYCLE_HELP),
     search_budget: int | None = typer.Option(None, "--search-budget", help=BUDGET_HELP),
-    start_runs: bool = typer.Option(False, "--start-runs", help="start a run for each cycle's new channels"),
-    video_only: bool = typer.Option(False, "--video-only", help="search videos only, not channel names"),
-    as_json: bool = typer.Option(False, "--json"),
+    start_runs: bool = typer.Option(
+        False, "--start-runs/--no-start-runs", help="start a run for each cycle's new channels"
+    ),
+    video_only: bool = typer.Option(
+        False, "--video-only/--with-channels", help="search videos only, not channel names"
+    ),
+    as_json: bool = typer.Option(False, "--json/--no-json"),
 ) -> None:
     """Create a watchlist."""
     from pipeline.discovery import add_watchlist
@@ -370,7 +395,7 @@ def watchlists_add(
         try:
             created = add_watchlist(owner_id, name, split_keywords(keywords) or [], settings, ctx=runtime.ctx)
         except InvalidRequest as exc:
-            raise _fail(str(exc)) from None
+            fail(str(exc))
     if as_json:
         print(json.dumps(created, default=str))
     else:
@@ -380,7 +405,7 @@ def watchlists_add(
 @watchlists_app.command("list")
 def watchlists_list(
     owner_id: str = typer.Option("cli", "--owner-id", help=OWNER_HELP),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json/--no-json"),
 ) -> None:
     """The owner's watchlists."""
     from pipeline.discovery import list_watchlists
@@ -389,7 +414,7 @@ def watchlists_list(
         try:
             found = list_watchlists(owner_id, ctx=runtime.ctx)
         except InvalidRequest as exc:
-            raise _fail(str(exc)) from None
+            fail(str(exc))
     if as_json:
         print(json.dumps(found, default=str))
         return
@@ -417,7 +442,7 @@ def watchlists_edit(
     search_budget: int | None = typer.Option(None, "--search-budget", help=BUDGET_HELP),
     start_runs: bool | None = typer.Option(None, "--start-runs/--no-start-runs"),
     video_only: bool | None = typer.Option(None, "--video-only/--with-channels"),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json/--no-json"),
 ) -> None:
     """Change a watchlist; one bad value changes nothing."""
     from pipeline.discovery import edit_watchlist
@@ -441,7 +466,7 @@ def watchlists_edit(
         try:
             changed = edit_watchlist(owner_id, name, changes, ctx=runtime.ctx)
         except (InvalidRequest, WatchlistNotFound) as exc:
-            raise _fail(str(exc), _code(exc)) from None
+            fail(str(exc), _code(exc))
     if as_json:
         print(json.dumps(changed, default=str))
     else:
@@ -460,5 +485,5 @@ def watchlists_delete(
         try:
             delete_watchlist(owner_id, name, ctx=runtime.ctx)
         except (InvalidRequest, WatchlistNotFound) as exc:
-            raise _fail(str(exc), _code(exc)) from None
+            fail(str(exc), _code(exc))
     console.print(f"watchlist {escape(name)} deleted")

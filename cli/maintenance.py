@@ -44,6 +44,10 @@ def reconcile_text(report: dict[str, Any]) -> str:
         f"republished {plural(len(report['events_republished']), 'run_finished event')}"
         if report["events_republished"]
         else "",
+        *(
+            f"{plural(len(ids), 'discovery cycle')} {what.replace('_', ' ')}"
+            for what, ids in (report.get("discovery") or {}).items()
+        ),
     ]
     said = [part for part in done if part]
     if not said:

@@ -51,6 +51,9 @@ class DiscoveryCycle(SQLModel, table=True):
     error: str | None = Field(default=None, max_length=2000)  # why the cycle was rejected or gave up
     run_id: str | None = Field(default=None, max_length=64)  # the run started for the new channels
     resends: int = 0  # times reconcile had to send the cycle again
+    lease_until: datetime | None = Field(
+        default=None, sa_type=UTCDateTime
+    )  # a delivery works on it till then
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -50,6 +50,7 @@ def upgrade() -> None:
         sa.Column("error", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=True),
         sa.Column("run_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
         sa.Column("resends", sa.Integer(), nullable=False),
+        sa.Column("lease_until", models.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_at", models.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("started_at", models.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("updated_at", models.base.UTCDateTime(timezone=True), nullable=False),

@@ -40,6 +40,11 @@ from pipeline.youtube.quota import PACIFIC, next_pacific_midnight, pacific_day
 log = logging.getLogger(__name__)
 
 IDS_PER_CALL = 50  # channels.list?id= takes at most 50 ids
+# One delivery works a cycle at a time: it holds the lease and renews it after every step (a search is
+# one request within HTTP_TIMEOUT_SECONDS; a metadata batch the client's few bounded retries), so a
+# duplicate message (a resend, a redelivery after a dropped connection) finds it held and stops.
+# A delivery that died leaves it to expire; reconcile resends the cycle once nobody has moved it.
+LEASE = timedelta(minutes=2)
 
 
 class _Parked(Exception):
@@ -54,8 +59,10 @@ class _Parked(Exception):
 def run_cycle(ctx: Context, cycle_id: str) -> list[Send]:
     """Carry the cycle as far as it can go now; returns the messages to send (a run for new channels)."""
     with ctx.session() as session:
-        if not dstore.start_cycle(session, cycle_id=cycle_id, now=ctx.now()):
-            return []  # finished, unknown, or parked and not due yet (reconcile resends it then)
+        if not dstore.start_cycle(session, cycle_id=cycle_id, now=ctx.now(), lease=LEASE):
+            # Finished, unknown, parked and not due yet (reconcile resends it then), or another
+            # delivery is working on it.
+            return []
         cycle = dstore.get_cycle(session, cycle_id=cycle_id)
         searches = dstore.searches_of(session, cycle_id=cycle_id)
     assert cycle is not None
@@ -184,7 +191,7 @@ def _search_one(ctx: Context, cycle: DiscoveryCycle, search: DiscoverySearch) ->
             hits=channel_hits(results),
             results=len(results),
         )
-        dstore.touch_cycle(session, cycle_id=cycle.id, now=now)
+        dstore.touch_cycle(session, cycle_id=cycle.id, now=now, lease=LEASE)
 
 
 def _pacific(moment: datetime) -> str:
@@ -231,6 +238,6 @@ def _fetch_metadata(ctx: Context, cycle: DiscoveryCycle) -> set[str]:
         with ctx.session() as session:
             # The snapshot is keyed by the cycle, so a redelivered batch does not add a second one.
             store.save_channels(session, records=found.values(), run_id=cycle.id, now=now)
-            dstore.touch_cycle(session, cycle_id=cycle.id, now=now)
+            dstore.touch_cycle(session, cycle_id=cycle.id, now=now, lease=LEASE)
         answered.update(found)
     return answered

@@ -9,7 +9,7 @@ Redis flush cannot hand out a day's searches twice).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -134,8 +134,9 @@ def get_cycle(session: Session, *, cycle_id: str) -> DiscoveryCycle | None:
     return session.get(DiscoveryCycle, cycle_id)
 
 
-def start_cycle(session: Session, *, cycle_id: str, now: datetime) -> bool:
-    """PENDING, or WAITING_QUOTA whose wait is over, → RUNNING; False when the cycle is not startable now."""
+def start_cycle(session: Session, *, cycle_id: str, now: datetime, lease: timedelta) -> bool:
+    """PENDING, RUNNING, or WAITING_QUOTA whose wait is over → RUNNING, with the cycle's lease: False
+    when it is not startable now, or another delivery holds the lease (one delivery works a cycle)."""
     stmt = (
         sa.update(DiscoveryCycle)
         .where(
@@ -147,11 +148,13 @@ def start_cycle(session: Session, *, cycle_id: str, now: datetime) -> bool:
                     col(DiscoveryCycle.waiting_until) <= now,
                 ),
             ),
+            sa.or_(col(DiscoveryCycle.lease_until).is_(None), col(DiscoveryCycle.lease_until) < now),
         )
         .values(
             status=CycleStatus.RUNNING,
             started_at=sa.func.coalesce(DiscoveryCycle.started_at, now),
             updated_at=now,
+            lease_until=now + lease,
             waiting_until=None,
             waiting_reason=None,
         )
@@ -178,15 +181,22 @@ def park_cycle(session: Session, *, cycle_id: str, until: datetime, reason: str,
         sa.update(DiscoveryCycle)
         .where(col(DiscoveryCycle.id) == cycle_id, col(DiscoveryCycle.status) == CycleStatus.RUNNING)
         .values(
-            status=CycleStatus.WAITING_QUOTA, waiting_until=until, waiting_reason=reason[:300], updated_at=now
+            status=CycleStatus.WAITING_QUOTA,
+            waiting_until=until,
+            waiting_reason=reason[:300],
+            updated_at=now,
+            lease_until=None,
         )
     )
     return _changed(session, stmt) == 1
 
 
-def touch_cycle(session: Session, *, cycle_id: str, now: datetime) -> None:
+def touch_cycle(session: Session, *, cycle_id: str, now: datetime, lease: timedelta) -> None:
+    """The cycle moved on: reconcile leaves it alone, and its delivery keeps the lease."""
     session.execute(
-        sa.update(DiscoveryCycle).where(col(DiscoveryCycle.id) == cycle_id).values(updated_at=now)
+        sa.update(DiscoveryCycle)
+        .where(col(DiscoveryCycle.id) == cycle_id)
+        .values(updated_at=now, lease_until=now + lease)
     )
 
 
@@ -211,6 +221,7 @@ def finish_cycle(
             error=error,
             run_id=run_id,
             waiting_until=None,
+            lease_until=None,
         )
     )
     return _changed(session, stmt) == 1
