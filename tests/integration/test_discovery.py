@@ -125,6 +125,19 @@ def count(ctx: Any, model: Any) -> int:
         return s.execute(sa.select(sa.func.count()).select_from(model)).scalar_one()
 
 
+def assert_no_key_stored(ctx: Any) -> None:
+    """Nothing discovery wrote (watchlists, cycles, their searches, discoveries) contains an API key."""
+    with ctx.session() as s:
+        text = " ".join(
+            str(row)
+            for table in ("watchlists", "discovery_cycles", "discovery_searches", "discoveries")
+            for row in s.execute(sa.text(f"SELECT * FROM {table}")).all()  # noqa: S608 - fixed names
+        )
+    assert text.strip(), "the cycle wrote nothing to look through"
+    for key in KEYS:
+        assert key not in text and key[:12] not in text
+
+
 def run_inline(ctx: Any, sends: list[Any]) -> None:
     """Drive discover_cycle messages in this thread (for tests that need no worker)."""
     pending = list(sends)
@@ -489,6 +502,7 @@ def test_a_spent_search_bucket_parks_the_cycle_until_the_day_turns_and_then_it_f
     assert status["summary"]["channels_total"] > 0
     assert [e["cycle_id"] for e in events()] == [cycle_id]
     assert maintenance.reconcile(dctx).discovery == {}
+    assert_no_key_stored(dctx)
 
 
 # --- exactly once under redelivery and lost events --------------------------------------------------------
