@@ -55,9 +55,18 @@ def _table(model: type[SQLModel]) -> sa.Table:
 
 
 def _rowcount(session: Session, stmt: sa.Executable) -> int:
-    """Rows an UPDATE/INSERT/DELETE touched (its CursorResult's rowcount)."""
+    """Rows an UPDATE or DELETE touched (its CursorResult's rowcount; inserts use ``_inserted``)."""
     result: sa.CursorResult[Any] = session.execute(stmt)  # type: ignore[assignment]
     return result.rowcount
+
+
+def _inserted(session: Session, stmt: Any, key: Any) -> bool:
+    """Whether an ``INSERT … ON CONFLICT DO NOTHING`` inserted its row, told by RETURNING ``key``.
+
+    Not by rowcount: for a Core insert SQLAlchemy 2.1 with psycopg 3 reports -1 whatever happened,
+    so every insert_run looked like a resend and a caller that starts work only on a new row never did.
+    """
+    return session.execute(stmt.returning(key)).first() is not None
 
 
 def _chunks(rows: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
@@ -70,9 +79,10 @@ def _chunks(rows: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
 
 def insert_run(session: Session, *, run: Run) -> bool:
     """Record a run once; False when a run with that id already exists (a resent ``start_run``)."""
-    values = {c.name: getattr(run, c.name) for c in _table(Run).columns}
-    stmt = _insert(session, _table(Run)).values(**values).on_conflict_do_nothing(index_elements=["id"])
-    return _rowcount(session, stmt) == 1
+    table = _table(Run)
+    values = {c.name: getattr(run, c.name) for c in table.columns}
+    stmt = _insert(session, table).values(**values).on_conflict_do_nothing(index_elements=["id"])
+    return _inserted(session, stmt, table.c.id)
 
 
 def get_run(session: Session, *, run_id: str) -> Run | None:

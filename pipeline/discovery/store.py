@@ -25,23 +25,7 @@ from models import (
     SearchStatus,
     Watchlist,
 )
-from pipeline.store import _insert
-
-
-def _changed(session: Session, stmt: Any) -> int:
-    """Rows an UPDATE matched (the execute result of a DML statement is a CursorResult)."""
-    return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
-
-
-def _inserted(session: Session, stmt: Any, key: Any) -> bool:
-    """Whether an ``INSERT … ON CONFLICT DO NOTHING`` inserted its row (RETURNING: the driver's
-    rowcount for a Core insert is -1 with SQLAlchemy 2.1 and psycopg 3, whatever happened)."""
-    return session.execute(stmt.returning(key)).first() is not None
-
-
-def _table(model: Any) -> sa.Table:
-    return model.__table__  # SQLModel sets it on table models; the stubs do not say so
-
+from pipeline.store import _insert, _inserted, _rowcount, _table
 
 # --- watchlists -----------------------------------------------------------------------------------
 
@@ -111,7 +95,7 @@ def claim_due(
         .where(col(Watchlist.id) == watchlist_id, col(Watchlist.next_due_at) == due_at)
         .values(next_due_at=next_due_at, keyword_cursor=keyword_cursor)
     )
-    return _changed(session, stmt) == 1
+    return _rowcount(session, stmt) == 1
 
 
 # --- cycles ---------------------------------------------------------------------------------------
@@ -159,7 +143,7 @@ def start_cycle(session: Session, *, cycle_id: str, now: datetime, lease: timede
             waiting_reason=None,
         )
     )
-    return _changed(session, stmt) == 1
+    return _rowcount(session, stmt) == 1
 
 
 def resume_parked(session: Session, *, cycle_id: str, now: datetime) -> bool:
@@ -173,7 +157,7 @@ def resume_parked(session: Session, *, cycle_id: str, now: datetime) -> bool:
         )
         .values(status=CycleStatus.PENDING, waiting_until=None, waiting_reason=None, updated_at=now)
     )
-    return _changed(session, stmt) == 1
+    return _rowcount(session, stmt) == 1
 
 
 def park_cycle(session: Session, *, cycle_id: str, until: datetime, reason: str, now: datetime) -> bool:
@@ -188,7 +172,7 @@ def park_cycle(session: Session, *, cycle_id: str, until: datetime, reason: str,
             lease_until=None,
         )
     )
-    return _changed(session, stmt) == 1
+    return _rowcount(session, stmt) == 1
 
 
 def touch_cycle(session: Session, *, cycle_id: str, now: datetime, lease: timedelta) -> None:
@@ -224,7 +208,7 @@ def finish_cycle(
             lease_until=None,
         )
     )
-    return _changed(session, stmt) == 1
+    return _rowcount(session, stmt) == 1
 
 
 def mark_cycle_event_sent(session: Session, *, cycle_id: str, now: datetime) -> None:
@@ -296,7 +280,7 @@ def claim_search(session: Session, *, cycle_id: str, position: int, attempts: in
         )
         .values(status=SearchStatus.SEARCHING, attempts=attempts + 1)
     )
-    return _changed(session, stmt) == 1
+    return _rowcount(session, stmt) == 1
 
 
 def take_cycle_search(session: Session, *, cycle_id: str) -> bool:
@@ -310,7 +294,7 @@ def take_cycle_search(session: Session, *, cycle_id: str) -> bool:
         )
         .values(searches_used=DiscoveryCycle.searches_used + 1)
     )
-    return _changed(session, stmt) == 1
+    return _rowcount(session, stmt) == 1
 
 
 def take_daily_search(session: Session, *, day: str, limit: int) -> bool:
@@ -325,7 +309,7 @@ def take_daily_search(session: Session, *, day: str, limit: int) -> bool:
         .where(col(DiscoveryBudgetDay.day) == day, col(DiscoveryBudgetDay.searches) < limit)
         .values(searches=DiscoveryBudgetDay.searches + 1)
     )
-    return _changed(session, stmt) == 1
+    return _rowcount(session, stmt) == 1
 
 
 def release_search(session: Session, *, cycle_id: str, position: int, day: str) -> None:
@@ -379,7 +363,7 @@ def settle_search(
             searched_at=now,
         )
     )
-    return _changed(session, stmt) == 1
+    return _rowcount(session, stmt) == 1
 
 
 # --- discoveries ----------------------------------------------------------------------------------
