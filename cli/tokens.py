@@ -45,7 +45,9 @@ def _database() -> Iterator[sessionmaker[Session]]:
 @tokens_app.command("create")
 def create(
     owner_id: str = typer.Argument(..., help="the owner the token acts for (runs are scoped to it)"),
-    admin: bool = typer.Option(False, "--admin", help="may also read the quota and every owner's statistics"),
+    admin: bool = typer.Option(
+        False, "--admin/--no-admin", help="may also read the quota and every owner's statistics"
+    ),
 ) -> None:
     """Create a token and print it once: only its hash is kept, so it cannot be shown again."""
     with _database() as sessions:
@@ -74,7 +76,7 @@ def revoke(
 @tokens_app.command("list")
 def list_(
     owner_id: str = typer.Option(None, "--owner-id", help="only this owner's tokens"),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json/--no-json", help="print JSON instead of a table"),
 ) -> None:
     """Every token by fingerprint, with its owner, scope and state (never the token itself)."""
     with _database() as sessions:

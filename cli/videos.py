@@ -137,7 +137,7 @@ def metrics(
 def delete(
     refs: list[str] = typer.Argument(..., help="video URLs or ids"),
     keep_snapshots: bool = typer.Option(
-        False, "--keep-snapshots", help="delete the videos, keep their history"
+        False, "--keep-snapshots/--drop-snapshots", help="delete the videos, keep their history"
     ),
 ) -> None:
     """Delete stored videos, with their snapshots unless --keep-snapshots."""
@@ -164,7 +164,7 @@ def compare(
     plot: str = typer.Option(None, "--plot", help="also draw the top channels into this PNG"),
     metric: str = typer.Option("median_views_recent", "--metric", help="what --plot ranks and draws"),
     top: int = typer.Option(25, "--top", min=1, max=500, help="channels --plot draws"),
-    force: bool = typer.Option(False, "--force", help="let --plot overwrite an existing file"),
+    force: bool = typer.Option(False, "--force/--no-force", help="let --plot overwrite an existing file"),
 ) -> None:
     """The competitor table: one row per channel of a run, recent-video figures side by side."""
     _format(fmt)
