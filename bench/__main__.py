@@ -32,6 +32,10 @@ BENCHMARKS = {
     "scale": (["-m", "bench.bench_scale"], "one 100,000-input run: time, peak worker RSS, status p50/p99"),
     "plan": (["bench/bench_plan.py"], "ytcollect plan on 100,000 lines (CLI and plan_inputs)"),
     "emulator": (["bench/bench_emulator.py"], "the emulator's own request rate"),
+    "api": (
+        ["-m", "bench.bench_api"],
+        "GET /v1/runs/{id} p50/p99 during a 10,000-input run; run time with 1,000 SSE subscribers vs none",
+    ),
 }
 DEFAULT = ["quota", "throughput", "latency", "scale"]
 
