@@ -123,8 +123,7 @@ def print_summary(status: dict[str, Any]) -> None:
             f"videos: {videos['new_videos']} new, {videos['videos_read']} read, {videos['videos_removed']} removed; "
             f"channels checked: {checked or 'none'}"
             + (f"; feed fallbacks {fallbacks}" if fallbacks else "")
-            + f" (per channel: ytcollect compare {status['run_id']})",
-            soft_wrap=True,
+            + f" (per channel: ytcollect compare {status['run_id']})"
         )
     if summary.get("error") or status.get("error"):
         console.print(f"[red]rejected:[/] {escape(str(summary.get('error') or status.get('error')))}")
