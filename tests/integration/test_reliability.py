@@ -182,6 +182,9 @@ class Rig:
                 "CLIENT_BACKOFF_BASE_SECONDS": 0.05,
                 "CLIENT_BACKOFF_MAX_SECONDS": 0.5,
                 "METRICS_PORT": 0,  # no Prometheus port: tests running side by side must not fight over 9191
+                # These tests prove the channel pipeline under kills and cuts within their time bounds;
+                # the video part has its own tests (test_videos_pipeline.py, test_videos_feed.py).
+                "RECENT_VIDEOS": 0,
                 **settings,
             }
         )
@@ -226,7 +229,7 @@ def rig(
     purge_queues()
     drain_events()
     # make_pipeline_ctx also flushes the pipeline tests' Redis database.
-    ctx = make_pipeline_ctx(rel_emulator, clock)
+    ctx = make_pipeline_ctx(rel_emulator, clock, recent_videos=0)
     ctx.events = AmqpEventPublisher(BROKER_URL, RUN_FINISHED_QUEUE)  # reconcile may republish from here
     rig = Rig(ctx, rel_emulator, tmp_path)
     try:
