@@ -114,6 +114,17 @@ def fail(message: str, code: int = 2, *, fix: str | None = None) -> NoReturn:
     raise typer.Exit(code)
 
 
+def fail_missing_run(run_id: str) -> NoReturn:
+    """A run that is not there: say which database was searched, since the answer depends on it."""
+    from cli.errors import database_location
+
+    fail(
+        f"run {run_id} not found in the database {database_location()}",
+        1,
+        fix="`ytcollect runs` lists the runs there; EMBEDDED_DIR or DATABASE_URL names another database",
+    )
+
+
 def plural(count: int, singular: str, plural_form: str | None = None) -> str:
     """``1 input``, ``2 inputs``, ``12,345 jobs``: the count with separators and the noun it agrees with."""
     return f"{count:,} {singular if count == 1 else (plural_form or singular + 's')}"

@@ -32,8 +32,10 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _describe(exc: BaseException) -> tuple[str, str | None, int]:
-    from pipeline.errors import ConfigurationError, InvalidRequest, YtCollectError
+    from pipeline.errors import ConfigurationError, InvalidRequest, RunNotFound, YtCollectError
 
+    if isinstance(exc, RunNotFound):
+        return f"{_first_line(exc)} in the database {database_location()}", "`ytcollect runs` lists them", 1
     if isinstance(exc, ConfigurationError):
         return _first_line(exc), "correct it in the environment or .env; .env.example lists every setting", 2
     if isinstance(exc, InvalidRequest):

@@ -24,7 +24,7 @@ from rich.table import Table
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from cli.app import app, console, err_console
+from cli.app import app, console, err_console, fail_missing_run
 from pipeline import db, store
 from pipeline import history as hist
 from pipeline.config import get_settings
@@ -247,7 +247,7 @@ def history(
             try:
                 growth = hist.run_growth(session, run_id=run_id)
             except RunNotFound as exc:
-                raise _fail(str(exc), 1) from None
+                fail_missing_run(exc.run_id)
             ids.extend(g.channel_id for g in growth)
             if not growth:
                 err_console.print(f"[yellow]run {escape(run_id)} found no channel[/]")

@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cli.app import app, console, err_console, fail, plural
+from cli.app import app, console, err_console, fail, fail_missing_run, plural
 from cli.reading import read_inputs
 from cli.tables import compact, left_out, line_list, number_column, table, text_column
 from pipeline.config import Settings, get_settings
@@ -292,7 +292,7 @@ def status(
             if watch and result["run_status"] not in FINAL_STATES:
                 result = wait_for(runtime.ctx, run_id, show=not as_json)
         except RunNotFound as exc:
-            fail(str(exc), 1)
+            fail_missing_run(exc.run_id)
     if as_json:
         print(json.dumps(result, default=str))
         return
@@ -320,7 +320,7 @@ def results(
         try:
             rows = get_run_results(run_id, owner_id, ctx=runtime.ctx)
         except RunNotFound as exc:
-            fail(str(exc), 1)
+            fail_missing_run(exc.run_id)
     if fmt == "json":
         print(json.dumps(rows, default=str))
     elif fmt == "csv":
@@ -454,7 +454,7 @@ def cancel(run_id: str, owner_id: str = typer.Option(None, "--owner-id")) -> Non
         try:
             won = cancel_run(run_id, owner_id, ctx=runtime.ctx)
         except RunNotFound as exc:
-            fail(str(exc), 1)
+            fail_missing_run(exc.run_id)
     console.print(f"run {run_id} cancelled" if won else f"run {run_id} had already ended: nothing to cancel")
 
 
@@ -482,7 +482,9 @@ def retry(
                 ctx=runtime.ctx,
                 send=runtime.send,
             )
-        except (RunNotFound, InvalidRequest) as exc:
+        except RunNotFound as exc:
+            fail_missing_run(exc.run_id)
+        except InvalidRequest as exc:
             fail(str(exc), 1)
         if new_id is None:
             console.print(f"run {run_id} has nothing to retry")
@@ -500,6 +502,8 @@ def delete(run_id: str, owner_id: str = typer.Option(None, "--owner-id")) -> Non
     with CliRuntime(get_settings(), need_worker=False) as runtime:
         try:
             delete_run(run_id, owner_id, ctx=runtime.ctx)
-        except (RunNotFound, InvalidRequest) as exc:
+        except RunNotFound as exc:
+            fail_missing_run(exc.run_id)
+        except InvalidRequest as exc:
             fail(str(exc), 1)
     console.print(f"run {run_id} deleted")

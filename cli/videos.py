@@ -14,7 +14,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cli.app import app, console, err_console
+from cli.app import app, console, err_console, fail_missing_run
 from cli.runs import CliRuntime
 from pipeline import videos as v
 from pipeline.config import get_settings
@@ -172,7 +172,7 @@ def compare(
         try:
             rows = v.compare_run(run_id, owner_id, ctx=runtime.ctx)
         except RunNotFound as exc:
-            raise _fail(str(exc), 1) from None
+            fail_missing_run(exc.run_id)
     if plot:
         try:
             path = v.plot_compare(rows, plot, metric=metric, top=top, force=force)

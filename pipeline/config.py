@@ -12,6 +12,7 @@ API at ``YOUTUBE_API_URL`` (the real one by default) with ``YT_API_KEYS`` otherw
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, field_validator
@@ -38,7 +39,11 @@ class Settings(BaseSettings):
     youtube_api_url: str | None = Field(
         default=None, description="API host root; the real API unless set (the emulator when embedded)"
     )
-    embedded_dir: str = Field(default=".ytcollect", description="where the embedded mode keeps SQLite")
+    embedded_dir: str | None = Field(
+        default=None,
+        description="where the embedded mode keeps its SQLite database; default: the user's data directory "
+        "(platformdirs: ~/.local/share/ytcollect on Linux), so every folder sees the same runs",
+    )
 
     # --- quota ----------------------------------------------------------------------------------
     quota_daily_units_per_key: int = Field(default=10_000, ge=1)
@@ -231,9 +236,18 @@ class Settings(BaseSettings):
         return REAL_YOUTUBE_FEED_URL if api == REAL_YOUTUBE_API_URL else api.removesuffix("/youtube/v3")
 
     @property
+    def embedded_path(self) -> Path:
+        """The embedded mode's folder: EMBEDDED_DIR, else the user's data directory (not the cwd)."""
+        if self.embedded_dir:
+            return Path(self.embedded_dir).expanduser().absolute()
+        from platformdirs import user_data_path
+
+        return user_data_path("ytcollect", appauthor=False)
+
+    @property
     def sqlalchemy_url(self) -> str:
         """The database URL in SQLAlchemy's dialect form (psycopg 3 for PostgreSQL)."""
-        url = self.database_url or f"sqlite:///{self.embedded_dir}/ytcollect.db"
+        url = self.database_url or f"sqlite:///{self.embedded_path / 'ytcollect.db'}"
         for prefix in ("postgresql://", "postgres://"):
             if url.startswith(prefix):
                 return "postgresql+psycopg://" + url[len(prefix) :]

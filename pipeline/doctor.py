@@ -216,7 +216,7 @@ def check_configuration(settings: Settings) -> list[Check]:
             Check(
                 "configuration",
                 FAIL if settings.broker_url else WARN,
-                f"DATABASE_URL is not set: results go to a local SQLite file ({settings.embedded_dir}) that "
+                f"DATABASE_URL is not set: results go to a local SQLite file ({settings.embedded_path}) that "
                 "workers on other hosts or containers cannot see",
                 "set DATABASE_URL=postgresql://user:password@host:5432/ytcollect",
             )

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import socket
+import tempfile
 
 import pytest
 
@@ -40,8 +43,13 @@ _SERVICES = {
 }
 
 # Tests must not pick up an operator's environment or .env: every setting they need is explicit.
-for _var in ("BROKER_URL", "REDIS_URL", "DATABASE_URL", "YT_API_KEYS", "YOUTUBE_API_URL"):
+for _var in ("BROKER_URL", "REDIS_URL", "DATABASE_URL", "YT_API_KEYS", "YOUTUBE_API_URL", "EMBEDDED_DIR"):
     os.environ.pop(_var, None)
+# The embedded mode keeps its data in the user's data directory (XDG_DATA_HOME on Linux): a test that
+# names no EMBEDDED_DIR of its own writes into this throwaway one, never into the real home.
+_TEST_DATA_HOME = tempfile.mkdtemp(prefix="ytc-test-data-")
+os.environ["XDG_DATA_HOME"] = _TEST_DATA_HOME
+atexit.register(shutil.rmtree, _TEST_DATA_HOME, ignore_errors=True)
 
 
 def _answers(port: int) -> bool:

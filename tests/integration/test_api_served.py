@@ -29,7 +29,9 @@ def embedded_env() -> dict[str, str]:
 def test_serve_with_nothing_configured_runs_a_run_and_shows_the_dashboard_without_a_token(tmp_path):
     """Given no service configured, when `ytcollect serve` runs and a run is posted without a token, then it runs in-process to `finished` over SSE, the dashboard answers, and a bad token is still refused."""
     with (
-        serve_process(embedded_env(), tmp_path / "serve.log", cwd=tmp_path) as url,
+        serve_process(
+            embedded_env() | {"EMBEDDED_DIR": str(tmp_path / "state")}, tmp_path / "serve.log", cwd=tmp_path
+        ) as url,
         httpx.Client(base_url=url) as c,
     ):
         accepted = c.post(
@@ -50,7 +52,7 @@ def test_serve_with_nothing_configured_runs_a_run_and_shows_the_dashboard_withou
     assert home.status_code == 200 and "Start a run" in home.text and 'name="inputs"' in home.text
     assert refused.status_code == 401
     assert ready["services"]["broker"]["detail"] == "in-process"
-    assert (tmp_path / ".ytcollect" / "ytcollect.db").exists()
+    assert (tmp_path / "state" / "ytcollect.db").exists()
     assert "bundled emulator" in (tmp_path / "serve.log").read_text()
 
 
