@@ -28,6 +28,7 @@ COMMAND_MODULES = {
     "cancel": "runs",
     "retry": "runs",
     "delete": "runs",
+    "worker": "runs",
     "db": "db",
     "doctor": "doctor",
     "maintenance": "maintenance",

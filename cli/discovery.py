@@ -180,7 +180,7 @@ def discover(
     if start_runs is not None:
         options["start_runs"] = start_runs
     settings = get_settings()
-    with CliRuntime(settings, need_worker=True) as runtime:
+    with CliRuntime(settings) as runtime:
         ctx = runtime.ctx
         err_console.print(f"[dim]{describe_mode(settings, ctx)}[/]")
         try:
@@ -210,7 +210,7 @@ def cycle(
     """A discovery cycle's status (why it waits, when it does) and its report once finished."""
     from pipeline.discovery import get_cycle_status
 
-    with CliRuntime(get_settings(), need_worker=False) as runtime:
+    with CliRuntime(get_settings()) as runtime:
         try:
             status = get_cycle_status(cycle_id, owner_id, ctx=runtime.ctx)
         except CycleNotFound as exc:
@@ -254,7 +254,7 @@ def discoveries(
     fmt = fmt.lower()
     if fmt not in ("table", "csv", "json"):
         fail(f"--format must be table, csv or json, not {fmt!r}")
-    with CliRuntime(get_settings(), need_worker=False) as runtime:
+    with CliRuntime(get_settings()) as runtime:
         try:
             rows = list_discoveries(owner_id, watchlist, new_only=new, ctx=runtime.ctx)
         except WatchlistNotFound as exc:
@@ -391,7 +391,7 @@ def watchlists_add(
         start_runs=start_runs,
         video_only=video_only,
     )
-    with CliRuntime(get_settings(), need_worker=False) as runtime:
+    with CliRuntime(get_settings()) as runtime:
         try:
             created = add_watchlist(owner_id, name, split_keywords(keywords) or [], settings, ctx=runtime.ctx)
         except InvalidRequest as exc:
@@ -410,7 +410,7 @@ def watchlists_list(
     """The owner's watchlists."""
     from pipeline.discovery import list_watchlists
 
-    with CliRuntime(get_settings(), need_worker=False) as runtime:
+    with CliRuntime(get_settings()) as runtime:
         try:
             found = list_watchlists(owner_id, ctx=runtime.ctx)
         except InvalidRequest as exc:
@@ -462,7 +462,7 @@ def watchlists_edit(
     for key, values in (("keywords", keywords), ("add_keywords", add), ("remove_keywords", remove)):
         if values:
             changes[key] = split_keywords(values) or []
-    with CliRuntime(get_settings(), need_worker=False) as runtime:
+    with CliRuntime(get_settings()) as runtime:
         try:
             changed = edit_watchlist(owner_id, name, changes, ctx=runtime.ctx)
         except (InvalidRequest, WatchlistNotFound) as exc:
@@ -481,7 +481,7 @@ def watchlists_delete(
     """Delete a watchlist and what it found (its past cycles stay as history)."""
     from pipeline.discovery import delete_watchlist
 
-    with CliRuntime(get_settings(), need_worker=False) as runtime:
+    with CliRuntime(get_settings()) as runtime:
         try:
             delete_watchlist(owner_id, name, ctx=runtime.ctx)
         except (InvalidRequest, WatchlistNotFound) as exc:

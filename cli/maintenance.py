@@ -22,7 +22,7 @@ def reconcile(
     as_json: bool = typer.Option(False, "--json/--no-json", help="print the report as JSON"),
 ) -> None:
     """Rebuild lost Redis state, finalize finished runs, resend stuck and quota-waiting jobs."""
-    with CliRuntime(get_settings(), need_worker=False) as runtime:
+    with CliRuntime(get_settings()) as runtime:
         report = maintenance.reconcile(runtime.ctx, stuck_after_seconds=stuck_after)
         runtime.send(report.sends)
     if as_json:
@@ -58,7 +58,7 @@ def reconcile_text(report: dict[str, Any]) -> str:
 @maintenance_app.command("refresh")
 def refresh() -> None:
     """Start a system run refetching channels older than the refresh interval."""
-    with CliRuntime(get_settings(), need_worker=False) as runtime:
+    with CliRuntime(get_settings()) as runtime:
         run_id, sends = maintenance.refresh(runtime.ctx)
         runtime.send(sends)
     console.print(f"refresh run {run_id} started" if run_id else "no channel is due for a refresh")
@@ -67,7 +67,7 @@ def refresh() -> None:
 @maintenance_app.command("reresolve")
 def reresolve() -> None:
     """Start a system run resolving again the inputs whose resolution is older than its TTL."""
-    with CliRuntime(get_settings(), need_worker=False) as runtime:
+    with CliRuntime(get_settings()) as runtime:
         run_id, sends = maintenance.reresolve(runtime.ctx)
         runtime.send(sends)
     console.print(f"re-resolve run {run_id} started" if run_id else "no resolution is due")
@@ -76,7 +76,7 @@ def reresolve() -> None:
 @maintenance_app.command("repoll")
 def repoll() -> None:
     """Start a system run reading again the statistics of videos due by their age."""
-    with CliRuntime(get_settings(), need_worker=False) as runtime:
+    with CliRuntime(get_settings()) as runtime:
         run_id, sends = maintenance.repoll_videos(runtime.ctx)
         runtime.send(sends)
     console.print(f"video re-poll run {run_id} started" if run_id else "no video is due for a re-poll")
@@ -86,7 +86,7 @@ def repoll() -> None:
 def purge(as_json: bool = typer.Option(False, "--json/--no-json", help="print the counts as JSON")) -> None:
     """Apply the retention settings now."""
     settings = get_settings()
-    with CliRuntime(settings, need_worker=False) as runtime:
+    with CliRuntime(settings) as runtime:
         removed = maintenance.purge(runtime.ctx)
     if as_json:
         print(json.dumps(removed))
@@ -104,7 +104,7 @@ def discover_due() -> None:
     """Start a discovery cycle now for each watchlist whose interval has come round."""
     from pipeline.discovery import schedule_due
 
-    with CliRuntime(get_settings(), need_worker=False) as runtime:
+    with CliRuntime(get_settings()) as runtime:
         cycle_ids, sends = schedule_due(runtime.ctx)
         runtime.send(sends)
     console.print(f"started cycles {', '.join(cycle_ids)}" if cycle_ids else "no watchlist is due")

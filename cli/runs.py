@@ -8,6 +8,8 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+import uuid
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack, nullcontext
 from typing import Any
 
@@ -23,6 +25,7 @@ from cli.tables import compact, left_out, line_list, number_column, table, text_
 from pipeline.config import Settings, get_settings
 from pipeline.context import Context, build_context
 from pipeline.errors import InvalidRequest, RunNotFound
+from pipeline.messages import Send
 from pipeline.runs import get_run_results, get_run_status, start_run
 
 FINAL_STATES = ("FINISHED", "CANCELLED")
@@ -45,9 +48,14 @@ def describe_mode(settings: Settings, ctx: Context) -> str:
 
 
 class CliRuntime:
-    """The context and (without BROKER_URL) the in-process worker a CLI command needs."""
+    """The context a CLI command needs and, in the embedded mode, the in-process worker.
 
-    def __init__(self, settings: Settings, *, need_worker: bool) -> None:
+    Embedded, nothing runs a run but a ``ytcollect`` process, so every command that opens the store
+    adopts the runs no live process works on (a Ctrl-C, a Python script that only started one, a
+    maintenance command) and, before it exits, carries them and the runs it started to their end.
+    """
+
+    def __init__(self, settings: Settings, *, finish_runs: bool = True) -> None:
         self.settings = settings
         self.stack = ExitStack()
         self.ctx = build_context(settings)
@@ -55,25 +63,113 @@ class CliRuntime:
         # Importing the actor layer binds the actors to the configured broker, so sends go somewhere.
         from actors.dispatch import send_all
 
-        self.send = send_all
-        if need_worker and not settings.broker_url:
-            from actors.embedded import in_process_worker
+        self._send_all = send_all
+        self.claims = None
+        self.finish_runs = finish_runs and not settings.broker_url
+        if not settings.broker_url:  # every command runs the worker: a stranded run may be waiting
+            from actors.embedded import RunClaims, adopt_stranded_runs, in_process_worker
 
             self.stack.enter_context(in_process_worker(self.ctx))
+            self.claims = RunClaims(settings.embedded_path / "claims") if settings.embedded else None
+            if self.claims is not None:
+                self.stack.callback(self.claims.release_all)
+                adopted, sends = adopt_stranded_runs(self.ctx, self.claims)
+                if adopted:
+                    err_console.print(
+                        f"[dim]carrying on {plural(len(adopted), 'unfinished run')} no process was working on: "
+                        f"{', '.join(adopted[:3])}{' …' if len(adopted) > 3 else ''}[/]",
+                        soft_wrap=True,
+                    )
+                    self._send_all(sends)
+
+    def claim(self, run_id: str) -> None:
+        """Mark a run as this process's own before it is sent, so no other command adopts it meanwhile."""
+        if self.claims is not None:
+            self.claims.claim(run_id)
+
+    def send(self, sends: Sequence[Send], /) -> None:
+        """Send, claiming every run the messages belong to (a refresh's run, a retry): this process works them."""
+        for message in sends:
+            run_id = message.kwargs.get("run_id")
+            if isinstance(run_id, str):
+                self.claim(run_id)
+        self._send_all(sends)
 
     def __enter__(self) -> CliRuntime:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.stack.close()
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        try:
+            if exc_type is None and self.finish_runs and self.claims is not None and self.claims.held:
+                self._finish_claimed_runs()
+        except KeyboardInterrupt:
+            exc_type = KeyboardInterrupt
+        finally:
+            if exc_type is KeyboardInterrupt and self.claims is not None:
+                self._say_interrupted()
+            self.stack.close()
+        if exc_type is KeyboardInterrupt:
+            raise typer.Exit(130)
+
+    def _open_claimed_runs(self) -> list[dict[str, Any]]:
+        assert self.claims is not None
+        return [
+            status
+            for run_id in list(self.claims.held)
+            if (status := get_run_status(run_id, ctx=self.ctx))["run_status"] not in FINAL_STATES
+        ]
+
+    def _finish_claimed_runs(self) -> None:
+        """Wait for this process's runs to end (a run parked for quota waits for the next command after)."""
+        shown = False
+        while True:
+            working = [s for s in self._open_claimed_runs() if not _parked_for_quota(s)]
+            if not working:
+                return
+            if not shown:
+                err_console.print(
+                    f"[dim]finishing {plural(len(working), 'run')} before exiting "
+                    "(Ctrl-C leaves it for the next ytcollect command)[/]",
+                    soft_wrap=True,
+                )
+                shown = True
+            wait_for(self.ctx, working[0]["run_id"], show=True, until=_parked_for_quota)
+
+    def _say_interrupted(self) -> None:
+        """One line per run left open: where it stands, how to resume it and how to cancel it."""
+        try:
+            still_open = self._open_claimed_runs()
+        except Exception:  # the store itself is what failed: nothing more to say
+            return
+        for status in still_open:
+            run_id = status["run_id"]
+            err_console.print(
+                f"interrupted: run {run_id} is {status['run_status']} at {status['progress']:.0%}; "
+                f"`ytcollect worker` (or any ytcollect command) carries it on, `ytcollect cancel {run_id}` ends it",
+                soft_wrap=True,
+                markup=False,
+            )
+
+
+def _parked_for_quota(status: dict[str, Any]) -> bool:
+    """Every open job waits for the quota day to turn: nothing to do before then."""
+    counts = status["status_counts"]
+    return bool(status.get("waiting_quota_until")) and not counts.get("IN_PROGRESS")
 
 
 def _counts_text(status: dict[str, Any]) -> str:
     return "  ".join(f"{k}={v:,}" for k, v in sorted(status["status_counts"].items())) or "starting"
 
 
-def wait_for(ctx: Context, run_id: str, *, show: bool, timeout: float | None = None) -> dict[str, Any]:
-    """Poll the run's status until it is final, with a live progress bar on stderr."""
+def wait_for(
+    ctx: Context,
+    run_id: str,
+    *,
+    show: bool,
+    timeout: float | None = None,
+    until: Callable[[dict[str, Any]], bool] | None = None,
+) -> dict[str, Any]:
+    """Poll the run's status until it is final (or ``until`` says so), with a progress bar on stderr."""
     deadline = None if timeout is None else time.monotonic() + timeout
     progress = Progress(
         TextColumn("[bold]{task.description}"),
@@ -89,7 +185,7 @@ def wait_for(ctx: Context, run_id: str, *, show: bool, timeout: float | None = N
         while True:
             status = get_run_status(run_id, ctx=ctx)
             progress.update(task, completed=status["progress"], counts=_counts_text(status))
-            if status["run_status"] in FINAL_STATES:
+            if status["run_status"] in FINAL_STATES or (until is not None and until(status)):
                 return status
             if deadline is not None and time.monotonic() > deadline:
                 return status
@@ -259,11 +355,13 @@ def run(
             options["search_budget"] = search_budget
     if recent_videos is not None:
         options["recent_videos"] = recent_videos
-    with CliRuntime(settings, need_worker=True) as runtime:
+    with CliRuntime(settings) as runtime:
         ctx = runtime.ctx
         err_console.print(f"[dim]{describe_mode(settings, ctx)}[/]")
+        run_id = str(uuid.uuid4())
+        runtime.claim(run_id)
         try:
-            run_id = start_run(analysis_id, owner_id, lines, options, ctx=ctx, send=runtime.send)
+            start_run(analysis_id, owner_id, lines, options, ctx=ctx, send=runtime.send, run_id=run_id)
         except InvalidRequest as exc:
             fail(str(exc))
         err_console.print(f"run [bold]{run_id}[/] started with {plural(len(lines), 'input')}")
@@ -286,7 +384,7 @@ def status(
     watch: bool = typer.Option(False, "--watch/--no-watch", help="follow the run until it finishes"),
 ) -> None:
     """A run's status, progress and (once finished) its summary."""
-    with CliRuntime(get_settings(), need_worker=False) as runtime:
+    with CliRuntime(get_settings()) as runtime:
         try:
             result = get_run_status(run_id, owner_id, ctx=runtime.ctx)
             if watch and result["run_status"] not in FINAL_STATES:
@@ -316,7 +414,7 @@ def results(
     fmt = fmt.lower()
     if fmt not in ("table", "csv", "json"):
         fail(f"--format must be table, csv or json, not {fmt!r}")
-    with CliRuntime(get_settings(), need_worker=False) as runtime:
+    with CliRuntime(get_settings()) as runtime:
         try:
             rows = get_run_results(run_id, owner_id, ctx=runtime.ctx)
         except RunNotFound as exc:
@@ -425,7 +523,7 @@ def demo(
 ) -> None:
     """Run a sample of every input kind end to end; needs nothing configured (embedded mode)."""
     settings = get_settings()
-    with CliRuntime(settings, need_worker=True) as runtime:
+    with CliRuntime(settings) as runtime:
         ctx = runtime.ctx
         err_console.print(f"[dim]{describe_mode(settings, ctx)}[/]")
         base = ctx.emulator.base_url if ctx.emulator else settings.youtube_api_url
@@ -450,7 +548,7 @@ def cancel(run_id: str, owner_id: str = typer.Option(None, "--owner-id")) -> Non
     """Cancel a run: pending jobs become CANCELLED and the run ends as CANCELLED, once."""
     from pipeline.runs import cancel_run
 
-    with CliRuntime(get_settings(), need_worker=False) as runtime:
+    with CliRuntime(get_settings()) as runtime:
         try:
             won = cancel_run(run_id, owner_id, ctx=runtime.ctx)
         except RunNotFound as exc:
@@ -472,7 +570,7 @@ def retry(
     from pipeline.runs import retry_run
 
     settings = get_settings()
-    with CliRuntime(settings, need_worker=True) as runtime:
+    with CliRuntime(settings) as runtime:
         try:
             new_id = retry_run(
                 run_id,
@@ -499,7 +597,7 @@ def delete(run_id: str, owner_id: str = typer.Option(None, "--owner-id")) -> Non
     """Delete a finished run with its jobs and snapshots (channels other runs use stay)."""
     from pipeline.runs import delete_run
 
-    with CliRuntime(get_settings(), need_worker=False) as runtime:
+    with CliRuntime(get_settings()) as runtime:
         try:
             delete_run(run_id, owner_id, ctx=runtime.ctx)
         except RunNotFound as exc:
@@ -507,3 +605,21 @@ def delete(run_id: str, owner_id: str = typer.Option(None, "--owner-id")) -> Non
         except InvalidRequest as exc:
             fail(str(exc), 1)
     console.print(f"run {run_id} deleted")
+
+
+@app.command()
+def worker() -> None:
+    """Embedded: carry every unfinished run to its end here, then exit (Ctrl-C stops sooner)."""
+    settings = get_settings()
+    if settings.broker_url:
+        fail(
+            "with BROKER_URL set the workers are Dramatiq processes, not this command",
+            fix="run `dramatiq actors` (and `periodiq actors`); the Procfile lists one process group per queue",
+        )
+    with CliRuntime(settings) as runtime:
+        left = len(runtime.claims.held) if runtime.claims is not None else 0
+    console.print(
+        f"worker: carried {plural(left, 'unfinished run')} to the end; nothing left to do"
+        if left
+        else "worker: no unfinished run; nothing to do"
+    )

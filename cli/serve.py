@@ -47,7 +47,7 @@ def serve(
     settings = get_settings()
     configure_logging(settings.log_level, json=settings.log_json)
     local_owner = LOCAL_OWNER if settings.embedded and is_loopback(host) else None
-    with CliRuntime(settings, need_worker=True) as runtime:
+    with CliRuntime(settings, finish_runs=False) as runtime:
         metrics, stop_metrics = _metrics_server(settings)
         application = create_app(
             runtime.ctx,

@@ -40,7 +40,7 @@ def _format(fmt: str) -> str:
 @videos_app.command("track")
 def track(refs: list[str] = typer.Argument(..., help="video URLs or ids")) -> None:
     """Follow videos: their statistics are read now and re-polled (past the age cap too)."""
-    with CliRuntime(get_settings(), need_worker=False) as runtime:
+    with CliRuntime(get_settings()) as runtime:
         try:
             result = v.track_videos(refs, ctx=runtime.ctx)
         except (InvalidRequest, YtCollectError) as exc:
@@ -55,7 +55,7 @@ def track(refs: list[str] = typer.Argument(..., help="video URLs or ids")) -> No
 @videos_app.command("untrack")
 def untrack(refs: list[str] = typer.Argument(..., help="video URLs or ids")) -> None:
     """Stop following videos by hand (they are then re-polled by age like any other)."""
-    with CliRuntime(get_settings(), need_worker=False) as runtime:
+    with CliRuntime(get_settings()) as runtime:
         try:
             n = v.untrack_videos(refs, ctx=runtime.ctx)
         except InvalidRequest as exc:
@@ -71,7 +71,7 @@ def list_(
 ) -> None:
     """A channel's stored videos, newest first, with their latest counts."""
     _format(fmt)
-    with CliRuntime(get_settings(), need_worker=False) as runtime:
+    with CliRuntime(get_settings()) as runtime:
         try:
             found = v.list_videos(channel, ctx=runtime.ctx, limit=limit)
         except InvalidRequest as exc:
@@ -107,7 +107,7 @@ def metrics(
 ) -> None:
     """A video's max views, likes and comments per interval, and the growth from the first point to the last."""
     _format(fmt)
-    with CliRuntime(get_settings(), need_worker=False) as runtime:
+    with CliRuntime(get_settings()) as runtime:
         try:
             answer = v.video_metrics(video, ctx=runtime.ctx, days=days, interval=interval)
         except v.VideoNotFound as exc:
@@ -141,7 +141,7 @@ def delete(
     ),
 ) -> None:
     """Delete stored videos, with their snapshots unless --keep-snapshots."""
-    with CliRuntime(get_settings(), need_worker=False) as runtime:
+    with CliRuntime(get_settings()) as runtime:
         try:
             removed = v.delete_videos(refs, ctx=runtime.ctx, keep_snapshots=keep_snapshots)
         except InvalidRequest as exc:
@@ -168,7 +168,7 @@ def compare(
 ) -> None:
     """The competitor table: one row per channel of a run, recent-video figures side by side."""
     _format(fmt)
-    with CliRuntime(get_settings(), need_worker=False) as runtime:
+    with CliRuntime(get_settings()) as runtime:
         try:
             rows = v.compare_run(run_id, owner_id, ctx=runtime.ctx)
         except RunNotFound as exc:

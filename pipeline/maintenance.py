@@ -83,6 +83,24 @@ def reconcile(ctx: Context, *, stuck_after_seconds: int | None = None) -> Reconc
     return report
 
 
+def resume_runs(ctx: Context, runs: list[Run]) -> ReconcileReport:
+    """Carry on runs nobody works on (their process ended): every open job and task is sent again now.
+
+    The embedded mode's messages live in the process that sent them, so a run whose process ended
+    (Ctrl-C, a Python script that only started it, a maintenance command) has nothing in flight:
+    unlike ``reconcile`` this does not wait for work to look stuck. Redelivery is safe, as ever.
+    """
+    report = ReconcileReport()
+    everything_before = ctx.now() + timedelta(seconds=1)
+    for run in runs:
+        if run.status == RunStatus.PENDING:
+            report.renormalized.append(run.id)
+            report.sends.append(messages.normalize(run.id))
+        elif run.status == RunStatus.RUNNING:
+            _reconcile_running(ctx, run, everything_before, report)
+    return report
+
+
 def _reconcile_running(ctx: Context, run: Run, stuck_before: datetime, report: ReconcileReport) -> None:
     now = ctx.now()
     run_id = run.id

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,3 +77,104 @@ def test_embedded_dir_overrides_and_not_found_names_the_database(tmp_path):
     assert_one_line_error(missing, "no-such-run not found", str(chosen / "ytcollect.db"), "ytcollect runs")
     assert (chosen / "ytcollect.db").exists()
     assert not (tmp_path / "data").exists()
+
+
+def wait_for_line(path: Path, words: str, *, timeout: float = 120) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = path.read_text() if path.exists() else ""
+        if words in text:
+            return text
+        time.sleep(0.2)
+    raise AssertionError(f"{words!r} never appeared in {path}: {path.read_text()!r}")
+
+
+def test_ctrl_c_on_run_wait_says_how_to_resume_and_the_next_command_finishes_it(tmp_path):
+    """Given `run --wait` interrupted by SIGINT mid-run, when it exits, then one line says the run's state, how to resume and cancel it (exit 130), and `status --watch` carries it to FINISHED."""
+    (tmp_path / "big.txt").write_text("".join(f"@someone-{i}\n" for i in range(300)))
+    stderr_path = tmp_path / "run.err"
+    with stderr_path.open("w") as stderr:
+        interrupted = subprocess.Popen(
+            [*CLI, "run", "--file", "big.txt", "--wait"],
+            env=data_home_env(tmp_path),
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+        try:
+            run_id = re.search(r"run (\S+) started with", wait_for_line(stderr_path, "started with")).group(1)
+            time.sleep(1.0)
+            interrupted.send_signal(signal.SIGINT)
+            code = interrupted.wait(timeout=120)
+        finally:
+            if interrupted.poll() is None:
+                interrupted.kill()
+                interrupted.wait()
+    said = stderr_path.read_text()
+    assert code == 130, said
+    assert "Traceback" not in said
+    last = said.strip().splitlines()[-1]
+    assert re.match(rf"interrupted: run {run_id} is (PENDING|RUNNING) at \d+%;", last), said
+    assert "`ytcollect worker`" in last and f"`ytcollect cancel {run_id}`" in last
+
+    watched = ytcollect(tmp_path, "status", run_id, "--watch", "--json")
+
+    assert watched.returncode == 0, watched.stderr
+    assert "carrying on 1 unfinished run" in watched.stderr
+    assert json.loads(watched.stdout)["run_status"] == "FINISHED"
+    rows = json.loads(ytcollect(tmp_path, "results", run_id, "--format", "json").stdout)
+    assert len(rows) == 300 and {r["status"] for r in rows} == {"FAILED"}
+
+
+START_FROM_PYTHON = """
+from actors.dispatch import send_all
+from actors.runtime import get_context
+from pipeline.runs import start_run
+
+print(start_run("analysis-1", "owner-1", ["@someone", "@someone-else"], ctx=get_context(), send=send_all))
+"""
+
+
+def test_a_run_started_from_python_is_finished_by_ytcollect_worker(tmp_path):
+    """Given the README's Python example (start_run, then the script ends), when `ytcollect worker` runs, then it carries the PENDING run to FINISHED and exits."""
+    started = subprocess.run(
+        [sys.executable, "-c", START_FROM_PYTHON],
+        env=data_home_env(tmp_path),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert started.returncode == 0, started.stderr
+    run_id = started.stdout.strip().splitlines()[-1]
+    pending = json.loads(ytcollect(tmp_path, "status", run_id, "--json").stdout)
+    assert pending["run_status"] in ("PENDING", "RUNNING", "FINISHED")
+
+    worked = ytcollect(tmp_path, "worker")
+
+    assert worked.returncode == 0, worked.stderr
+    assert "Traceback" not in worked.stdout + worked.stderr
+    finished = json.loads(ytcollect(tmp_path, "status", run_id, "--json").stdout)
+    assert finished["run_status"] == "FINISHED"
+    assert finished["summary"]["counts_by_status"] == {"FAILED": 2}
+    again = ytcollect(tmp_path, "worker")
+    assert again.returncode == 0 and "no unfinished run" in again.stdout
+
+
+def test_maintenance_refresh_carries_its_run_to_the_end(tmp_path):
+    """Given a channel fetched once, when `maintenance refresh` starts a system run for it, then that run is FINISHED when the command returns."""
+    first = ytcollect(tmp_path, "demo", "--json")
+    assert first.returncode == 0, first.stderr
+
+    refreshed = ytcollect(tmp_path, "maintenance", "refresh", REFRESH_INTERVAL_HOURS="0.0001")
+
+    assert refreshed.returncode == 0, refreshed.stderr
+    run_id = re.search(r"refresh run (\S+) started", refreshed.stdout).group(1)
+    status = json.loads(ytcollect(tmp_path, "status", run_id, "--json").stdout)
+    assert status["run_status"] == "FINISHED" and status["kind"] == "system"
+
+
+def test_worker_points_at_dramatiq_when_a_broker_is_configured(tmp_path):
+    """Given BROKER_URL, when `ytcollect worker` runs, then one line points at the Dramatiq processes."""
+    done = ytcollect(tmp_path, "worker", BROKER_URL="amqp://127.0.0.1:1/")
+    assert_one_line_error(done, "dramatiq actors", "Procfile")
