@@ -29,6 +29,7 @@ COMMAND_MODULES = {
     "retry": "runs",
     "delete": "runs",
     "worker": "runs",
+    "runs": "runs",
     "db": "db",
     "doctor": "doctor",
     "maintenance": "maintenance",

@@ -24,9 +24,9 @@ from cli.reading import read_inputs
 from cli.tables import compact, left_out, line_list, number_column, table, text_column
 from pipeline.config import Settings, get_settings
 from pipeline.context import Context, build_context
-from pipeline.errors import InvalidRequest, RunNotFound
+from pipeline.errors import AmbiguousRunId, InvalidRequest, RunNotFound
 from pipeline.messages import Send
-from pipeline.runs import get_run_results, get_run_status, start_run
+from pipeline.runs import get_run_results, get_run_status, list_runs, match_run_id, start_run
 
 FINAL_STATES = ("FINISHED", "CANCELLED")
 
@@ -149,6 +149,16 @@ class CliRuntime:
                 soft_wrap=True,
                 markup=False,
             )
+
+
+def named_run(runtime: CliRuntime, text: str) -> str:
+    """The whole id of the run ``text`` names (a unique prefix will do), or one error line."""
+    try:
+        return match_run_id(text, ctx=runtime.ctx)
+    except RunNotFound:
+        fail_missing_run(text)
+    except AmbiguousRunId as exc:
+        fail(str(exc))
 
 
 def _parked_for_quota(status: dict[str, Any]) -> bool:
@@ -385,6 +395,7 @@ def status(
 ) -> None:
     """A run's status, progress and (once finished) its summary."""
     with CliRuntime(get_settings()) as runtime:
+        run_id = named_run(runtime, run_id)
         try:
             result = get_run_status(run_id, owner_id, ctx=runtime.ctx)
             if watch and result["run_status"] not in FINAL_STATES:
@@ -415,6 +426,7 @@ def results(
     if fmt not in ("table", "csv", "json"):
         fail(f"--format must be table, csv or json, not {fmt!r}")
     with CliRuntime(get_settings()) as runtime:
+        run_id = named_run(runtime, run_id)
         try:
             rows = get_run_results(run_id, owner_id, ctx=runtime.ctx)
         except RunNotFound as exc:
@@ -549,6 +561,7 @@ def cancel(run_id: str, owner_id: str = typer.Option(None, "--owner-id")) -> Non
     from pipeline.runs import cancel_run
 
     with CliRuntime(get_settings()) as runtime:
+        run_id = named_run(runtime, run_id)
         try:
             won = cancel_run(run_id, owner_id, ctx=runtime.ctx)
         except RunNotFound as exc:
@@ -571,6 +584,7 @@ def retry(
 
     settings = get_settings()
     with CliRuntime(settings) as runtime:
+        run_id = named_run(runtime, run_id)
         try:
             new_id = retry_run(
                 run_id,
@@ -598,6 +612,7 @@ def delete(run_id: str, owner_id: str = typer.Option(None, "--owner-id")) -> Non
     from pipeline.runs import delete_run
 
     with CliRuntime(get_settings()) as runtime:
+        run_id = named_run(runtime, run_id)
         try:
             delete_run(run_id, owner_id, ctx=runtime.ctx)
         except RunNotFound as exc:
@@ -622,4 +637,46 @@ def worker() -> None:
         f"worker: carried {plural(left, 'unfinished run')} to the end; nothing left to do"
         if left
         else "worker: no unfinished run; nothing to do"
+    )
+
+
+SHOWN_RUNS = 20
+
+
+@app.command("runs")
+def runs_list(
+    owner_id: str = typer.Option(None, "--owner-id", help="only this owner's runs (default: everyone's)"),
+    limit: int = typer.Option(SHOWN_RUNS, "--limit", min=1, max=10_000, help="how many of the newest runs"),
+    as_json: bool = typer.Option(False, "--json/--no-json", help="print the page as JSON"),
+) -> None:
+    """The runs in this database, newest first: id, owner, status, progress, created, inputs."""
+    with CliRuntime(get_settings()) as runtime:
+        page = list_runs(owner_id, limit=limit, ctx=runtime.ctx)
+    if as_json:
+        print(json.dumps(page, default=str))
+        return
+    items = page["items"]
+    if not items:
+        console.print("no runs yet: `ytcollect demo` or `ytcollect run @SomeChannel` starts one")
+        return
+    tbl = table(f"runs, newest first ({page['total']:,})")
+    tbl.add_column("id", no_wrap=True)  # any unique prefix names a run: the first 8 characters show
+    text_column(tbl, "owner", min_width=6)
+    tbl.add_column("status", no_wrap=True)
+    number_column(tbl, "done", [f"{item['progress']:.0%}" for item in items])
+    tbl.add_column("created (UTC)", no_wrap=True)
+    number_column(tbl, "inputs", [f"{item['total_inputs']:,}" for item in items])
+    for item in items:
+        tbl.add_row(
+            item["run_id"][:8],
+            escape(item["owner_id"]),
+            item["run_status"],
+            f"{item['progress']:.0%}",
+            (item["created_at"] or "")[:16].replace("T", " "),
+            f"{item['total_inputs']:,}",
+        )
+    console.print(tbl)
+    more = f"ytcollect runs --limit {page['total']:,}".replace(",", "")
+    left_out(
+        console, len(items), page["total"], "run", more + (f" --owner-id {owner_id}" if owner_id else "")
     )

@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from cli.app import app, console, err_console, fail_missing_run
-from cli.runs import CliRuntime
+from cli.runs import CliRuntime, named_run
 from pipeline import videos as v
 from pipeline.config import get_settings
 from pipeline.errors import InvalidRequest, RunNotFound, YtCollectError
@@ -169,6 +169,7 @@ def compare(
     """The competitor table: one row per channel of a run, recent-video figures side by side."""
     _format(fmt)
     with CliRuntime(get_settings()) as runtime:
+        run_id = named_run(runtime, run_id)
         try:
             rows = v.compare_run(run_id, owner_id, ctx=runtime.ctx)
         except RunNotFound as exc:

@@ -21,6 +21,15 @@ class RunNotFound(YtCollectError):
         self.run_id = run_id
 
 
+class AmbiguousRunId(InvalidRequest):
+    """A run-id prefix more than one run's id starts with."""
+
+    def __init__(self, prefix: str, candidates: list[str]) -> None:
+        shown = ", ".join(candidates[:5]) + (", …" if len(candidates) > 5 else "")
+        super().__init__(f"run id prefix {prefix!r} matches several runs: {shown}; give more of the id")
+        self.candidates = candidates
+
+
 class ConfigurationError(YtCollectError):
     """The settings cannot work together (a half-configured process, a value out of range): one line."""
 

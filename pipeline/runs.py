@@ -17,7 +17,7 @@ from sqlmodel import Session
 from models import TERMINAL_STATUSES, JobStatus, Run, RunStatus
 from pipeline import store
 from pipeline.context import Context
-from pipeline.errors import InvalidRequest, RunNotFound
+from pipeline.errors import AmbiguousRunId, InvalidRequest, RunNotFound
 from pipeline.messages import Send
 from pipeline.stages import RunRequest, cancel_open_jobs, record_run, validate_run_request
 
@@ -111,7 +111,7 @@ def get_run_status(run_id: str, owner_id: str | None = None, *, ctx: Context) ->
 
 
 def list_runs(
-    owner_id: str,
+    owner_id: str | None,
     *,
     statuses: Sequence[str] | None = None,
     analysis_id: str | None = None,
@@ -119,7 +119,7 @@ def list_runs(
     limit: int = 50,
     ctx: Context,
 ) -> dict[str, Any]:
-    """An owner's runs, newest first, a page at a time: what each is and how far it got (no summaries)."""
+    """An owner's runs (everyone's with None), newest first, a page at a time: what each is and how far it got."""
     with ctx.session() as session:
         runs, total = store.list_runs(
             session, owner_id=owner_id, statuses=statuses, analysis_id=analysis_id, offset=offset, limit=limit
@@ -151,6 +151,22 @@ def list_runs(
         )
     next_offset = offset + len(items) if offset + len(items) < total else None
     return {"items": items, "total": total, "offset": offset, "limit": limit, "next_offset": next_offset}
+
+
+def match_run_id(text: str, owner_id: str | None = None, *, ctx: Context) -> str:
+    """The run ``text`` names: its whole id, or a prefix only one run's id starts with.
+
+    Raises RunNotFound when none matches and AmbiguousRunId (with the candidates) when several do.
+    """
+    with ctx.session() as session:
+        if store.get_run(session, run_id=text) is not None:
+            return text
+        candidates = store.run_ids_starting_with(session, prefix=text, limit=6) if text else []
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise RunNotFound(text)
+    raise AmbiguousRunId(text, candidates)
 
 
 def get_run_results(

@@ -92,14 +92,16 @@ def get_run(session: Session, *, run_id: str) -> Run | None:
 def list_runs(
     session: Session,
     *,
-    owner_id: str,
+    owner_id: str | None,
     statuses: Sequence[str] | None = None,
     analysis_id: str | None = None,
     offset: int = 0,
     limit: int = 50,
 ) -> tuple[list[Run], int]:
-    """One owner's runs, newest first, with how many match in all (for paging)."""
-    where = [col(Run.owner_id) == owner_id]
+    """One owner's runs (everyone's with None), newest first, with how many match in all (for paging)."""
+    where: list[sa.ColumnElement[bool]] = []
+    if owner_id is not None:
+        where.append(col(Run.owner_id) == owner_id)
     if statuses:
         where.append(col(Run.status).in_(list(statuses)))
     if analysis_id is not None:
@@ -113,6 +115,15 @@ def list_runs(
         .limit(limit)
     )
     return list(session.exec(query)), total
+
+
+def run_ids_starting_with(session: Session, *, prefix: str, limit: int) -> list[str]:
+    """Run ids that begin with ``prefix`` (a literal: ``%`` and ``_`` match only themselves)."""
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    query = (
+        select(Run.id).where(col(Run.id).like(escaped + "%", escape="\\")).order_by(col(Run.id)).limit(limit)
+    )
+    return list(session.exec(query))
 
 
 def lock_run(session: Session, *, run_id: str) -> Run | None:

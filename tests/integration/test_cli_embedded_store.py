@@ -178,3 +178,51 @@ def test_worker_points_at_dramatiq_when_a_broker_is_configured(tmp_path):
     """Given BROKER_URL, when `ytcollect worker` runs, then one line points at the Dramatiq processes."""
     done = ytcollect(tmp_path, "worker", BROKER_URL="amqp://127.0.0.1:1/")
     assert_one_line_error(done, "dramatiq actors", "Procfile")
+
+
+START_THREE = """
+import time
+
+from actors.dispatch import send_all
+from actors.runtime import get_context
+from pipeline.runs import start_run
+
+for run_id in ("abc-one", "abc-two", "xyz-three"):
+    start_run("a", "owner-" + run_id[:3], ["@someone"], ctx=get_context(), send=send_all, run_id=run_id)
+    time.sleep(0.05)  # distinct created_at: newest first is well defined
+"""
+
+
+def test_runs_lists_newest_first_and_unique_prefixes_name_a_run(tmp_path):
+    """Given three runs, when `runs --limit 2` and commands with id prefixes run, then the list is newest first with the rest counted, a unique prefix works and an ambiguous one lists its candidates."""
+    started = subprocess.run(
+        [sys.executable, "-c", START_THREE],
+        env=data_home_env(tmp_path),
+        cwd=ROOT,
+        capture_output=True,
+        timeout=180,
+    )
+    assert started.returncode == 0, started.stderr
+
+    listed = ytcollect(tmp_path, "runs", "--limit", "2")
+
+    assert listed.returncode == 0, listed.stderr
+    out = listed.stdout
+    assert out.index("xyz-thre") < out.index("abc-two") and "abc-one" not in out
+    assert "runs, newest first (3)" in out and "PENDING" in out and "owner-xyz" in out
+    assert "… 1 run more not shown: `ytcollect runs --limit 3` lists them all" in out
+    assert max(len(line) for line in out.splitlines()) <= 80
+
+    by_prefix = ytcollect(tmp_path, "status", "xyz", "--json")
+    assert by_prefix.returncode == 0, by_prefix.stderr
+    answer = json.loads(by_prefix.stdout)
+    assert answer["run_id"] == "xyz-three"
+    assert answer["run_status"] == "FINISHED"  # the stranded runs `runs` listed, it also finished
+    results = ytcollect(tmp_path, "results", "abc-t", "--format", "json")
+    assert results.returncode == 0 and json.loads(results.stdout)[0]["input"] == "@someone"
+    cancelled = ytcollect(tmp_path, "cancel", "abc-o")
+    assert cancelled.returncode == 0 and "run abc-one had already ended" in cancelled.stdout
+    for command in ("status", "results", "cancel", "retry", "compare"):
+        assert_one_line_error(ytcollect(tmp_path, command, "abc"), "matches several runs: abc-one, abc-two")
+    owner_only = json.loads(ytcollect(tmp_path, "runs", "--owner-id", "owner-abc", "--json").stdout)
+    assert [item["run_id"] for item in owner_only["items"]] == ["abc-two", "abc-one"]
