@@ -7,6 +7,7 @@ that runs the same Lua and the database is a SQLite file that migrates itself.
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Callable
 from datetime import datetime
 
@@ -33,7 +34,16 @@ def open_database(settings: Settings, *, pool_size: int = 10) -> sa.Engine:
     """The engine for DATABASE_URL; the embedded SQLite file is created and migrated on first use."""
     engine = db.make_engine(settings.sqlalchemy_url, pool_size=pool_size)
     if settings.database_url is None:
-        db.upgrade(engine)
+        # Two first commands at once in a new directory would both create the schema ("table
+        # api_calls already exists"): one migrates while the other waits, then finds it done.
+        lock_path = settings.embedded_path / "migrate.lock"
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with lock_path.open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                db.upgrade(engine)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
     return engine
 
 

@@ -226,3 +226,25 @@ def test_runs_lists_newest_first_and_unique_prefixes_name_a_run(tmp_path):
         assert_one_line_error(ytcollect(tmp_path, command, "abc"), "matches several runs: abc-one, abc-two")
     owner_only = json.loads(ytcollect(tmp_path, "runs", "--owner-id", "owner-abc", "--json").stdout)
     assert [item["run_id"] for item in owner_only["items"]] == ["abc-two", "abc-one"]
+
+
+def test_two_first_runs_at_once_share_one_new_schema(tmp_path):
+    """Given a new data directory, when two runs start at the same moment, then both finish: one creates the schema while the other waits for it."""
+    env = data_home_env(tmp_path)
+    both = [
+        subprocess.Popen(
+            [*CLI, "run", f"@someone-{n}", "--json"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in (1, 2)
+    ]
+    outputs = [process.communicate(timeout=300) for process in both]
+
+    for process, (out, err) in zip(both, outputs, strict=True):
+        assert process.returncode == 0, err
+        assert "Traceback" not in err and "already exists" not in err
+        assert json.loads(out)["run_status"] == "FINISHED"
