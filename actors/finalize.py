@@ -14,6 +14,7 @@ from actors.dispatch import send_all
 from actors.options import STAGE_OPTIONS
 from actors.runtime import get_context
 from pipeline.stages import fail_exhausted, fail_exhausted_videos, finalize_run
+from pipeline.youtube.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,20 @@ def finalize(run_id: str) -> None:
     send_all(finalize_run(get_context(), run_id))
 
 
+def last_error(message_data: dict[str, Any]) -> str:
+    """The exception line of the message's last traceback (Dramatiq keeps it in its options), redacted.
+
+    The reason goes to the job's row and to results, where a person reads why the input failed:
+    "connection refused" says more than "see the worker log", which the embedded mode never shows.
+    """
+    trace = str((message_data.get("options") or {}).get("traceback") or "")
+    lines = [line for line in trace.strip().splitlines() if line.strip()]
+    if not lines:
+        return "the last error is in the worker log"
+    name, _, text = lines[-1].partition(": ")
+    return redact(text or name)[:300]
+
+
 @dramatiq.actor(queue_name="finalize", max_retries=20, max_backoff=60_000)
 def retries_exhausted(message_data: dict[str, Any], retry_info: dict[str, Any]) -> None:
     """A stage message gave up: fail its jobs with a reason and count them, so no job is left uncounted."""
@@ -30,7 +45,7 @@ def retries_exhausted(message_data: dict[str, Any], retry_info: dict[str, Any]) 
     actor = message_data.get("actor_name")
     run_id, job_ids = kwargs.get("run_id"), kwargs.get("job_ids")
     log.error("%s gave up after %s retries (run %s)", actor, retry_info.get("retries"), run_id)
-    reason = f"{actor} failed {retry_info.get('retries')} times; the last error is in the worker log"
+    reason = f"{actor} failed {retry_info.get('retries')} times: {last_error(message_data)}"
     if run_id and job_ids:
         send_all(fail_exhausted(get_context(), run_id, job_ids, reason))
     elif run_id and (kwargs.get("channel_ids") or kwargs.get("batch_nos")):

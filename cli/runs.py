@@ -69,6 +69,9 @@ class CliRuntime:
         if not settings.broker_url:  # every command runs the worker: a stranded run may be waiting
             from actors.embedded import RunClaims, adopt_stranded_runs, in_process_worker
 
+            if self.finish_runs:
+                quiet_worker_logs()
+
             self.stack.enter_context(in_process_worker(self.ctx))
             self.claims = RunClaims(settings.embedded_path / "claims") if settings.embedded else None
             if self.claims is not None:
@@ -149,6 +152,48 @@ class CliRuntime:
                 soft_wrap=True,
                 markup=False,
             )
+
+
+def quiet_worker_logs() -> None:
+    """The in-process worker's failures become each input's reason and one line, not logged tracebacks.
+
+    A stage that gives up records why on its jobs (results show it) and the command ends with one line
+    and a non-zero exit (:func:`fail_if_the_service_failed`); ``YTCOLLECT_TRACEBACK=1`` keeps the logs.
+    """
+    import logging
+    import os
+
+    from cli.errors import TRACEBACK_VARIABLE
+
+    if not os.environ.get(TRACEBACK_VARIABLE):
+        logging.getLogger().addHandler(logging.NullHandler())  # no "last resort" print of each retry
+
+
+# Error codes that say the service failed, not the input: the command that ran the run then exits 1.
+SERVICE_ERROR_CODES = ("retries_exhausted", "no_api_keys")
+
+
+def fail_if_the_service_failed(status: dict[str, Any]) -> None:
+    """One error line and exit 1 when inputs failed because the API (or a stage) did, not themselves."""
+    summary = status.get("summary") or {}
+    failed = sum((summary.get("errors_by_code") or {}).get(code, 0) for code in SERVICE_ERROR_CODES)
+    if not failed:
+        return
+    example = next(
+        (
+            item
+            for item in summary.get("needs_attention") or []
+            if item.get("error_code") in SERVICE_ERROR_CODES
+        ),
+        None,
+    )
+    why = f": {example['message']}" if example and example.get("message") else ""
+    fail(
+        f"{plural(failed, 'input')} of run {status['run_id']} failed because the service did{why}",
+        1,
+        fix="check YOUTUBE_API_URL and YT_API_KEYS (`ytcollect doctor`), then `ytcollect retry "
+        f"{status['run_id']}`",
+    )
 
 
 def named_run(runtime: CliRuntime, text: str) -> str:
@@ -384,6 +429,7 @@ def run(
         print(json.dumps(status, default=str))
     else:
         print_summary(status)
+    fail_if_the_service_failed(status)
 
 
 @app.command()
@@ -603,7 +649,9 @@ def retry(
             return
         console.print(f"run {new_id} started (retry of {run_id})")
         if wait or not settings.broker_url:
-            print_summary(wait_for(runtime.ctx, new_id, show=True))
+            finished = wait_for(runtime.ctx, new_id, show=True)
+            print_summary(finished)
+            fail_if_the_service_failed(finished)
 
 
 @app.command()

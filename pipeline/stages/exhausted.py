@@ -17,6 +17,9 @@ def fail_exhausted(ctx: Context, run_id: str, job_ids: Iterable[int], reason: st
         jobs = [
             j for j in store.jobs_by_ids(session, run_id=run_id, job_ids=job_ids) if j.status in OPEN_STATUSES
         ]
+        # Read before the update, which also rewrites these loaded rows' status to FAILED: a resolve
+        # that gave up must still open the resolution barrier, or the run's other jobs wait for ever.
+        resolving = [j.id for j in jobs if j.status in RESOLUTION_STATES]
         store.set_jobs_status(
             session,
             job_ids=[j.id for j in jobs],
@@ -27,7 +30,6 @@ def fail_exhausted(ctx: Context, run_id: str, job_ids: Iterable[int], reason: st
             error_message=reason[:1000],
         )
     # Only jobs still in the resolution phase count toward the resolution barrier.
-    resolving = [j.id for j in jobs if j.status in RESOLUTION_STATES]
     progress = Progress(
         terminal=dict.fromkeys((j.id for j in jobs), JobStatus.FAILED), left_resolution=resolving or None
     )

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -248,3 +249,41 @@ def test_two_first_runs_at_once_share_one_new_schema(tmp_path):
         assert process.returncode == 0, err
         assert "Traceback" not in err and "already exists" not in err
         assert json.loads(out)["run_status"] == "FINISHED"
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_an_unreachable_api_is_one_line_per_input_and_one_on_stderr(tmp_path):
+    """Given YOUTUBE_API_URL on a closed port, when a run needs a lookup and a fetch, then it ends, results say why per input, stderr has one error line and no traceback, and the exit is 1."""
+    api = {
+        "YOUTUBE_API_URL": f"http://127.0.0.1:{closed_port()}",
+        "YT_API_KEYS": "k-unreachable",
+        "ACTOR_MAX_RETRIES": "1",
+        "CLIENT_MAX_ATTEMPTS": "1",
+    }
+
+    done = ytcollect(tmp_path, "run", "@needs-a-lookup", "UCX6OQ3DkcsbYNE6H8uQQuVA", **api)
+
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "2 inputs of run" in errors[0] and "ConnectionRefusedError" in errors[0]
+    assert (
+        "Failed to process" not in done.stderr and "gave up after 1 retries" not in done.stderr
+    )  # no worker log
+    run_id = re.search(r"run (\S+) failed because", errors[0]).group(1)
+    rows = json.loads(ytcollect(tmp_path, "results", run_id, "--format", "json", **api).stdout)
+    assert [(r["status"], r["error_code"]) for r in rows] == [("FAILED", "retries_exhausted")] * 2
+    assert all("ConnectionRefusedError" in r["error_message"] for r in rows)
+    assert not any("k-unreachable" in (r["error_message"] or "") for r in rows)
+
+
+def test_an_api_url_without_keys_is_refused_before_starting(tmp_path):
+    """Given YOUTUBE_API_URL (an emulator) but no YT_API_KEYS, when a run starts, then one line refuses it before any run exists."""
+    done = ytcollect(tmp_path, "run", "@someone", YOUTUBE_API_URL=f"http://127.0.0.1:{closed_port()}")
+    assert_one_line_error(done, "YT_API_KEYS is empty")
+    assert not (tmp_path / "data").exists()

@@ -158,15 +158,17 @@ def test_one_permanent_failure_and_transient_faults_leave_the_others_alone(worke
 
 
 def test_jobs_whose_retries_run_out_are_failed_and_counted(worker, pipeline_ctx, emulator):
-    """Given an API that fails every call, when retries run out, then the jobs are FAILED and the run still finishes."""
+    """Given an API that fails every call, when retries run out, then the jobs are FAILED with the last error, and the run still finishes (a channel id waiting at the resolution barrier included)."""
     emulator.set_faults(faults=[{"endpoint": "*", "kind": "backend_500", "rate": 1.0}])
-    sample = [c for c in emulator.catalogue.sample(50) if c["handle"]][:3]
-    run_id = start_run(
-        "a", "o", [f"@{c['handle']}" for c in sample] + ["bad input!"], ctx=pipeline_ctx, send=send_all
-    )
+    sample = [c for c in emulator.catalogue.sample(50) if c["handle"]][:4]
+    lines = [f"@{c['handle']}" for c in sample[:3]] + [sample[3]["id"], "bad input!"]
+    run_id = start_run("a", "o", lines, ctx=pipeline_ctx, send=send_all)
     status = wait_until(lambda: finished(pipeline_ctx, run_id), timeout=120)
-    assert status["summary"]["counts_by_status"] == {"FAILED": 4}
-    assert status["summary"]["errors_by_code"] == {"retries_exhausted": 3, "invalid_input": 1}
+    assert status["summary"]["counts_by_status"] == {"FAILED": 5}
+    assert status["summary"]["errors_by_code"] == {"retries_exhausted": 4, "invalid_input": 1}
+    reasons = [r["error_message"] for r in get_run_results(run_id, ctx=pipeline_ctx)[:4]]
+    assert all(reason.startswith(("resolve failed", "fetch_metadata failed")) for reason in reasons), reasons
+    assert all("500" in reason and "worker log" not in reason for reason in reasons), reasons
 
 
 def test_status_is_answered_from_redis_while_running_and_from_the_database_after(
