@@ -402,7 +402,7 @@ def run(
 ) -> None:
     """Start a run; without BROKER_URL it runs here, in one process, and waits."""
     settings = get_settings()
-    lines, _numbers = read_inputs(inputs, file)
+    lines, numbers = read_inputs(inputs, file)
     options: dict[str, Any] = {}
     if allow_search:
         options["allow_search"] = True
@@ -416,7 +416,16 @@ def run(
         run_id = str(uuid.uuid4())
         runtime.claim(run_id)
         try:
-            start_run(analysis_id, owner_id, lines, options, ctx=ctx, send=runtime.send, run_id=run_id)
+            start_run(
+                analysis_id,
+                owner_id,
+                lines,
+                options,
+                ctx=ctx,
+                send=runtime.send,
+                run_id=run_id,
+                line_numbers=numbers,
+            )
         except InvalidRequest as exc:
             fail(str(exc))
         err_console.print(f"run [bold]{run_id}[/] started with {plural(len(lines), 'input')}")

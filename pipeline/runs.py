@@ -8,6 +8,8 @@ context and its sender (``actors.runtime`` has both for a process configured fro
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import uuid
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -20,6 +22,7 @@ from pipeline.context import Context
 from pipeline.errors import AmbiguousRunId, InvalidRequest, RunNotFound
 from pipeline.messages import Send
 from pipeline.stages import RunRequest, cancel_open_jobs, record_run, validate_run_request
+from pipeline.stages.normalize import FILE_LINE_NUMBERS
 
 LIVE_OPEN_KEY = "IN_PROGRESS"  # PENDING, RESOLVING and FETCHING jobs, as Redis counts them together
 
@@ -39,8 +42,13 @@ def start_run(
     ctx: Context,
     send: Sender,
     run_id: str | None = None,
+    line_numbers: Sequence[int] | None = None,
 ) -> str:
-    """Record a run and enqueue it; returns its id. Raises InvalidRequest on bad input, before any write."""
+    """Record a run and enqueue it; returns its id. Raises InvalidRequest on bad input, before any write.
+
+    ``line_numbers``: each input's line in the file it was read from (blank lines skipped), so that
+    results number lines as the file and ``plan`` do; by default inputs are numbered 1, 2, 3, ….
+    """
     run_id = run_id or str(uuid.uuid4())
     request = validate_run_request(
         ctx,
@@ -50,6 +58,15 @@ def start_run(
         channel_inputs=list(channel_inputs),
         options=options,
     )
+    if line_numbers is not None:
+        numbers = list(line_numbers)
+        increasing = all(isinstance(n, int) and n >= 1 for n in numbers) and all(
+            a < b for a, b in itertools.pairwise(numbers)
+        )
+        if len(numbers) != len(request.channel_inputs) or not increasing:
+            raise InvalidRequest("line_numbers must give one increasing line number (from 1) per input")
+        if numbers != list(range(1, len(numbers) + 1)):
+            request = dataclasses.replace(request, options={**request.options, FILE_LINE_NUMBERS: numbers})
     send(record_run(ctx, request))
     return run_id
 

@@ -68,9 +68,22 @@ def resolve_messages(ctx: Context, run_id: str, jobs: list[Any]) -> list[Send]:
     return sends
 
 
+# The run option (set by ``pipeline.runs.start_run``, never by a sender) that holds each input's line in
+# the file it came from, when blank lines there were skipped: results then number lines as ``plan`` does.
+FILE_LINE_NUMBERS = "file_line_numbers"
+
+
+def _line_numbers(run: Run, count: int) -> list[int]:
+    given = run.options.get(FILE_LINE_NUMBERS)
+    if isinstance(given, list) and len(given) == count and all(isinstance(n, int) for n in given):
+        return given
+    return list(range(1, count + 1))
+
+
 def _create_jobs(ctx: Context, session: Session, run: Run, now: datetime) -> None:
     settings = ctx.settings
     lines = list(run.raw_inputs or [])
+    line_numbers = _line_numbers(run, len(lines))
     plan = plan_inputs(lines, max_length=settings.max_input_length)
     use_cache = bool(run.options.get("use_resolution_cache", True))
     keys = [store.dedupe_key(j.kind, j.value) for j in plan.jobs]
@@ -91,7 +104,7 @@ def _create_jobs(ctx: Context, session: Session, run: Run, now: datetime) -> Non
             "kind": str(planned.kind),
             "value": planned.value,
             "dedupe_key": key,
-            "first_line_no": planned.line_indexes[0] + 1,
+            "first_line_no": line_numbers[planned.line_indexes[0]],
             "status": JobStatus.PENDING,
             "note": (planned.reason or None) if planned.kind != InputKind.INVALID else None,
             "created_at": now,
@@ -127,7 +140,7 @@ def _create_jobs(ctx: Context, session: Session, run: Run, now: datetime) -> Non
     line_rows = [
         {
             "run_id": run.id,
-            "line_no": line.index + 1,
+            "line_no": line_numbers[line.index],
             "text": line.text[: settings.max_input_length + 1],
             "job_id": ids[keys[line.job_index]],
         }

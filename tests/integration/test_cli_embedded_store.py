@@ -287,3 +287,22 @@ def test_an_api_url_without_keys_is_refused_before_starting(tmp_path):
     done = ytcollect(tmp_path, "run", "@someone", YOUTUBE_API_URL=f"http://127.0.0.1:{closed_port()}")
     assert_one_line_error(done, "YT_API_KEYS is empty")
     assert not (tmp_path / "data").exists()
+
+
+def test_results_number_lines_as_plan_does_when_the_file_has_blank_lines(tmp_path):
+    """Given a file with blank lines, when it is planned and run, then plan and results give each input the same file line number (1, 4, 6), in the table too."""
+    (tmp_path / "gaps.txt").write_text("@someone-one\n\n\n@someone-two\n  \n@someone-one\n")
+    plan = ytcollect(tmp_path, "plan", "--file", "gaps.txt", "--json")
+    planned = [json.loads(line)["line"] for line in plan.stdout.splitlines()[:-1]]
+    run = ytcollect(tmp_path, "run", "--file", "gaps.txt", "--json")
+    assert run.returncode == 0, run.stderr
+    run_id = json.loads(run.stdout)["run_id"]
+
+    rows = json.loads(ytcollect(tmp_path, "results", run_id, "--format", "json").stdout)
+    table = ytcollect(tmp_path, "results", run_id).stdout
+
+    assert planned == [1, 4, 6]
+    assert [r["line"] for r in rows] == planned
+    assert [r["input"] for r in rows] == ["@someone-one", "@someone-two", "@someone-one"]
+    numbered = [int(m) for m in re.findall(r"^\s+(\d+)\s+@someone", table, flags=re.MULTILINE)]
+    assert numbered == planned
