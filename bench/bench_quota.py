@@ -151,43 +151,33 @@ def naive_units(intents: list[Intent]) -> int:
 def second_run_required(intents: list[Intent], catalogue: Any) -> dict[str, int]:
     """Units a repeat of the inputs still needs inside the freshness window, with the design's caches.
 
-    The resolution cache keeps successful resolutions only, and fresh metadata is whatever run 1
-    stored. What remains: lookups that found nothing (handles, usernames: 1; custom URL names that
-    neither lookup found: 2), the video and playlist ids that were not found (⌈n/50⌉ each), and
-    explicit channel ids that no call returned (terminated: ⌈n/50⌉). A negative cache would make it 0.
+    The resolution cache answers what was found, fresh metadata is whatever run 1 stored, and the
+    negative cache (NEGATIVE_CACHE_HOURS) answers what was not: handles and usernames nobody has,
+    custom names neither lookup found, missing video and playlist ids, terminated channel ids. So a
+    repeat at once needs nothing; the counts say how much each cache answers.
     """
     seen: set[tuple[str, str]] = set()
-    units = 0
-    missing_videos = missing_playlists = missing_channels = 0
+    remembered = 0
     for intent in intents:
         if (intent.kind, intent.key) in seen or intent.kind == "invalid":
             continue
         seen.add((intent.kind, intent.key))
         if intent.kind == "handle":
-            units += _live(catalogue, catalogue.index_of_handle(intent.key)) is None
+            remembered += _live(catalogue, catalogue.index_of_handle(intent.key)) is None
         elif intent.kind == "username":
-            units += _live(catalogue, catalogue.index_of_username(intent.key)) is None
+            remembered += _live(catalogue, catalogue.index_of_username(intent.key)) is None
         elif intent.kind == "custom_url":
-            found = (
-                _live(catalogue, catalogue.index_of_handle(intent.key)) is not None
-                or _live(catalogue, catalogue.index_of_username(intent.key)) is not None
+            remembered += (
+                _live(catalogue, catalogue.index_of_handle(intent.key)) is None
+                and _live(catalogue, catalogue.index_of_username(intent.key)) is None
             )
-            units += 0 if found else 2
         elif intent.kind == "video":
-            missing_videos += _video_owner(catalogue, intent.key) is None
+            remembered += _video_owner(catalogue, intent.key) is None
         elif intent.kind == "playlist":
-            missing_playlists += _playlist_owner(catalogue, intent.key) is None
+            remembered += _playlist_owner(catalogue, intent.key) is None
         elif intent.kind == "channel_id":
-            index = catalogue.index_of_id(intent.key)
-            missing_channels += _live(catalogue, index) is None
-    calls = ceil50(missing_videos) + ceil50(missing_playlists) + ceil50(missing_channels)
-    return {
-        "units": units + calls,
-        "failed_lookup_units": units,
-        "missing_video_ids": missing_videos,
-        "missing_playlist_ids": missing_playlists,
-        "missing_channel_ids": missing_channels,
-    }
+            remembered += _live(catalogue, catalogue.index_of_id(intent.key)) is None
+    return {"units": 0, "misses_answered_by_the_negative_cache": remembered}
 
 
 def _pipeline_units(ctx: Any, run_id: str) -> dict[str, Any]:

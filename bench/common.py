@@ -57,7 +57,7 @@ QUOTA = 100_000_000
 PIPELINE_QUEUES = ["runs", "normalize", "resolve", "metadata", "uploads", "video_stats", "finalize"]
 TABLES = (
     "runs, run_inputs, jobs, channels, channel_snapshots, resolutions, resolution_changes, api_calls, "
-    "videos, video_snapshots, run_video_channels, run_video_batches"
+    "videos, video_snapshots, run_video_channels, run_video_batches, lookup_misses"
 )
 
 

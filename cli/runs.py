@@ -398,6 +398,11 @@ def run(
         max=50,
         help="newest uploads per channel to follow, 0-50 (default: RECENT_VIDEOS; 0: none)",
     ),
+    recheck_misses: bool = typer.Option(
+        False,
+        "--recheck-misses/--no-recheck-misses",
+        help="ask the API again for inputs not found within NEGATIVE_CACHE_HOURS",
+    ),
     as_json: bool = typer.Option(False, "--json/--no-json", help="print the final status as JSON on stdout"),
 ) -> None:
     """Start a run; without BROKER_URL it runs here, in one process, and waits."""
@@ -410,6 +415,8 @@ def run(
             options["search_budget"] = search_budget
     if recent_videos is not None:
         options["recent_videos"] = recent_videos
+    if recheck_misses:
+        options["recheck_misses"] = True
     with CliRuntime(settings) as runtime:
         ctx = runtime.ctx
         err_console.print(f"[dim]{describe_mode(settings, ctx)}[/]")
@@ -635,12 +642,19 @@ def retry(
     wait: bool = typer.Option(False, "--wait/--no-wait"),
 ) -> None:
     """Start a new run, linked to RUN_ID, with its failed and needs-search inputs."""
-    from pipeline.runs import retry_run
+    from pipeline.runs import retry_inputs, retry_run
 
     settings = get_settings()
     with CliRuntime(settings) as runtime:
         run_id = named_run(runtime, run_id)
         try:
+            _lines, skipped = retry_inputs(run_id, owner_id, allow_search=allow_search, ctx=runtime.ctx)
+            if skipped:
+                console.print(
+                    f"skipping {plural(skipped, 'input')} that can only fail the same way: NEEDS_SEARCH "
+                    "without --allow-search, or not found within NEGATIVE_CACHE_HOURS "
+                    "(--allow-search lets custom URLs search)"
+                )
             new_id = retry_run(
                 run_id,
                 owner_id,

@@ -10,6 +10,7 @@ from models.discovery_budget import DiscoveryBudgetDay
 from models.discovery_cycle import OPEN_CYCLE_STATUSES, CycleStatus, CycleTrigger, DiscoveryCycle
 from models.discovery_search import FINAL_SEARCH_STATUSES, DiscoverySearch, SearchStatus
 from models.job import OPEN_STATUSES, TERMINAL_STATUSES, Job, JobStatus
+from models.lookup_miss import LookupMiss
 from models.resolution import CACHE_PREFIX, Confidence, Resolution, ResolutionChange, ResolutionMethod
 from models.run import Run, RunKind, RunStatus
 from models.run_input import RunInput
@@ -40,6 +41,7 @@ __all__ = [
     "DiscoverySearch",
     "Job",
     "JobStatus",
+    "LookupMiss",
     "Resolution",
     "ResolutionChange",
     "ResolutionMethod",

@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     # --- resolution and freshness ---------------------------------------------------------------
     metadata_freshness_hours: float = Field(default=24.0, ge=0)
     resolution_cache_days: float = Field(default=7.0, ge=0)
+    negative_cache_hours: float = Field(
+        default=24.0,
+        ge=0,
+        description="a handle, username, custom name, video or playlist not found is not asked again for "
+        "this long (0: always ask); reresolve and the run option recheck_misses ask again",
+    )
     default_search_budget: int = Field(
         default=10,
         ge=0,

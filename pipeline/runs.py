@@ -12,6 +12,7 @@ import dataclasses
 import itertools
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any, Protocol
 
 from sqlmodel import Session
@@ -245,6 +246,36 @@ def cancel_run(run_id: str, owner_id: str | None = None, *, ctx: Context) -> boo
     return cancel_open_jobs(ctx, run_id)
 
 
+def retry_inputs(
+    run_id: str, owner_id: str | None = None, *, allow_search: bool = False, ctx: Context
+) -> tuple[list[str], int]:
+    """The lines a retry would send, and how many it leaves out because they can only fail the same way.
+
+    Without search a NEEDS_SEARCH line can only need a search again, and a line not found within
+    NEGATIVE_CACHE_HOURS is answered "not found" by the negative cache: retrying either spends
+    nothing and learns nothing. Invalid lines are never retried.
+    """
+    hours = ctx.settings.negative_cache_hours
+    remembered_since = ctx.now() - timedelta(hours=hours)
+    with ctx.session() as session:
+        run = _owned_run(session, run_id, owner_id)
+        if run.status not in (RunStatus.FINISHED, RunStatus.CANCELLED):
+            raise InvalidRequest(f"run {run_id} is {run.status}: only a finished run can be retried")
+        lines, skipped = [], 0
+        for job, text in store.jobs_needing_attention(session, run_id=run_id, limit=1_000_000):
+            if job.error_code == "invalid_input":
+                continue
+            same_again = not allow_search and (
+                job.status == JobStatus.NEEDS_SEARCH
+                or (job.error_code == "not_found" and hours > 0 and job.updated_at >= remembered_since)
+            )
+            if same_again:
+                skipped += 1
+            else:
+                lines.append(text)
+    return lines, skipped
+
+
 def retry_run(
     run_id: str,
     owner_id: str | None = None,
@@ -254,22 +285,16 @@ def retry_run(
     ctx: Context,
     send: Sender,
 ) -> str | None:
-    """Start a new run, linked to this one, with its FAILED and NEEDS_SEARCH inputs (invalid lines excepted).
+    """Start a new run, linked to this one, with the inputs :func:`retry_inputs` picks.
 
     Returns the new run id, or None when there is nothing to retry. ``search_budget`` defaults to
     the DEFAULT_SEARCH_BUDGET setting.
     """
-    with ctx.session() as session:
-        run = _owned_run(session, run_id, owner_id)
-        if run.status not in (RunStatus.FINISHED, RunStatus.CANCELLED):
-            raise InvalidRequest(f"run {run_id} is {run.status}: only a finished run can be retried")
-        lines = [
-            text
-            for job, text in store.jobs_needing_attention(session, run_id=run_id, limit=1_000_000)
-            if job.error_code != "invalid_input"
-        ]
+    lines, _skipped = retry_inputs(run_id, owner_id, allow_search=allow_search, ctx=ctx)
     if not lines:
         return None
+    with ctx.session() as session:
+        run = _owned_run(session, run_id, owner_id)
     budget = ctx.settings.default_search_budget if search_budget is None else search_budget
     options: dict[str, Any] = {"allow_search": True, "search_budget": budget} if allow_search else {}
     new_id = str(uuid.uuid4())

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from models import TERMINAL_STATUSES, Confidence, JobStatus, ResolutionMethod, RunStatus
-from pipeline import store
+from pipeline import misses, store
 from pipeline.context import Context
+from pipeline.inputs import InputKind
 from pipeline.messages import Send
 from pipeline.stages.advance import Progress, advance, fresh_since
 from pipeline.stages.outcome import Outcome, Resolved, apply_outcome, priority
@@ -18,6 +19,24 @@ from pipeline.youtube.errors import NoApiKeys, PermanentYouTubeError, QuotaExhau
 from pipeline.youtube.records import ChannelRecord
 
 IDS_PER_CALL = 50  # channels.list?id= takes at most 50 ids
+
+
+def _remember_missing_channels(ctx: Context, channel_ids: Sequence[str]) -> None:
+    """Channel ids no call returned (terminated, or never were), for the negative cache."""
+    if not channel_ids or ctx.settings.negative_cache_hours <= 0:
+        return
+    found_nothing = [
+        misses.Miss(
+            store.dedupe_key(InputKind.CHANNEL_ID, cid),
+            str(InputKind.CHANNEL_ID),
+            cid,
+            "not_found",
+            f"channel {cid} does not exist or was terminated",
+        )
+        for cid in channel_ids
+    ]
+    with ctx.session() as session:
+        misses.remember(session, found_nothing, now=ctx.now())
 
 
 def fetch_metadata_jobs(ctx: Context, run_id: str, job_ids: Sequence[int]) -> list[Send]:
@@ -32,9 +51,17 @@ def fetch_metadata_jobs(ctx: Context, run_id: str, job_ids: Sequence[int]) -> li
         settled = {j.id: j.status for j in loaded if j.status in TERMINAL_STATUSES}
         channel_ids = sorted({j.channel_id for j in jobs if j.channel_id})
         fresh = store.fresh_channel_ids(session, channel_ids=channel_ids, fresh_since=fresh_since(ctx, run))
-    stale = [cid for cid in channel_ids if cid not in fresh]
+        hours = ctx.settings.negative_cache_hours
+        keys = {store.dedupe_key(InputKind.CHANNEL_ID, cid): cid for cid in channel_ids if cid not in fresh}
+        remembered = (
+            misses.fresh(session, keys, now=ctx.now(), hours=hours) if misses.applies(run, hours) else {}
+        )
+    # A channel id that came back from no call within NEGATIVE_CACHE_HOURS is not asked for again.
+    failed: dict[str, tuple[str, str]] = {  # channel -> (error code, message)
+        keys[key]: (miss.error_code, misses.said_again(miss)) for key, miss in remembered.items()
+    }
+    stale = [cid for cid in channel_ids if cid not in fresh and cid not in failed]
     found: dict[str, ChannelRecord] = {}
-    failed: dict[str, tuple[str, str]] = {}  # channel -> (error code, message)
     unasked = set(stale)
     outcome = Outcome()
     try:
@@ -62,6 +89,9 @@ def fetch_metadata_jobs(ctx: Context, run_id: str, job_ids: Sequence[int]) -> li
         else:
             outcome.fail([job.id], "not_found", f"channel {cid} does not exist or was terminated")
     apply_outcome(ctx, run, outcome, from_statuses=[JobStatus.FETCHING], record_resolutions=False)
+    _remember_missing_channels(
+        ctx, [cid for cid in stale if cid not in found and cid not in failed and cid not in unasked]
+    )
     progress = Progress(
         terminal={**settled, **outcome.terminal()}, waiting=outcome.waiting, redelivered=bool(settled)
     )

@@ -24,6 +24,7 @@ RUN_OPTIONS: dict[str, type | tuple[type, ...]] = {
     "search_budget": int,  # how many search.list calls this run may make
     "freshness_hours": (int, float),  # metadata younger than this is not fetched again
     "use_resolution_cache": bool,  # answer inputs from earlier runs' resolutions
+    "recheck_misses": bool,  # ask again for what the negative cache remembers as not found
     "recent_videos": int,  # newest uploads per channel to follow, 0-50 (default RECENT_VIDEOS)
 }
 MAX_RECENT_VIDEOS = 50  # one playlistItems.list page

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from models import Confidence, Job, JobStatus, ResolutionMethod, Run, RunStatus
-from pipeline import store
+from models import Confidence, Job, JobStatus, LookupMiss, ResolutionMethod, Run, RunStatus
+from pipeline import misses, store
 from pipeline.context import Context
 from pipeline.inputs import InputKind
 from pipeline.messages import Send
@@ -43,12 +43,25 @@ def resolve_jobs(ctx: Context, run_id: str, job_ids: Sequence[int]) -> list[Send
             now=ctx.now(),
         )
         dispatched = run.metadata_dispatched_at is not None
+        hours = ctx.settings.negative_cache_hours
+        by_key = (
+            misses.fresh(session, [j.dedupe_key for j in jobs], now=ctx.now(), hours=hours)
+            if misses.applies(run, hours)
+            else {}
+        )
+        remembered = {j.id: by_key[j.dedupe_key] for j in jobs if j.dedupe_key in by_key}
     outcome = Outcome()
+    searching = bool((run.options or {}).get("allow_search"))
+    for job in jobs:
+        miss = remembered.get(job.id)
+        if miss is not None and not (searching and miss.error_code == "needs_search"):
+            outcome.failed[job.id] = _remembered_failure(miss)
     try:
-        _resolve_into(ctx, run, jobs, outcome)
+        _resolve_into(ctx, run, [j for j in jobs if j.id not in outcome.failed], outcome)
     finally:
         # Whatever was settled before an error (a transient one is re-raised for a retry) is kept.
         apply_outcome(ctx, run, outcome, from_statuses=_FROM, record_resolutions=True)
+        _remember_misses(ctx, [j for j in jobs if j.id not in remembered], outcome)
     # A delivery killed after its commit left jobs settled in the database but not in Redis: this
     # redelivery marks them again (both marks are idempotent), or the run would wait for reconcile.
     settled_before = {j.id: j.status for j in loaded if j.status not in RESOLUTION_STATES}
@@ -64,6 +77,25 @@ def resolve_jobs(ctx: Context, run_id: str, job_ids: Sequence[int]) -> list[Send
         redelivered=bool(terminal),
     )
     return advance(ctx, run_id, progress)
+
+
+def _remembered_failure(miss: LookupMiss) -> Failure:
+    """A job answered by the negative cache fails as its key did, saying so (and how to ask again)."""
+    said = misses.said_again(miss)
+    status = JobStatus.NEEDS_SEARCH if miss.error_code == "needs_search" else JobStatus.FAILED
+    return Failure(miss.error_code, said, status)
+
+
+def _remember_misses(ctx: Context, asked: list[Job], outcome: Outcome) -> None:
+    """Keep every lookup this delivery asked and found nothing for, so a repeat does not ask again."""
+    found_nothing = [
+        misses.Miss(job.dedupe_key, str(job.kind), job.value, failure.code, failure.message)
+        for job in asked
+        if (failure := outcome.failed.get(job.id)) is not None and failure.code in misses.REMEMBERED_CODES
+    ]
+    if found_nothing and ctx.settings.negative_cache_hours > 0:
+        with ctx.session() as session:
+            misses.remember(session, found_nothing, now=ctx.now())
 
 
 def _resolve_into(ctx: Context, run: Run, jobs: list[Job], outcome: Outcome) -> None:
