@@ -206,7 +206,7 @@ def history(
     since: str = typer.Option(
         None, "--since", metavar="YYYY-MM-DD", help="only snapshots from this UTC day on"
     ),
-    fmt: str = typer.Option("table", "--format", help="table, csv or json"),
+    fmt: str = typer.Option("table", "--format", help="table, csv or json (any letter case)"),
     plot: Path = typer.Option(
         None, "--plot", metavar="FILE.png", help="also draw --metric over time into a PNG"
     ),

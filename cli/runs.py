@@ -519,8 +519,9 @@ def demo_epilogue(run_id: str, status: dict[str, Any], base_url: str | None) -> 
         "•",
         "[bold]Units[/] are YouTube Data API quota: a real key gets 10,000 a day (Pacific "
         "time); a channels.list, videos.list or playlists.list call costs 1 whatever it asks. "
-        f"This run spent {plural(units, 'unit')}; a second demo spends fewer, because fresh "
-        "channels are not fetched again.",
+        f"This run spent {plural(units, 'unit')}; a second demo spends fewer or none: fresh "
+        "channels are not fetched again, and lookups that found nothing are remembered for "
+        "NEGATIVE_CACHE_HOURS.",
     )
     said.add_row(
         "•",

@@ -32,6 +32,8 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def _format(fmt: str) -> str:
+    """The format in lower case (``--format CSV`` works), or one error line."""
+    fmt = fmt.lower()
     if fmt not in FORMATS:
         raise _fail(f"--format must be one of {', '.join(FORMATS)}")
     return fmt
@@ -67,10 +69,10 @@ def untrack(refs: list[str] = typer.Argument(..., help="video URLs or ids")) -> 
 def list_(
     channel: str = typer.Argument(..., help="channel id, URL or @handle"),
     limit: int = typer.Option(100, "--limit", min=1, max=10_000),
-    fmt: str = typer.Option("table", "--format", help="table, csv or json"),
+    fmt: str = typer.Option("table", "--format", help="table, csv or json (any letter case)"),
 ) -> None:
     """A channel's stored videos, newest first, with their latest counts."""
-    _format(fmt)
+    fmt = _format(fmt)
     with CliRuntime(get_settings()) as runtime:
         try:
             found = v.list_videos(channel, ctx=runtime.ctx, limit=limit)
@@ -103,10 +105,10 @@ def metrics(
     video: str = typer.Argument(..., help="video URL or id"),
     days: int = typer.Option(30, "--days", help="how far back"),
     interval: str = typer.Option("day", "--interval", help="hour, day, week or month"),
-    fmt: str = typer.Option("table", "--format", help="table, csv or json"),
+    fmt: str = typer.Option("table", "--format", help="table, csv or json (any letter case)"),
 ) -> None:
     """A video's max views, likes and comments per interval, and the growth from the first point to the last."""
-    _format(fmt)
+    fmt = _format(fmt)
     with CliRuntime(get_settings()) as runtime:
         try:
             answer = v.video_metrics(video, ctx=runtime.ctx, days=days, interval=interval)
@@ -160,14 +162,14 @@ def _csv(rows: list[dict[str, Any]]) -> None:
 def compare(
     run_id: str,
     owner_id: str = typer.Option(None, "--owner-id", help="answer 'not found' for another owner's run"),
-    fmt: str = typer.Option("table", "--format", help="table, csv or json"),
+    fmt: str = typer.Option("table", "--format", help="table, csv or json (any letter case)"),
     plot: str = typer.Option(None, "--plot", help="also draw the top channels into this PNG"),
     metric: str = typer.Option("median_views_recent", "--metric", help="what --plot ranks and draws"),
     top: int = typer.Option(25, "--top", min=1, max=500, help="channels --plot draws"),
     force: bool = typer.Option(False, "--force/--no-force", help="let --plot overwrite an existing file"),
 ) -> None:
     """The competitor table: one row per channel of a run, recent-video figures side by side."""
-    _format(fmt)
+    fmt = _format(fmt)
     with CliRuntime(get_settings()) as runtime:
         run_id = named_run(runtime, run_id)
         try:

@@ -306,3 +306,26 @@ def test_results_number_lines_as_plan_does_when_the_file_has_blank_lines(tmp_pat
     assert [r["input"] for r in rows] == ["@someone-one", "@someone-two", "@someone-one"]
     numbered = [int(m) for m in re.findall(r"^\s+(\d+)\s+@someone", table, flags=re.MULTILINE)]
     assert numbered == planned
+
+
+def test_every_command_answers_without_a_traceback(tmp_path):
+    """Given the embedded store and every command (a missing run where one is named), when each runs, then none prints a traceback, and each failure is one line on stderr with a non-zero exit."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "integration" / "every_command.py")],
+        env=data_home_env(tmp_path),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    answers = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(answers) >= 25
+    for answer in answers:
+        said = answer["stdout"] + answer["stderr"]
+        assert "Traceback" not in said, answer
+        if answer["code"] != 0 and "Usage:" not in said:
+            errors = [line for line in answer["stderr"].splitlines() if line.startswith("error:")]
+            assert len(errors) == 1, answer
+    missing = [a for a in answers if "no-such-run" in a["args"]]
+    assert missing and all(a["code"] == 1 and "not found in the database" in a["stderr"] for a in missing)
