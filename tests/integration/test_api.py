@@ -419,12 +419,14 @@ def test_cancel_then_delete_a_pending_run(pipeline_ctx, tokens_of):
 
 
 def test_retry_starts_a_linked_run_with_the_failed_inputs(client, tokens_of, emulator):
-    """Given a finished run with failed inputs, when it is retried, then a new run linked to it holds only its failed (not invalid) inputs; retrying a running run is 409."""
+    """Given a finished run with failed inputs, when it is retried, then without search nothing that can only fail the same way is sent (the negative cache answers it), with search a new run linked to it holds its failed (not invalid) inputs; retrying a running run is 409."""
     run_id, inputs = finished_run(client, tokens_of["alice"], emulator)
     alice = bearer(tokens_of["alice"])
 
-    response = client.post(f"/v1/runs/{run_id}/retry", json={"allow_search": False}, headers=alice)
+    same_again = client.post(f"/v1/runs/{run_id}/retry", json={"allow_search": False}, headers=alice)
+    response = client.post(f"/v1/runs/{run_id}/retry", json={"allow_search": True}, headers=alice)
 
+    assert same_again.status_code == 202 and same_again.json()["retry_run_id"] is None
     assert response.status_code == 202
     new_id = response.json()["retry_run_id"]
     status = client.get(f"/v1/runs/{new_id}", headers=alice).json()
