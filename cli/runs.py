@@ -114,6 +114,19 @@ class CliRuntime:
         if exc_type is KeyboardInterrupt:
             raise typer.Exit(130)
 
+    def drain(self) -> int:
+        """Finish every run, adopting those stranded meanwhile, until none is left; how many it carried."""
+        from actors.embedded import adopt_stranded_runs
+
+        if self.claims is None:
+            return 0
+        while True:
+            self._finish_claimed_runs()
+            adopted, sends = adopt_stranded_runs(self.ctx, self.claims)
+            if not adopted:
+                return len(self.claims.held)
+            self._send_all(sends)
+
     def _open_claimed_runs(self) -> list[dict[str, Any]]:
         assert self.claims is not None
         return [
@@ -704,10 +717,10 @@ def worker() -> None:
             fix="run `dramatiq actors` (and `periodiq actors`); the Procfile lists one process group per queue",
         )
     with CliRuntime(settings) as runtime:
-        left = len(runtime.claims.held) if runtime.claims is not None else 0
+        carried = runtime.drain()
     console.print(
-        f"worker: carried {plural(left, 'unfinished run')} to the end; nothing left to do"
-        if left
+        f"worker: carried {plural(carried, 'unfinished run')} to the end; nothing left to do"
+        if carried
         else "worker: no unfinished run; nothing to do"
     )
 
