@@ -329,3 +329,20 @@ def test_every_command_answers_without_a_traceback(tmp_path):
             assert len(errors) == 1, answer
     missing = [a for a in answers if "no-such-run" in a["args"]]
     assert missing and all(a["code"] == 1 and "not found in the database" in a["stderr"] for a in missing)
+
+
+def test_retry_without_search_says_what_it_skips_and_a_repeat_spends_nothing(tmp_path):
+    """Given a run of a handle nobody has, when it is retried without --allow-search and run again, then retry says it skips the input and the repeat spends 0 units saying why."""
+    first = ytcollect(tmp_path, "run", "@nobody-has-this", "--json")
+    assert first.returncode == 0, first.stderr
+    run_id = json.loads(first.stdout)["run_id"]
+
+    retried = ytcollect(tmp_path, "retry", run_id[:8])
+    again = ytcollect(tmp_path, "run", "@nobody-has-this", "--json")
+
+    assert retried.returncode == 0, retried.stderr
+    assert "skipping 1 input that can only fail the same way" in retried.stdout.replace("\n", " ")
+    assert f"run {run_id} has nothing to retry" in retried.stdout
+    repeat = json.loads(again.stdout)
+    assert repeat["quota_units"]["total"] == 0
+    assert "remembered from" in repeat["summary"]["needs_attention"][0]["message"]
