@@ -29,6 +29,7 @@ from pipeline.stages import (
     upload_messages,
 )
 from pipeline.videos import purge_video_data
+from pipeline.youtube.quota import DEFAULT, VIDEO_STATS
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +192,8 @@ def repoll_videos(ctx: Context, *, limit: int | None = None) -> tuple[str | None
 
     now = ctx.now()
     cap = ctx.settings.video_repoll_max_videos if limit is None else limit
-    left = ctx.ledger.units_left(priority="system")
+    bucket = VIDEO_STATS if ctx.settings.video_stats_batch_get else DEFAULT
+    left = ctx.ledger.units_left(priority="system", bucket=bucket)
     cap = min(cap, left * 50)
     if cap <= 0:
         return None, []

@@ -20,6 +20,7 @@ from pipeline.context import Context
 from pipeline.errors import InvalidRequest, RunNotFound
 from pipeline.messages import Send
 from pipeline.stages import RunRequest, cancel_open_jobs, record_run, validate_run_request
+from pipeline.youtube.quota import quota_units
 
 LIVE_OPEN_KEY = "IN_PROGRESS"  # PENDING, RESOLVING and FETCHING jobs, as Redis counts them together
 
@@ -66,7 +67,7 @@ def get_run_status(run_id: str, owner_id: str | None = None, *, ctx: Context) ->
             if live.remaining - live.waiting > 0:
                 counts[LIVE_OPEN_KEY] = live.remaining - live.waiting
             remaining = live.remaining
-            units = {"total": sum(live.units.values()), "by_method": live.units}
+            units = quota_units(dict(live.units))
             source = "redis"
         else:
             raw = store.count_jobs_by_status(session, run_id=run_id)
@@ -79,7 +80,7 @@ def get_run_status(run_id: str, owner_id: str | None = None, *, ctx: Context) ->
             by_method = (run.summary or {}).get("quota_units", {}).get("by_method") or store.units_by_method(
                 session, run_id=run_id
             )
-            units = {"total": sum(by_method.values()), "by_method": by_method}
+            units = quota_units(by_method)
             source = "database"
     total = run.total_jobs
     if run.status in (RunStatus.FINISHED, RunStatus.CANCELLED):

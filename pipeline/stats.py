@@ -13,29 +13,10 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from models import TERMINAL_STATUSES, ApiCall, Job, JobStatus, Run, RunStatus
-from pipeline.youtube.quota import PACIFIC, QuotaLedger
+from pipeline.youtube.quota import PACIFIC, QuotaLedger, by_bucket
 
 if TYPE_CHECKING:
     from pipeline.context import Context
-
-# The API's daily allowances since June 2026 (youtube-api.md): search.list and videos.batchGetStats
-# draw on buckets of their own; every other method shares the default 10,000 units.
-BUCKET_OF_METHOD = {"search.list": "search", "videos.batchGetStats": "video_stats"}
-BUCKETS = ("default", "search", "video_stats")
-
-
-def bucket_of(method: str) -> str:
-    return BUCKET_OF_METHOD.get(method, "default")
-
-
-def by_bucket(by_method: dict[str, int]) -> dict[str, dict[str, Any]]:
-    """``{bucket: {"units": n, "by_method": {...}}}`` from units by method (a run's, a day's)."""
-    grouped: dict[str, dict[str, Any]] = {}
-    for method, units in sorted(by_method.items()):
-        entry = grouped.setdefault(bucket_of(method), {"units": 0, "by_method": {}})
-        entry["units"] += units
-        entry["by_method"][method] = units
-    return grouped
 
 
 def _scoped(query: Any, owner_id: str | None, run_column: Any) -> Any:

@@ -16,7 +16,7 @@ from pipeline.channels import aggregate, period_start
 from pipeline.completion import LiveState, RunCompletion
 from pipeline.history import HistoryPoint
 from pipeline.progress import ProgressEvent, ProgressStream
-from pipeline.stats import by_bucket
+from pipeline.youtube.quota import by_bucket
 from pipeline.youtube.redact import redact
 
 
@@ -84,7 +84,11 @@ def test_progress_payload_counts_open_jobs_together_and_totals_every_job():
     data = progress.progress_payload("r1", live, settled=2)
     assert data["status_counts"] == {"DONE": 3, "FAILED": 1, "WAITING_QUOTA": 2, "IN_PROGRESS": 4}
     assert (data["total_jobs"], data["remaining"], data["progress"], data["settled"]) == (10, 6, 0.4, 2)
-    assert data["quota_units"] == {"total": 4, "by_method": {"channels.list": 4}}
+    assert data["quota_units"] == {
+        "total": 4,
+        "by_method": {"channels.list": 4},
+        "by_bucket": {"default": 4, "search": 0, "video_stats": 0},
+    }
 
 
 def test_each_new_count_publishes_a_progress_snapshot_on_the_runs_hash_tag():
