@@ -108,6 +108,8 @@ def _reconcile_running(ctx: Context, run: Run, stuck_before: datetime, report: R
                 from_statuses=[JobStatus.WAITING_QUOTA],
                 now=now,
                 waiting_until=None,
+                error_code=None,  # the bucket it waited for has refilled
+                error_message=None,
             )
         if due and len(due) == len(waiting):
             store.set_run_waiting(session, run_id=run_id, until=None)
@@ -158,6 +160,8 @@ def _resend_video_tasks(ctx: Context, run: Run, stuck_before: datetime, report: 
                 now=now,
                 status=VideoTaskStatus.PENDING,
                 waiting_until=None,
+                error_code=None,
+                error_message=None,
             )
         for batch in batches:
             videostore.settle_batch(
@@ -167,6 +171,8 @@ def _resend_video_tasks(ctx: Context, run: Run, stuck_before: datetime, report: 
                 now=now,
                 status=VideoTaskStatus.PENDING,
                 waiting_until=None,
+                error_code=None,
+                error_message=None,
             )
     if not checks and not batches:
         return False

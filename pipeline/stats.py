@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from models import TERMINAL_STATUSES, ApiCall, Job, JobStatus, Run, RunStatus
-from pipeline.youtube.quota import PACIFIC, QuotaLedger, by_bucket
+from pipeline.youtube.quota import BUCKET_UNIT, BUCKETS, PACIFIC, QuotaLedger, by_bucket
 
 if TYPE_CHECKING:
     from pipeline.context import Context
@@ -110,7 +110,8 @@ def run_stats(
 
 
 def quota_today(ledger: QuotaLedger, session: Session, *, now: datetime | None = None) -> dict[str, Any]:
-    """Every key's standing today (by fingerprint) and today's units by bucket and method, all owners."""
+    """Every key's standing today in each bucket (by fingerprint), each bucket's room, and today's units by
+    bucket and method, all owners. The flat ``cap_per_key``/``units_left_*`` are the default bucket's."""
     now = now or datetime.now(UTC)
     statuses = ledger.status()
     resets_at = ledger.resets_at()
@@ -139,9 +140,25 @@ def quota_today(ledger: QuotaLedger, session: Session, *, now: datetime | None =
                 "left": s.left,
                 "state": s.state,
                 "reason": s.reason,
+                "buckets": {
+                    name: {"used": b.used, "left": b.left, "state": b.state, "reason": b.reason}
+                    for name, b in s.buckets.items()
+                },
             }
             for s in statuses
         ],
+        "buckets": {
+            bucket: {
+                "unit": BUCKET_UNIT[bucket],
+                "cap_per_key": ledger.caps[bucket],
+                "interactive_reserve": ledger.reserves[bucket],
+                "left_interactive": sum(
+                    s.buckets[bucket].left for s in statuses if s.buckets[bucket].state == "ok"
+                ),
+                "left_system": ledger.units_left(priority="system", bucket=bucket),
+            }
+            for bucket in BUCKETS
+        },
         "by_bucket": by_bucket(by_method),
         "calls_by_method": calls,
     }

@@ -46,7 +46,7 @@ def fetch_metadata_jobs(ctx: Context, run_id: str, job_ids: Sequence[int]) -> li
                 failed.update({cid: (exc.error_code, str(exc)) for cid in chunk})
             unasked.difference_update(chunk)
     except QuotaExhausted as exc:
-        outcome.wait([j.id for j in jobs if j.channel_id in unasked], exc.resets_at)
+        outcome.wait([j.id for j in jobs if j.channel_id in unasked], exc)
     except NoApiKeys as exc:
         outcome.fail([j.id for j in jobs if j.channel_id in unasked], "no_api_keys", str(exc))
     outcome.channels.update(found)
