@@ -6,6 +6,7 @@ itself answers ``quotaExceeded`` mid-run, the way a project whose searches were 
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from typing import Any
@@ -17,7 +18,14 @@ from models import ApiCall
 from pipeline import maintenance
 from pipeline.runs import get_run_results, get_run_status, start_run
 from pipeline.youtube.quota import bucket_of, next_pacific_midnight
-from tests.integration.pipeline_harness import KEYS, make_pipeline_ctx, running_worker, truncate, wait_until
+from tests.integration.pipeline_harness import (
+    KEYS,
+    drain_events,
+    make_pipeline_ctx,
+    running_worker,
+    truncate,
+    wait_until,
+)
 from tests.integration.test_pipeline_e2e import finished
 
 pytestmark = pytest.mark.services
@@ -91,6 +99,12 @@ def test_spent_search_bucket_parks_only_the_jobs_that_need_a_search(pg_engine, r
                 send_all(report.sends)
                 assert report.resumed_from_quota == 2
                 done = wait_until(lambda: finished(ctx, run_id), timeout=60)
+                events = wait_until(
+                    lambda: [e for e in map(json.loads, drain_events()) if e["run_id"] == run_id]
+                )
+            assert len(events) == 1 and events[0]["quota_units"] == done["summary"]["quota_units"]
+            assert events[0]["quota_units"]["by_bucket"]["search"] == 6
+            assert events[0]["quota_units"]["by_method"]["search.list"] == 6
             assert done["waiting_quota_until"] is None and done["waiting_quota"] == {}
             counts = done["summary"]["counts_by_status"]
             assert sum(counts.values()) == len(lines) and "WAITING_QUOTA" not in counts
@@ -107,3 +121,30 @@ def _parked(ctx: Any, run_id: str) -> dict[str, Any] | None:
     if counts.get("WAITING_QUOTA") and not counts.get("IN_PROGRESS") and status["waiting_quota"]:
         return status
     return None
+
+
+def test_plans_minimum_is_what_a_fresh_run_spends_in_each_bucket(worker, pipeline_ctx, emulator):
+    """Given 60 live channels with 6 or more public videos, handles among them, and 5 recent videos a channel,
+    when `plan`'s estimate is compared with a fresh run's bill, then its minimum is what the run spent in the
+    default bucket and in the video_stats bucket, and it spent no search."""
+    from pipeline.inputs import plan_inputs
+    from pipeline.quota_plan import minimum_quota
+
+    entries = [
+        e
+        for e in emulator.catalogue.sample(600)
+        if not e["terminated"] and len(e["video_ids"]) >= 6 and e["handle"] and e["handle"].isascii()
+    ][:60]
+    assert len(entries) == 60
+    lines = [e["id"] for e in entries[:50]] + [f"@{e['handle']}" for e in entries[50:]]
+    estimate = minimum_quota(plan_inputs(lines), recent_videos=5)
+
+    run_id = start_run("a", "o", lines, {"recent_videos": 5}, ctx=pipeline_ctx, send=send_all)
+    status = wait_until(lambda: finished(pipeline_ctx, run_id), timeout=90)
+
+    buckets = emulator.usage()["buckets"]
+    assert status["summary"]["counts_by_status"] == {"DONE": 60}
+    assert buckets["default"]["units_total"] == estimate.min_units == 1 + 10 + 60 + 6
+    assert buckets["video_stats"]["units_total"] == estimate.stats_units_min == 6
+    assert buckets["search"]["units_total"] == 0
+    assert status["summary"]["quota_units"]["by_bucket"] == {"default": 77, "search": 0, "video_stats": 6}
