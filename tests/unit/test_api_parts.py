@@ -169,3 +169,29 @@ def test_validation_errors_become_one_sentence():
         ]
     )
     assert _sentence(exc) == "analysis_id: Field required (and 1 more problem)"
+
+
+def test_run_page_names_the_bucket_its_parked_jobs_wait_for():
+    """Given a running run with 2 jobs waiting for the search bucket, when its page is rendered, then it says
+    how many wait for which bucket, when they resume, and that the rest of the run goes on."""
+    from api.dashboard import templates
+
+    run = {
+        "run_id": "r" * 36,
+        "analysis_id": "a",
+        "total_inputs": 3,
+        "total_jobs": 3,
+        "created_at": "2026-12-01T10:00:00+00:00",
+        "finished_at": None,
+        "parent_run_id": None,
+        "progress": 0.5,
+        "run_status": "RUNNING",
+        "error": None,
+        "waiting_quota_until": "2026-12-02T08:00:00+00:00",
+        "waiting_quota": {"search": {"waiting": 2, "resumes_at": "2026-12-02T08:00:00+00:00"}},
+    }
+    html = templates.get_template("run.html").render(
+        run=run, counts=[], summary={}, buckets={}, units_total=0, channels=[], attention=[],
+        chart="", views_chart="", principal=None, live=True, request=None,
+    )  # fmt: skip
+    assert "waiting for quota: 2 for the search bucket, resumes after 2026-12-02 08:00:00 UTC" in html
