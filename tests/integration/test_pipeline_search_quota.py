@@ -50,7 +50,7 @@ def test_spent_search_bucket_parks_only_the_jobs_that_need_a_search(pg_engine, r
     """Given 6 custom URLs that need a search, handles, ids and a username, and 2 searches per key's project,
     when the run goes, then every handle, id and username ends, 4 custom URLs are searched, the other 2 wait
     for the search bucket (named, with its refill time, in the run's status) while default units go on, and
-    after the day turns they finish the run."""
+    after the day turns they finish the run within its budget of 6 (a search no key could pay is given back)."""
     from emulator import EmulatorConfig, EmulatorServer
 
     truncate(pg_engine)
@@ -69,7 +69,7 @@ def test_spent_search_bucket_parks_only_the_jobs_that_need_a_search(pg_engine, r
             lines = [*customs, *handles, *ids, f"https://www.youtube.com/user/{username}"]
             with running_worker(rabbit_broker, ctx):
                 run_id = start_run(
-                    "a", "o", lines, {"allow_search": True, "search_budget": 10}, ctx=ctx, send=send_all
+                    "a", "o", lines, {"allow_search": True, "search_budget": 6}, ctx=ctx, send=send_all
                 )
                 status = wait_until(lambda: _parked(ctx, run_id), timeout=60)
                 results = {r["input"]: r for r in get_run_results(run_id, ctx=ctx)}
@@ -148,3 +148,42 @@ def test_plans_minimum_is_what_a_fresh_run_spends_in_each_bucket(worker, pipelin
     assert buckets["video_stats"]["units_total"] == estimate.stats_units_min == 6
     assert buckets["search"]["units_total"] == 0
     assert status["summary"]["quota_units"]["by_bucket"] == {"default": 77, "search": 0, "video_stats": 6}
+
+
+@pytest.mark.parametrize("mode", ["omit", "zero"])
+def test_hidden_subscriber_counts_are_stored_as_unknown_in_both_modes(pg_engine, rabbit_broker, clock, mode):
+    """Given channels whose subscriber count is hidden, shown by the API left out or as "0", when a run fetches
+    them, then their stored count is unknown (never 0) with the hidden flag set, and visible ones keep theirs."""
+    from emulator import EmulatorConfig, EmulatorServer
+    from models import Channel
+
+    truncate(pg_engine)
+    with EmulatorServer(
+        EmulatorConfig(seed=11, channels=400, keys=KEYS, hidden_subscriber_mode=mode),
+        host="127.0.0.1",
+        port=0,
+    ) as emu:
+        ctx = make_pipeline_ctx(emu, clock)
+        try:
+            entries = [e for e in emu.catalogue.sample(400) if not e["terminated"]]
+            hidden = [e for e in entries if e["hidden"]][:3]
+            shown = [e for e in entries if not e["hidden"]][:3]
+            assert hidden and shown
+            handles = [f"@{e['handle']}" for e in hidden[:1] if e["handle"] and e["handle"].isascii()]
+            lines = [e["id"] for e in hidden + shown] + handles
+            with running_worker(rabbit_broker, ctx):
+                run_id = start_run("a", "o", lines, ctx=ctx, send=send_all)
+                status = wait_until(lambda: finished(ctx, run_id), timeout=60)
+            assert status["summary"]["counts_by_status"] == {"DONE": len(lines)}
+            with ctx.session() as session:
+                stored = {c.id: c for c in session.query(Channel).all()}
+            for entry in hidden:
+                channel = stored[entry["id"]]
+                assert channel.hidden_subscriber_count is True and channel.subscriber_count is None
+            for entry in shown:
+                channel = stored[entry["id"]]
+                assert channel.hidden_subscriber_count is False and channel.subscriber_count is not None
+            figures = {c["channel_id"]: c for c in status["summary"]["channels"]}
+            assert all(figures[e["id"]]["subscribers"] is None for e in hidden)
+        finally:
+            ctx.close()
