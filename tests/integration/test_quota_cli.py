@@ -169,3 +169,31 @@ def test_quota_shows_each_bucket_apart(cli, settings_env, monkeypatch):
     assert table.exit_code == 0
     assert "search" in table_out and "video_stats" in table_out
     assert "cap per key 5 calls" in " ".join(table_out.split())
+
+
+def test_run_summary_counts_searches_in_calls_and_names_the_bucket_it_waits_for(monkeypatch):
+    """Given a running run's status with a search, a batchGetStats unit and 2 jobs waiting for the search bucket,
+    when printed, then quota reads in each bucket's own measure and the wait names its bucket and resume time."""
+    from rich.console import Console
+
+    import cli.runs as runs
+
+    console = Console(width=120, record=True)
+    monkeypatch.setattr(runs, "console", console)
+    runs.print_summary(
+        {
+            "run_id": "r-1",
+            "run_status": "RUNNING",
+            "total_inputs": 3,
+            "total_jobs": 3,
+            "status_counts": {"DONE": 1, "WAITING_QUOTA": 2},
+            "quota_units": {
+                "total": 5,
+                "by_method": {"channels.list": 3, "search.list": 1, "videos.batchGetStats": 1},
+            },
+            "waiting_quota": {"search": {"waiting": 2, "resumes_at": "2026-12-02T08:00:00+00:00"}},
+        }
+    )
+    text = " ".join(console.export_text().split())
+    assert "quota: default 3 units, search 1 call, video_stats 1 unit" in text
+    assert "waiting: 2 for the search bucket until 2026-12-02T08:00:00+00:00" in text
