@@ -20,8 +20,7 @@ from pipeline.context import Context
 from pipeline.errors import InvalidRequest, RunNotFound
 from pipeline.messages import Send
 from pipeline.stages import RunRequest, cancel_open_jobs, record_run, validate_run_request
-from pipeline.stages.outcome import quota_wait_code
-from pipeline.youtube.quota import BUCKETS, quota_units
+from pipeline.youtube.quota import BUCKETS, quota_units, quota_wait_code
 
 LIVE_OPEN_KEY = "IN_PROGRESS"  # PENDING, RESOLVING and FETCHING jobs, as Redis counts them together
 

@@ -34,6 +34,7 @@ from models import (
     RunVideoChannel,
 )
 from pipeline.inputs import InputKind
+from pipeline.youtube.quota import DEFAULT, quota_wait_code
 from pipeline.youtube.records import ApiCallRecord, ChannelRecord
 
 _CHUNK = 5_000  # rows per bulk statement: keeps parameter lists well inside driver limits
@@ -606,7 +607,9 @@ def waiting_by_code(session: Session, *, run_id: str) -> dict[str, tuple[int, da
             .group_by(col(table.error_code))
         )
         for code, n, until in rows:
-            key = str(code or "default_quota")  # parked before buckets were recorded: the default bucket
+            key = str(
+                code or quota_wait_code(DEFAULT)
+            )  # parked before buckets were recorded: the default one
             count, latest = found.get(key, (0, None))
             found[key] = (count + int(n), max(filter(None, (latest, until)), default=None))
     return found

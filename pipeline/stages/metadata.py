@@ -52,7 +52,7 @@ def fetch_metadata_jobs(ctx: Context, run_id: str, job_ids: Sequence[int]) -> li
     outcome.channels.update(found)
     for job in jobs:
         cid = job.channel_id or ""
-        if job.id in outcome.waiting or job.id in outcome.failed:
+        if job.id in outcome.waits or job.id in outcome.failed:
             continue
         if cid in failed:
             outcome.fail([job.id], *failed[cid])

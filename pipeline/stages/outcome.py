@@ -15,15 +15,8 @@ from models import CACHE_PREFIX, Confidence, JobStatus, ResolutionMethod, Run, R
 from pipeline import store
 from pipeline.context import Context
 from pipeline.youtube.errors import QuotaExhausted
+from pipeline.youtube.quota import quota_wait_code
 from pipeline.youtube.records import ChannelRecord
-
-
-def quota_wait_code(bucket: str) -> str:
-    """The error code a task carries while it waits for ``bucket`` to refill: ``search_quota``, …
-
-    Read back by the run's status to say which bucket its waiting jobs wait for.
-    """
-    return f"{bucket}_quota"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +57,7 @@ class Outcome:
     done: dict[int, Resolved] = field(default_factory=dict)  # channel known and its metadata saved
     fetching: dict[int, Resolved] = field(default_factory=dict)  # channel known, metadata still needed
     failed: dict[int, Failure] = field(default_factory=dict)
-    waiting: dict[int, datetime] = field(default_factory=dict)  # job -> when its quota resets
-    waits: dict[int, Wait] = field(default_factory=dict)  # job -> the bucket it waits for
+    waits: dict[int, Wait] = field(default_factory=dict)  # job -> the bucket it waits for, and until when
     channels: dict[str, ChannelRecord] = field(default_factory=dict)  # metadata the calls brought
 
     def found(
@@ -83,8 +75,12 @@ class Outcome:
         """Park these jobs until ``exc``'s bucket refills (only the jobs that need that bucket)."""
         wait = Wait.of(exc)
         for job_id in job_ids:
-            self.waiting[job_id] = wait.resets_at
             self.waits[job_id] = wait
+
+    @property
+    def waiting(self) -> dict[int, datetime]:
+        """Each parked job and when its bucket refills."""
+        return {job_id: wait.resets_at for job_id, wait in self.waits.items()}
 
     def terminal(self) -> dict[int, JobStatus]:
         """The jobs this outcome ends, with the status they end in."""
@@ -94,7 +90,7 @@ class Outcome:
 
     def settled(self) -> list[int]:
         """Every job this outcome moved out of its stage (to the next stage, an end, or a quota wait)."""
-        return [*self.done, *self.fetching, *self.failed, *self.waiting]
+        return [*self.done, *self.fetching, *self.failed, *self.waits]
 
 
 def priority(run: Run) -> str:
@@ -161,5 +157,7 @@ def apply_outcome(
                 error_code=wait.code,
                 error_message=wait.message,
             )
-        if outcome.waiting:
-            store.set_run_waiting(session, run_id=run.id, until=max(outcome.waiting.values()))
+        if outcome.waits:
+            store.set_run_waiting(
+                session, run_id=run.id, until=max(w.resets_at for w in outcome.waits.values())
+            )

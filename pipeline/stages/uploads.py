@@ -91,8 +91,8 @@ def _check_into(
                 )
             pending.pop(0)
     except QuotaExhausted as exc:
+        wait = Wait.of(exc)
         for cid in pending:
-            wait = Wait.of(exc)
             checks[cid] = ChannelCheck(
                 VideoTaskStatus.WAITING_QUOTA,
                 waiting_until=wait.resets_at,

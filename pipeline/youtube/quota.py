@@ -99,6 +99,12 @@ def quota_units(by_method: dict[str, int]) -> dict[str, Any]:
     }
 
 
+def quota_wait_code(bucket: str) -> str:
+    """The error code a job or video task carries while it waits for ``bucket`` to refill:
+    ``search_quota``, … (read back by the run's status to say which bucket its parked work waits for)."""
+    return f"{bucket}_quota"
+
+
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
