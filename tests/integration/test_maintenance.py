@@ -76,6 +76,28 @@ def test_refresh_refetches_only_stale_channels_as_a_system_run(worker, pipeline_
     assert maintenance.refresh(pipeline_ctx) == (None, [])  # nothing is stale any more
 
 
+def test_a_scheduled_pass_never_starts_while_the_previous_one_is_still_open(
+    worker, pipeline_ctx, emulator, clock
+):
+    """Given a refresh pass not yet worked through when the next hour's tick comes, then that tick starts nothing (it would fetch the same channels again), and once the first pass finishes, the next tick runs."""
+    old = _run_ids(emulator, 30)
+    first = start_run("a", "o", old, ctx=pipeline_ctx, send=send_all)
+    wait_until(lambda: finished(pipeline_ctx, first))
+    clock.advance(timedelta(hours=25))
+
+    run_id, held = maintenance.refresh(pipeline_ctx)  # recorded, its messages not sent yet
+    assert run_id is not None and held
+    clock.advance(timedelta(hours=1))
+    assert maintenance.refresh(pipeline_ctx) == (None, [])
+    before = emulator.usage()["by_method"]["channels.list"]["units"]
+
+    send_all(held)
+    wait_until(lambda: finished(pipeline_ctx, run_id))
+    assert emulator.usage()["by_method"]["channels.list"]["units"] - before == 1  # paid once
+    clock.advance(timedelta(hours=25))
+    assert maintenance.refresh(pipeline_ctx)[0] not in (None, run_id)
+
+
 def test_refresh_never_eats_into_the_interactive_reserve(pg_engine, emulator, clock):
     """Given keys whose units outside the reserve are spent, when refresh is due, then it starts nothing."""
     truncate(pg_engine)
