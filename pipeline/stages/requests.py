@@ -6,6 +6,7 @@ A request that cannot be accepted still finishes, once, with the reason, so the 
 from __future__ import annotations
 
 import logging
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, cast
@@ -27,6 +28,13 @@ RUN_OPTIONS: dict[str, type | tuple[type, ...]] = {
     "recent_videos": int,  # newest uploads per channel to follow, 0-50 (default RECENT_VIDEOS)
 }
 MAX_RECENT_VIDEOS = 50  # one playlistItems.list page
+# Upper bounds for the numeric options: anything above is a mistake or an attack (1e9 hours overflowed
+# the date arithmetic of every reconcile tick; a search budget above the search bucket means nothing).
+OPTION_MAXIMUM: dict[str, float] = {
+    "search_budget": 10_000,  # 100 calls a key a day: a hundred keys' worth
+    "freshness_hours": 24 * 366 * 10,  # ten years
+    "recent_videos": MAX_RECENT_VIDEOS,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,16 +73,18 @@ def validate_run_request(
         expected = RUN_OPTIONS[name]
         if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
             raise InvalidRequest(f"option {name} has the wrong type")
-        if name in ("search_budget", "freshness_hours") and cast(float, value) < 0:
-            raise InvalidRequest(f"option {name} must not be negative")
-        if name == "recent_videos" and not 0 <= cast(int, value) <= MAX_RECENT_VIDEOS:
-            raise InvalidRequest(
-                f"option recent_videos must be between 0 and {MAX_RECENT_VIDEOS}, not {value}"
-            )
+        if name in OPTION_MAXIMUM:
+            _check_bounded(name, cast(float, value), OPTION_MAXIMUM[name])
     # A non-string line (a foreign backend's null or number) is kept as text and will fail on its own.
     max_len = ctx.settings.max_input_length
     lines = [_input_text(item)[: max_len + 1] for item in channel_inputs]
     return RunRequest(run_id, analysis_id, owner_id, lines, dict(options))
+
+
+def _check_bounded(name: str, value: float, maximum: float) -> None:
+    """A finite number from 0 to ``maximum``: NaN and Infinity pass isinstance(float) but not JSONB."""
+    if (isinstance(value, float) and not math.isfinite(value)) or not 0 <= value <= maximum:
+        raise InvalidRequest(f"option {name} must be a number from 0 to {maximum:g}, not {value}")
 
 
 # PostgreSQL text and JSONB cannot hold NUL, nor a lone surrogate (a JSON "\udc80" escape or bytes
@@ -123,12 +133,16 @@ def record_run(
     return [messages.normalize(request.run_id)]
 
 
-def reject_run(ctx: Context, *, run_id: str, analysis_id: Any, owner_id: Any, error: str) -> None:
-    """A start_run that cannot be accepted still finishes, once, with the reason, so the backend hears of it."""
+def reject_run(ctx: Context, *, run_id: str, analysis_id: Any, owner_id: Any, error: str) -> bool:
+    """A start_run that cannot be accepted still finishes, once, with the reason, so the backend hears of it.
+
+    Only a run this rejection creates is finished: a malformed resend of an existing run_id (anyone's)
+    leaves that run alone, or one message could end another owner's run. False when nothing was recorded.
+    """
     now = ctx.now()
     summary = {"error": error, "counts_by_status": {}, "total_jobs": 0}
     with ctx.session() as session:
-        store.insert_run(
+        created = store.insert_run(
             session,
             run=Run(
                 id=run_id,
@@ -138,6 +152,14 @@ def reject_run(ctx: Context, *, run_id: str, analysis_id: Any, owner_id: Any, er
                 created_at=now,
             ),
         )
-        won = store.end_run(session, run_id=run_id, status=RunStatus.FINISHED, summary=summary, now=now)
+        won = created and store.end_run(
+            session, run_id=run_id, status=RunStatus.FINISHED, summary=summary, now=now
+        )
+    if not created:
+        log.warning(
+            "start_run %s rejected (%s); a run with that id exists and is left as it is", run_id, error
+        )
+        return False
     if won:
         publish_finished(ctx, run_id)
+    return True
