@@ -25,7 +25,9 @@ from pipeline.stages.requests import (
     RunRequest,
     record_run,
     reject_run,
+    start_run_request,
     storable_id,
+    usable_run_id,
     validate_run_request,
 )
 from pipeline.stages.resolve import resolve_jobs
@@ -56,7 +58,9 @@ __all__ = [
     "resolve_jobs",
     "resolve_messages",
     "resume_from_database",
+    "start_run_request",
     "storable_id",
     "upload_messages",
+    "usable_run_id",
     "validate_run_request",
 ]

@@ -46,6 +46,42 @@ class RunRequest:
     options: dict[str, Any]
 
 
+START_RUN_FIELDS = ("run_id", "analysis_id", "owner_id", "channel_inputs", "options")
+
+
+def usable_run_id(value: Any) -> str | None:
+    """The id a start_run that cannot be accepted is still answered under (a storable string, or an
+    integer's digits), or None when the message names no run."""
+    if storable_id(value, 64):
+        return cast(str, value)
+    if isinstance(value, int) and not isinstance(value, bool) and len(str(value)) <= 64:
+        return str(value)
+    return None
+
+
+def start_run_request(ctx: Context, args: Any, kwargs: dict[str, Any]) -> RunRequest:
+    """A start_run message checked as a foreign backend may have shaped it: fields in kwargs only,
+    none unknown, none missing, then each field (raises InvalidRequest with the reason)."""
+    if args:
+        raise InvalidRequest(
+            f"start_run takes its fields in kwargs, not {len(args)} positional argument(s) in args"
+        )
+    unknown = sorted(set(kwargs) - set(START_RUN_FIELDS))
+    if unknown:
+        raise InvalidRequest(f"unknown field(s) {unknown} in kwargs; known fields: {list(START_RUN_FIELDS)}")
+    missing = [name for name in START_RUN_FIELDS[:-1] if name not in kwargs]
+    if missing:
+        raise InvalidRequest(f"kwargs is missing {', '.join(missing)}")
+    return validate_run_request(
+        ctx,
+        run_id=kwargs["run_id"],
+        analysis_id=kwargs["analysis_id"],
+        owner_id=kwargs["owner_id"],
+        channel_inputs=kwargs["channel_inputs"],
+        options=kwargs.get("options"),
+    )
+
+
 def validate_run_request(
     ctx: Context, *, run_id: Any, analysis_id: Any, owner_id: Any, channel_inputs: Any, options: Any
 ) -> RunRequest:

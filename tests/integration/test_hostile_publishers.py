@@ -8,6 +8,7 @@ fail or delay another's run, and every malformed one that names a run still answ
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from typing import Any
@@ -133,3 +134,58 @@ def test_a_malformed_resend_leaves_the_existing_run_alone(worker, pipeline_ctx, 
     assert status["error"] is None
     assert_exact(pipeline_ctx, run_id, status)
     assert [e["status"] for e in events_by_run(pipeline_ctx, [run_id])[run_id]] == ["FINISHED"]
+
+
+def test_every_malformed_envelope_that_names_a_run_finishes_it_with_an_error(
+    worker, pipeline_ctx, emulator, caplog
+):
+    """Given malformed start_run envelopes, when published, then each naming a run finishes once with error, the rest dead-letter."""
+    caplog.set_level(logging.WARNING)
+    good_id = str(uuid.uuid4())
+    lines = catalogue_lines(emulator, 20)
+    named: dict[str, dict[str, Any]] = {}
+
+    def malformed(kwargs: dict[str, Any], **fields: Any) -> dict[str, Any]:
+        named[str(kwargs["run_id"])] = body = envelope(kwargs, **fields)
+        return body
+
+    integer_id = uuid.uuid4().int % 10**12
+    bodies = [
+        malformed({k: v for k, v in start_kwargs(str(uuid.uuid4()), lines).items() if k != "channel_inputs"}),
+        malformed({k: v for k, v in start_kwargs(str(uuid.uuid4()), lines).items() if k != "owner_id"}),
+        malformed(start_kwargs(str(uuid.uuid4()), lines, priority="high")),
+        malformed(start_kwargs(str(uuid.uuid4()), lines), args=["surplus"]),
+        malformed(start_kwargs(integer_id, lines)),  # type: ignore[arg-type]
+        malformed(start_kwargs(str(uuid.uuid4()), lines, options={"freshness_hours": float("nan")})),
+        malformed(start_kwargs(str(uuid.uuid4()), lines, options={"freshness_hours": 1e9})),
+        malformed(start_kwargs(str(uuid.uuid4()), lines), options={"max_retries": 10**6}),
+        envelope([good_id, "an", "alice", lines]),  # kwargs as a list: names no run
+        envelope({"analysis_id": "an", "owner_id": "alice", "channel_inputs": lines}),  # no run_id
+        envelope(start_kwargs(good_id, lines)),
+    ]
+    publish(*bodies)
+
+    status = wait_until(lambda: finished(pipeline_ctx, good_id), timeout=60)
+    assert status["error"] is None
+    assert_exact(pipeline_ctx, good_id, status)
+    rejected = {
+        run_id: wait_until(lambda r=run_id: finished(pipeline_ctx, r), timeout=30) for run_id in named
+    }
+    for run_id, run in rejected.items():
+        assert run["error"] and run["total_jobs"] == 0, run_id
+    assert "channel_inputs" in rejected[next(iter(named))]["error"]
+    assert "max_retries" in rejected[list(named)[-1]]["error"]
+    assert "run_id must be a string" in rejected[str(integer_id)]["error"]
+
+    events = events_by_run(pipeline_ctx, [good_id, *named])
+    assert {run_id: len(e) for run_id, e in events.items()} == dict.fromkeys([good_id, *named], 1)
+    wait_until(lambda: queue_depth("runs.XQ") == 2, timeout=10)
+    refused = [r.getMessage() for r in caplog.records if "refused and dead-lettered" in r.getMessage()]
+    assert len(refused) == 2 and any("kwargs must be an object" in m for m in refused), refused
+    assert queue_depth("finalize.XQ") == 0
+    assert not [r for r in caplog.records if r.name == "actors.finalize"], "retries_exhausted ran"
+
+    from pipeline.doctor import check_rabbitmq
+
+    runs_check = next(c for c in check_rabbitmq(pipeline_ctx.settings) if c.name == "queue runs")
+    assert "2 dead-lettered in runs.XQ" in runs_check.detail and "refused before it ran" in runs_check.fix
