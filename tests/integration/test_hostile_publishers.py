@@ -9,15 +9,23 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
+import subprocess
 import time
+import urllib.parse
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pika
 import pytest
 import sqlalchemy as sa
 
-from models import Job, Run
+from actors.dispatch import send_all
+from models import OPEN_STATUSES, Job, Run
+from pipeline import stages
+from pipeline.runs import start_run
 from tests.conftest import AMQP_URL
 from tests.integration.pipeline_harness import drain_events, wait_until
 from tests.integration.test_pipeline_e2e import finished
@@ -189,3 +197,136 @@ def test_every_malformed_envelope_that_names_a_run_finishes_it_with_an_error(
 
     runs_check = next(c for c in check_rabbitmq(pipeline_ctx.settings) if c.name == "queue runs")
     assert "2 dead-lettered in runs.XQ" in runs_check.detail and "refused before it ran" in runs_check.fix
+
+
+def test_a_publisher_on_runs_cannot_run_internal_actors_on_another_owners_jobs(
+    worker, pipeline_ctx, emulator, caplog
+):
+    """Given bob's open jobs, when retries_exhausted and resolve for them are published on runs, then they are dead-lettered, his jobs untouched."""
+    caplog.set_level(logging.ERROR)
+    held: list[Any] = []
+    bob = start_run("an", "bob", catalogue_lines(emulator, 300), ctx=pipeline_ctx, send=held.extend)
+    resolves = stages.normalize_run(pipeline_ctx, bob)  # his jobs exist; their messages are held back
+    with pipeline_ctx.session() as s:
+        job_ids = list(
+            s.execute(sa.select(Job.id).where(Job.run_id == bob).order_by(Job.id).limit(100)).scalars()
+        )
+    stage_kwargs = {"run_id": bob, "job_ids": job_ids}
+    publish(
+        envelope(
+            {"message_data": {"actor_name": "resolve", "kwargs": stage_kwargs}, "retry_info": {"retries": 5}},
+            actor="retries_exhausted",
+        ),
+        envelope(stage_kwargs, actor="resolve"),
+        envelope(stage_kwargs, actor="fetch_metadata"),
+        # The envelope's own queue_name is the publisher's word, not where the message came from.
+        envelope(
+            {"message_data": {"actor_name": "resolve", "kwargs": stage_kwargs}, "retry_info": {"retries": 5}},
+            actor="retries_exhausted",
+            queue="finalize",
+        ),
+    )
+    wait_until(lambda: queue_depth("runs.XQ") == 4, timeout=20)
+
+    with pipeline_ctx.session() as s:
+        statuses = set(s.execute(sa.select(Job.status).where(Job.run_id == bob)).scalars())
+    assert statuses <= set(OPEN_STATUSES), statuses
+    refused = [r.getMessage() for r in caplog.records if "refused and dead-lettered" in r.getMessage()]
+    assert len(refused) == 4
+    assert any("actor retries_exhausted runs on queue finalize, not on runs" in m for m in refused)
+    assert any("is not the queue it came from" in m for m in refused)
+
+    send_all(resolves)
+    status = wait_until(lambda: finished(pipeline_ctx, bob), timeout=90)
+    assert_exact(pipeline_ctx, bob, status)
+    assert "retries_exhausted" not in status["summary"]["errors_by_code"]
+    assert len(events_by_run(pipeline_ctx, [bob])[bob]) == 1
+
+
+def test_far_eta_and_retry_options_are_refused_and_do_not_delay_a_good_run(worker, pipeline_ctx, emulator):
+    """Given eight start_runs with an eta a day ahead (or a time_limit), when a good run follows, then it is not held up and each is answered."""
+    lines = catalogue_lines(emulator, 10)
+    tomorrow = int((time.time() + 86_400) * 1000)
+    refused = [str(uuid.uuid4()) for _ in range(8)]
+    publish(*(envelope(start_kwargs(run_id, lines), options={"eta": tomorrow}) for run_id in refused[:7]))
+    publish(envelope(start_kwargs(refused[7], lines), options={"time_limit": 10**9}))
+    good = str(uuid.uuid4())
+    began = time.monotonic()
+    publish(envelope(start_kwargs(good, lines)))
+    status = wait_until(lambda: finished(pipeline_ctx, good), timeout=30)
+    assert time.monotonic() - began < 30
+    assert_exact(pipeline_ctx, good, status)
+
+    for run_id in refused:
+        run = wait_until(lambda r=run_id: finished(pipeline_ctx, r), timeout=10)
+        assert run["total_jobs"] == 0 and "refused" in run["error"]
+    assert "s ahead; at most 360 s is accepted" in finished(pipeline_ctx, refused[0])["error"]
+    assert "time_limit" in finished(pipeline_ctx, refused[7])["error"]
+    events = events_by_run(pipeline_ctx, [good, *refused])
+    assert {r: len(e) for r, e in events.items()} == dict.fromkeys([good, *refused], 1)
+    assert queue_depth("runs.DQ") == 0
+
+
+BACKEND_EXCHANGE = "ytcollect.backend"
+
+
+@contextmanager
+def rabbitmq_user(permissions: tuple[str, str, str]) -> Iterator[str]:
+    """A RabbitMQ user of the test vhost with (configure, write, read) ``permissions``; its AMQP URL."""
+    ctl = shutil.which("rabbitmqctl")
+    if ctl is None:
+        pytest.skip("rabbitmqctl is not installed here: the RabbitMQ user cannot be created")
+    url = urllib.parse.urlsplit(AMQP_URL)
+    vhost = urllib.parse.unquote(url.path[1:]) or "/"
+    name, password = f"ytc_backend_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    subprocess.run([ctl, "-q", "add_user", name, password], check=True, capture_output=True, timeout=60)
+    try:
+        subprocess.run(
+            [ctl, "-q", "set_permissions", "-p", vhost, name, *permissions],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        yield urllib.parse.urlunsplit(url._replace(netloc=f"{name}:{password}@{url.hostname}:{url.port}"))
+    finally:
+        subprocess.run([ctl, "-q", "delete_user", name], capture_output=True, timeout=60)
+
+
+def test_the_documented_backend_user_reaches_runs_and_nothing_else(worker, pipeline_ctx, emulator):
+    """Given the README's backend user (its own exchange), when it publishes, then runs works, internal queues are out of reach, and the default exchange would not be."""
+    admin = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    channel = admin.channel()
+    channel.exchange_declare(BACKEND_EXCHANGE, "direct", durable=True)
+    for queue in ("runs", "discover"):
+        channel.queue_bind(queue, BACKEND_EXCHANGE, routing_key=queue)
+    admin.close()
+    run_id = str(uuid.uuid4())
+    try:
+        with rabbitmq_user(("^$", r"^ytcollect\.backend$", "^$")) as backend_url:
+            connection = pika.BlockingConnection(pika.URLParameters(backend_url))
+            backend = connection.channel()
+            backend.queue_declare("runs", passive=True)  # a passive declare needs no permission
+            backend.confirm_delivery()
+            body = json.dumps(envelope(start_kwargs(run_id, catalogue_lines(emulator, 5)))).encode()
+            backend.basic_publish(BACKEND_EXCHANGE, "runs", body, mandatory=True)
+            with pytest.raises(pika.exceptions.UnroutableError):
+                backend.basic_publish(BACKEND_EXCHANGE, "finalize", body, mandatory=True)
+            with pytest.raises(pika.exceptions.ChannelClosedByBroker, match="ACCESS_REFUSED"):
+                backend.basic_publish("", "finalize", body, mandatory=True)
+            connection.close()
+        status = wait_until(lambda: finished(pipeline_ctx, run_id), timeout=60)
+        assert_exact(pipeline_ctx, run_id, status)
+
+        # Write permission on the default exchange cannot be narrowed by routing key: such a user
+        # reaches every internal queue, which is why each queue also refuses other queues' actors.
+        with rabbitmq_user(("^$", r"^amq\.default$", "^$")) as default_url:
+            connection = pika.BlockingConnection(pika.URLParameters(default_url))
+            anyone = connection.channel()
+            anyone.confirm_delivery()
+            harmless = envelope({"run_id": str(uuid.uuid4())}, actor="finalize", queue="finalize")
+            anyone.basic_publish("", "finalize", json.dumps(harmless).encode(), mandatory=True)
+            connection.close()
+    finally:
+        admin = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+        admin.channel().exchange_delete(BACKEND_EXCHANGE)
+        admin.close()
