@@ -40,8 +40,8 @@ class RunAccepted(BaseModel):
 
 class RunStatusOut(BaseModel):
     run_id: str
-    analysis_id: str
-    owner_id: str
+    analysis_id: str | int  # as the run's sender gave it (an AMQP backend may send integers)
+    owner_id: str | int
     run_status: str
     kind: str
     progress: float = Field(ge=0, le=1)
@@ -61,8 +61,8 @@ class RunStatusOut(BaseModel):
 
 class RunListItem(BaseModel):
     run_id: str
-    analysis_id: str
-    owner_id: str
+    analysis_id: str | int  # as the run's sender gave it (an AMQP backend may send integers)
+    owner_id: str | int
     run_status: str
     kind: str
     progress: float = Field(ge=0, le=1)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from models import Run, RunKind, RunStatus
@@ -40,10 +40,26 @@ OPTION_MAXIMUM: dict[str, float] = {
 @dataclass(frozen=True, slots=True)
 class RunRequest:
     run_id: str
-    analysis_id: str
+    analysis_id: str  # an integer's digits when the sender gave one (given_ids keeps the integer)
     owner_id: str
     channel_inputs: list[str]
     options: dict[str, Any]
+    given_ids: dict[str, int] = field(default_factory=dict)
+
+
+# The seed backend sends analysis_id and owner_id as JSON integers; any 64-bit one is accepted.
+MAX_ID_INTEGER = 2**63 - 1
+
+
+def id_text(value: str | int) -> str:
+    """The string form an id is stored and compared as: owner 5 and owner "5" are one owner."""
+    return str(value)
+
+
+def _given_integer(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and -MAX_ID_INTEGER <= value <= MAX_ID_INTEGER:
+        return value
+    return None
 
 
 START_RUN_FIELDS = ("run_id", "analysis_id", "owner_id", "channel_inputs", "options")
@@ -88,9 +104,14 @@ def validate_run_request(
     """Check a start_run message's shape and bounds; raise InvalidRequest with a sentence a person can act on."""
     if not storable_id(run_id, 64):
         raise InvalidRequest("run_id must be a string of 1 to 64 printable characters (a UUID)")
+    given_ids: dict[str, int] = {}
     for name, given in (("analysis_id", analysis_id), ("owner_id", owner_id)):
-        if not storable_id(given, 200):
-            raise InvalidRequest(f"{name} must be a string of 1 to 200 characters, without NUL")
+        if _given_integer(given) is not None:
+            given_ids[name] = given
+        elif not storable_id(given, 200):
+            raise InvalidRequest(
+                f"{name} must be a string of 1 to 200 characters (without NUL) or a 64-bit integer"
+            )
     if not isinstance(channel_inputs, list):
         raise InvalidRequest("channel_inputs must be a list of strings")
     limit = ctx.settings.max_inputs_per_run
@@ -114,7 +135,7 @@ def validate_run_request(
     # A non-string line (a foreign backend's null or number) is kept as text and will fail on its own.
     max_len = ctx.settings.max_input_length
     lines = [_input_text(item)[: max_len + 1] for item in channel_inputs]
-    return RunRequest(run_id, analysis_id, owner_id, lines, dict(options))
+    return RunRequest(run_id, id_text(analysis_id), id_text(owner_id), lines, dict(options), given_ids)
 
 
 def _check_bounded(name: str, value: float, maximum: float) -> None:
@@ -159,6 +180,7 @@ def record_run(
             total_inputs=len(request.channel_inputs),
             parent_run_id=parent_run_id,
             created_at=ctx.now(),
+            given_ids=request.given_ids or None,
         )
         created = store.insert_run(session, run=run)
         existing = None if created else store.get_run(session, run_id=request.run_id)
@@ -186,6 +208,12 @@ def reject_run(ctx: Context, *, run_id: str, analysis_id: Any, owner_id: Any, er
                 owner_id=_input_text(owner_id)[:200] or "-",
                 error=_input_text(error)[:2000],
                 created_at=now,
+                given_ids={
+                    name: given
+                    for name, given in (("analysis_id", analysis_id), ("owner_id", owner_id))
+                    if _given_integer(given) is not None
+                }
+                or None,
             ),
         )
         won = created and store.end_run(

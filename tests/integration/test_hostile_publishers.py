@@ -25,7 +25,8 @@ import sqlalchemy as sa
 from actors.dispatch import send_all
 from models import OPEN_STATUSES, Job, Run
 from pipeline import stages
-from pipeline.runs import start_run
+from pipeline.errors import RunNotFound
+from pipeline.runs import get_run_results, get_run_status, list_runs, start_run
 from tests.conftest import AMQP_URL
 from tests.integration.pipeline_harness import drain_events, wait_until
 from tests.integration.test_pipeline_e2e import finished
@@ -330,3 +331,26 @@ def test_the_documented_backend_user_reaches_runs_and_nothing_else(worker, pipel
         admin = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
         admin.channel().exchange_delete(BACKEND_EXCHANGE)
         admin.close()
+
+
+def test_integer_ids_published_with_plain_pika_come_back_as_integers(worker, pipeline_ctx, emulator):
+    """Given the seed backend's "analysis_id": 77, "owner_id": 5, when the run finishes, then status and run_finished carry 77 and 5 as numbers."""
+    run_id = str(uuid.uuid4())
+    publish(envelope(start_kwargs(run_id, catalogue_lines(emulator, 30), analysis_id=77, owner_id=5)))
+    status = wait_until(lambda: finished(pipeline_ctx, run_id), timeout=60)
+    assert_exact(pipeline_ctx, run_id, status)
+    assert (status["analysis_id"], status["owner_id"]) == (77, 5)
+
+    (event,) = events_by_run(pipeline_ctx, [run_id])[run_id]
+    assert event["analysis_id"] == 77 and event["owner_id"] == 5
+    assert type(event["analysis_id"]) is int and type(event["owner_id"]) is int
+
+    # Isolation compares the string form: owner 5 and owner "5" are one owner, owner 6 another.
+    assert get_run_status(run_id, "5", ctx=pipeline_ctx)["owner_id"] == 5
+    assert len(get_run_results(run_id, 5, ctx=pipeline_ctx)) == 30
+    assert [r["analysis_id"] for r in list_runs(5, ctx=pipeline_ctx)["items"]] == [77]
+    with pytest.raises(RunNotFound):
+        get_run_status(run_id, 6, ctx=pipeline_ctx)
+
+    python_run = start_run(123, 456, catalogue_lines(emulator, 3), ctx=pipeline_ctx, send=send_all)
+    assert get_run_status(python_run, 456, ctx=pipeline_ctx)["analysis_id"] == 123

@@ -70,3 +70,20 @@ def test_known_options_pass_through():
         "recent_videos": 50,
     }
     assert request(options=options).options == options
+
+
+def test_integer_ids_are_kept_as_given_and_stored_as_their_digits():
+    """Given the seed backend's integer ids, when validated, then they are accepted and kept as integers."""
+    accepted = request(analysis_id=77, owner_id=5)
+    assert (accepted.analysis_id, accepted.owner_id) == ("77", "5")
+    assert accepted.given_ids == {"analysis_id": 77, "owner_id": 5}
+    assert request().given_ids == {}
+
+
+@pytest.mark.parametrize("given", [True, 77.0, 2**63, -(2**63), [5], {"id": 5}])
+def test_ids_that_are_neither_strings_nor_64_bit_integers_are_rejected(given):
+    """Given a boolean, a float, an integer beyond 64 bits or a container, when validated, then the error says what is accepted."""
+    with pytest.raises(
+        InvalidRequest, match=r"owner_id must be a string of 1 to 200 characters .* or a 64-bit integer"
+    ):
+        request(owner_id=given)
