@@ -17,6 +17,7 @@ from models import Job, JobStatus, Run, RunKind, RunStatus, VideoTaskStatus
 from pipeline import messages, store, videostore
 from pipeline.context import Context
 from pipeline.discovery import reconcile_cycles
+from pipeline.failures import count_failure
 from pipeline.inputs import canonical_url
 from pipeline.messages import Send
 from pipeline.stages import (
@@ -44,6 +45,7 @@ class ReconcileReport:
     resumed_from_quota: int = 0
     events_republished: list[str] = field(default_factory=list)
     discovery: dict[str, Any] = field(default_factory=dict)  # what reconcile_cycles did, when anything
+    failed: list[str] = field(default_factory=list)  # runs whose reconcile raised (logged, counted)
     sends: list[Send] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -67,13 +69,26 @@ def reconcile(ctx: Context, *, stuck_after_seconds: int | None = None) -> Reconc
                 report.renormalized.append(run.id)
                 report.sends.append(messages.normalize(run.id))
             continue
-        _reconcile_running(ctx, run, stuck_before, report)
+        # One run's trouble (options no longer valid, a row the code cannot read) must not stop the
+        # rebuild, resends and quota resumes of every other run, tick after tick.
+        sends = len(report.sends)
+        try:
+            _reconcile_running(ctx, run, stuck_before, report)
+        except Exception:
+            del report.sends[sends:]
+            report.failed.append(run.id)
+            count_failure(ctx, "reconcile", f"run {run.id}")
     with ctx.session() as session:
         unsent = store.finished_runs_without_event(
             session, finished_before=now - timedelta(seconds=EVENT_GRACE_SECONDS)
         )
     for run in unsent:
-        publish_finished(ctx, run.id)
+        try:
+            publish_finished(ctx, run.id)
+        except Exception:
+            report.failed.append(run.id)
+            count_failure(ctx, "reconcile", f"run_finished of run {run.id}")
+            continue
         report.events_republished.append(run.id)
     # Discovery cycles the same way: parked ones back after the quota day turns, stuck ones resent,
     # lost discovery_finished events published.
