@@ -245,12 +245,12 @@ def test_a_publisher_on_runs_cannot_run_internal_actors_on_another_owners_jobs(
 
 
 def test_far_eta_and_retry_options_are_refused_and_do_not_delay_a_good_run(worker, pipeline_ctx, emulator):
-    """Given eight start_runs with an eta a day ahead (or a time_limit), when a good run follows, then it is not held up and each is answered."""
+    """Given eight start_runs with an eta a day ahead and one with a time_limit, when a good run follows, then it is not held up and each is answered."""
     lines = catalogue_lines(emulator, 10)
     tomorrow = int((time.time() + 86_400) * 1000)
-    refused = [str(uuid.uuid4()) for _ in range(8)]
-    publish(*(envelope(start_kwargs(run_id, lines), options={"eta": tomorrow}) for run_id in refused[:7]))
-    publish(envelope(start_kwargs(refused[7], lines), options={"time_limit": 10**9}))
+    refused = [str(uuid.uuid4()) for _ in range(9)]  # eight fill the runs consumer's prefetch of 8
+    publish(*(envelope(start_kwargs(run_id, lines), options={"eta": tomorrow}) for run_id in refused[:8]))
+    publish(envelope(start_kwargs(refused[8], lines), options={"time_limit": 10**9}))
     good = str(uuid.uuid4())
     began = time.monotonic()
     publish(envelope(start_kwargs(good, lines)))
@@ -262,7 +262,7 @@ def test_far_eta_and_retry_options_are_refused_and_do_not_delay_a_good_run(worke
         run = wait_until(lambda r=run_id: finished(pipeline_ctx, r), timeout=10)
         assert run["total_jobs"] == 0 and "refused" in run["error"]
     assert "s ahead; at most 360 s is accepted" in finished(pipeline_ctx, refused[0])["error"]
-    assert "time_limit" in finished(pipeline_ctx, refused[7])["error"]
+    assert "time_limit" in finished(pipeline_ctx, refused[8])["error"]
     events = events_by_run(pipeline_ctx, [good, *refused])
     assert {r: len(e) for r, e in events.items()} == dict.fromkeys([good, *refused], 1)
     assert queue_depth("runs.DQ") == 0

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from pipeline.errors import InvalidRequest
-from pipeline.stages import validate_run_request
+from pipeline.stages import start_run_request, usable_run_id, validate_run_request
 from tests.factories import make_settings
 
 CTX = SimpleNamespace(settings=make_settings(max_inputs_per_run=5))
@@ -87,3 +87,30 @@ def test_ids_that_are_neither_strings_nor_64_bit_integers_are_rejected(given):
         InvalidRequest, match=r"owner_id must be a string of 1 to 200 characters .* or a 64-bit integer"
     ):
         request(owner_id=given)
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "message"),
+    [
+        (("surplus",), {}, "not 1 positional argument"),
+        ((), {"priority": 1}, r"unknown field\(s\) \['priority'\]"),
+        ((), {"channel_inputs": None}, "kwargs is missing channel_inputs"),
+        ((), {"owner_id": None}, "kwargs is missing owner_id"),
+    ],
+)
+def test_a_start_run_envelope_of_the_wrong_shape_is_rejected_with_a_reason(args, kwargs, message):
+    """Given a start_run message with a positional, unknown or missing field, when checked, then InvalidRequest says which."""
+    fields = {"run_id": "r-1", "analysis_id": "a", "owner_id": "o", "channel_inputs": ["@x"]}
+    fields.update({k: v for k, v in kwargs.items() if v is not None})
+    for name in [k for k, v in kwargs.items() if v is None]:
+        del fields[name]
+    with pytest.raises(InvalidRequest, match=message):
+        start_run_request(CTX, args, fields)
+
+
+@pytest.mark.parametrize(
+    ("given", "usable"), [("r-1", "r-1"), (123, "123"), (True, None), ("", None), (None, None)]
+)
+def test_a_usable_run_id_is_a_storable_string_or_an_integers_digits(given, usable):
+    """Given run ids of several types, when asked whether a rejection can be answered under them, then only strings and integers can."""
+    assert usable_run_id(given) == usable
