@@ -117,7 +117,7 @@ def list_runs(
     owner_id: str | int,
     *,
     statuses: Sequence[str] | None = None,
-    analysis_id: str | None = None,
+    analysis_id: str | int | None = None,
     offset: int = 0,
     limit: int = 50,
     ctx: Context,
@@ -128,7 +128,7 @@ def list_runs(
             session,
             owner_id=id_text(owner_id),
             statuses=statuses,
-            analysis_id=analysis_id,
+            analysis_id=None if analysis_id is None else id_text(analysis_id),
             offset=offset,
             limit=limit,
         )

@@ -348,7 +348,7 @@ def test_integer_ids_published_with_plain_pika_come_back_as_integers(worker, pip
     # Isolation compares the string form: owner 5 and owner "5" are one owner, owner 6 another.
     assert get_run_status(run_id, "5", ctx=pipeline_ctx)["owner_id"] == 5
     assert len(get_run_results(run_id, 5, ctx=pipeline_ctx)) == 30
-    assert [r["analysis_id"] for r in list_runs(5, ctx=pipeline_ctx)["items"]] == [77]
+    assert [r["analysis_id"] for r in list_runs(5, analysis_id=77, ctx=pipeline_ctx)["items"]] == [77]
     with pytest.raises(RunNotFound):
         get_run_status(run_id, 6, ctx=pipeline_ctx)
 
