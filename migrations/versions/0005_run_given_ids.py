@@ -3,7 +3,7 @@
 A backend that sends ``"analysis_id": 77`` expects 77, not "77", back in status and run_finished.
 The text columns keep the string form (what owner isolation compares); this keeps the integers.
 
-Revision ID: 0007
+Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-02 04:00:00
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0007"
+revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
