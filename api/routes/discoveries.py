@@ -84,7 +84,9 @@ def list_watchlists(principal: Caller, state: State) -> dict[str, object]:
     return {"items": discovery.list_watchlists(principal.owner_id, ctx=state.ctx)}
 
 
-@router.post("/v1/watchlists", status_code=201, response_model=WatchlistOut, responses=errors(409, 413, 422))
+@router.post(
+    "/v1/watchlists", status_code=201, response_model=WatchlistOut, responses=errors(400, 409, 413, 422)
+)
 def add_watchlist(body: NewWatchlist, principal: Caller, state: State, response: Response) -> dict[str, Any]:
     """Create a watchlist: a name unique to the caller, its keywords and settings."""
     if _taken(body.name, principal.owner_id, state):
@@ -111,7 +113,9 @@ def get_watchlist(watchlist: str, principal: Caller, state: State) -> dict[str, 
         raise _not_found(exc) from None
 
 
-@router.patch("/v1/watchlists/{watchlist}", response_model=WatchlistOut, responses=errors(404, 409, 413, 422))
+@router.patch(
+    "/v1/watchlists/{watchlist}", response_model=WatchlistOut, responses=errors(400, 404, 409, 413, 422)
+)
 def edit_watchlist(watchlist: str, body: WatchlistEdit, principal: Caller, state: State) -> dict[str, Any]:
     """Rename it, replace, add or remove keywords, change settings: all or nothing."""
     ref = checked_id(watchlist, "watchlist", WATCHLIST_REF)
@@ -204,7 +208,10 @@ def _accepted(cycle_id: str, status: str, created: bool) -> DiscoveryAccepted:
 
 
 @router.post(
-    "/v1/discoveries", status_code=202, response_model=DiscoveryAccepted, responses=errors(404, 409, 413, 422)
+    "/v1/discoveries",
+    status_code=202,
+    response_model=DiscoveryAccepted,
+    responses=errors(400, 404, 409, 413, 422),
 )
 def discover(body: StartDiscovery, principal: Caller, state: State, response: Response) -> DiscoveryAccepted:
     """Start a discovery cycle now (manual: it may use the searches kept for people). Send your own
