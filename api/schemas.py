@@ -10,6 +10,7 @@ from pipeline.discovery.requests import (
     CYCLE_OPTIONS,
     MAX_KEYWORD_LENGTH,
     MAX_KEYWORDS,
+    MAX_NAME_LENGTH,
     WATCHLIST_SETTINGS,
 )
 from pipeline.stages.requests import RUN_OPTIONS
@@ -254,7 +255,7 @@ class NewWatchlist(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(description="at most 100 characters once whitespace is collapsed")
+    name: str = Field(description=f"at most {MAX_NAME_LENGTH} characters once whitespace is collapsed")
     keywords: list[str] = Field(description=KEYWORDS_HELP, json_schema_extra=_KEYWORD_LIST)
     settings: dict[str, Any] = Field(
         default_factory=dict, description="watchlist settings: " + _named(WATCHLIST_SETTINGS)
@@ -268,7 +269,9 @@ class WatchlistEdit(BaseModel):
 
     name: str | None = Field(default=None, description="a new name")
     keywords: list[str] | None = Field(
-        default=None, description="all the keywords, replacing them; " + KEYWORDS_HELP
+        default=None,
+        description="all the keywords, replacing them; " + KEYWORDS_HELP,
+        json_schema_extra=_KEYWORD_LIST,
     )
     add_keywords: list[str] | None = Field(default=None, json_schema_extra=_KEYWORD_LIST)
     remove_keywords: list[str] | None = Field(
