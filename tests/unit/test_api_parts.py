@@ -1,5 +1,5 @@
-"""The HTTP API's pure parts: charts, event coalescing, history periods, progress snapshots, error sentences, body limits,
-token redaction. No service: the progress stream runs on the in-process Redis stand-in.
+"""The HTTP API's pure parts: charts, event coalescing, history periods, progress snapshots, error sentences,
+body limits, token redaction. No service: the progress stream runs on the in-process Redis stand-in.
 """
 
 from __future__ import annotations
