@@ -22,8 +22,9 @@ from pipeline import store
 from pipeline.context import Context
 from pipeline.errors import AmbiguousRunId, InvalidRequest, RunNotFound
 from pipeline.messages import Send
-from pipeline.stages import RunRequest, cancel_open_jobs, record_run, validate_run_request
+from pipeline.stages import RunRequest, cancel_open_jobs, id_text, record_run, validate_run_request
 from pipeline.stages.normalize import FILE_LINE_NUMBERS
+from pipeline.youtube.quota import BUCKETS, quota_units, quota_wait_code
 
 LIVE_OPEN_KEY = "IN_PROGRESS"  # PENDING, RESOLVING and FETCHING jobs, as Redis counts them together
 
@@ -35,8 +36,8 @@ class Sender(Protocol):
 
 
 def start_run(
-    analysis_id: str,
-    owner_id: str,
+    analysis_id: str | int,
+    owner_id: str | int,
     channel_inputs: Sequence[str],
     options: dict[str, Any] | None = None,
     *,
@@ -49,6 +50,8 @@ def start_run(
 
     ``line_numbers``: each input's line in the file it was read from (blank lines skipped), so that
     results number lines as the file and ``plan`` do; by default inputs are numbered 1, 2, 3, ….
+    ``analysis_id`` and ``owner_id`` may be integers (the seed backend's): status and run_finished give
+    them back as integers, and owner 5 is owner "5" for isolation.
     """
     run_id = run_id or str(uuid.uuid4())
     request = validate_run_request(
@@ -72,7 +75,7 @@ def start_run(
     return run_id
 
 
-def get_run_status(run_id: str, owner_id: str | None = None, *, ctx: Context) -> dict[str, Any]:
+def get_run_status(run_id: str, owner_id: str | int | None = None, *, ctx: Context) -> dict[str, Any]:
     """The run's state: live counts from Redis (constant time), the database when Redis has none."""
     with ctx.session() as session:
         run = _owned_run(session, run_id, owner_id)
@@ -84,7 +87,7 @@ def get_run_status(run_id: str, owner_id: str | None = None, *, ctx: Context) ->
             if live.remaining - live.waiting > 0:
                 counts[LIVE_OPEN_KEY] = live.remaining - live.waiting
             remaining = live.remaining
-            units = {"total": sum(live.units.values()), "by_method": live.units}
+            units = quota_units(dict(live.units))
             source = "redis"
         else:
             raw = store.count_jobs_by_status(session, run_id=run_id)
@@ -97,8 +100,9 @@ def get_run_status(run_id: str, owner_id: str | None = None, *, ctx: Context) ->
             by_method = (run.summary or {}).get("quota_units", {}).get("by_method") or store.units_by_method(
                 session, run_id=run_id
             )
-            units = {"total": sum(by_method.values()), "by_method": by_method}
+            units = quota_units(by_method)
             source = "database"
+        waiting = _waiting_by_bucket(session, run) if run.waiting_quota_until is not None else {}
     total = run.total_jobs
     if run.status in (RunStatus.FINISHED, RunStatus.CANCELLED):
         progress = 1.0
@@ -106,8 +110,8 @@ def get_run_status(run_id: str, owner_id: str | None = None, *, ctx: Context) ->
         progress = round((total - remaining) / total, 4) if total else 0.0
     answer: dict[str, Any] = {
         "run_id": run.id,
-        "analysis_id": run.analysis_id,
-        "owner_id": run.owner_id,
+        "analysis_id": run.sent_id("analysis_id"),
+        "owner_id": run.sent_id("owner_id"),
         "run_status": run.status,
         "kind": run.kind,
         "progress": progress,
@@ -119,6 +123,7 @@ def get_run_status(run_id: str, owner_id: str | None = None, *, ctx: Context) ->
         "finished_at": _iso(run.finished_at),
         "quota_units": units,
         "waiting_quota_until": _iso(run.waiting_quota_until),
+        "waiting_quota": waiting,
         "parent_run_id": run.parent_run_id,
         "error": run.error,
         "counts_source": source,
@@ -129,10 +134,10 @@ def get_run_status(run_id: str, owner_id: str | None = None, *, ctx: Context) ->
 
 
 def list_runs(
-    owner_id: str | None,
+    owner_id: str | int | None,
     *,
     statuses: Sequence[str] | None = None,
-    analysis_id: str | None = None,
+    analysis_id: str | int | None = None,
     offset: int = 0,
     limit: int = 50,
     ctx: Context,
@@ -140,7 +145,12 @@ def list_runs(
     """An owner's runs (everyone's with None), newest first, a page at a time: what each is and how far it got."""
     with ctx.session() as session:
         runs, total = store.list_runs(
-            session, owner_id=owner_id, statuses=statuses, analysis_id=analysis_id, offset=offset, limit=limit
+            session,
+            owner_id=None if owner_id is None else id_text(owner_id),
+            statuses=statuses,
+            analysis_id=None if analysis_id is None else id_text(analysis_id),
+            offset=offset,
+            limit=limit,
         )
     items = []
     for run in runs:
@@ -153,8 +163,8 @@ def list_runs(
         items.append(
             {
                 "run_id": run.id,
-                "analysis_id": run.analysis_id,
-                "owner_id": run.owner_id,
+                "analysis_id": run.sent_id("analysis_id"),
+                "owner_id": run.sent_id("owner_id"),
                 "run_status": run.status,
                 "kind": run.kind,
                 "progress": progress,
@@ -189,7 +199,7 @@ def match_run_id(text: str, owner_id: str | None = None, *, ctx: Context) -> str
 
 def get_run_results(
     run_id: str,
-    owner_id: str | None = None,
+    owner_id: str | int | None = None,
     *,
     ctx: Context,
     offset: int = 0,
@@ -227,19 +237,29 @@ def get_run_results(
     return results
 
 
+def _waiting_by_bucket(session: Session, run: Run) -> dict[str, dict[str, Any]]:
+    """``{"search": {"waiting": 3, "resumes_at": …}}``: what the run's parked work waits for, per bucket."""
+    found = store.waiting_by_code(session, run_id=run.id)
+    by_bucket: dict[str, dict[str, Any]] = {}
+    for bucket in BUCKETS:
+        if (entry := found.get(quota_wait_code(bucket))) is not None:
+            by_bucket[bucket] = {"waiting": entry[0], "resumes_at": _iso(entry[1])}
+    return by_bucket
+
+
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _owned_run(session: Session, run_id: str, owner_id: str | None) -> Run:
+def _owned_run(session: Session, run_id: str, owner_id: str | int | None) -> Run:
     """The run, or RunNotFound when it does not exist or belongs to another owner (never "forbidden")."""
     run = store.get_run(session, run_id=run_id)
-    if run is None or (owner_id is not None and run.owner_id != owner_id):
+    if run is None or (owner_id is not None and run.owner_id != id_text(owner_id)):
         raise RunNotFound(run_id)
     return run
 
 
-def cancel_run(run_id: str, owner_id: str | None = None, *, ctx: Context) -> bool:
+def cancel_run(run_id: str, owner_id: str | int | None = None, *, ctx: Context) -> bool:
     """Cancel a run: it ends CANCELLED once, publishing run_finished. False when it had already ended."""
     with ctx.session() as session:
         _owned_run(session, run_id, owner_id)
@@ -247,7 +267,7 @@ def cancel_run(run_id: str, owner_id: str | None = None, *, ctx: Context) -> boo
 
 
 def retry_inputs(
-    run_id: str, owner_id: str | None = None, *, allow_search: bool = False, ctx: Context
+    run_id: str, owner_id: str | int | None = None, *, allow_search: bool = False, ctx: Context
 ) -> tuple[list[str], int]:
     """The lines a retry would send, and how many it leaves out because they can only fail the same way.
 
@@ -278,7 +298,7 @@ def retry_inputs(
 
 def retry_run(
     run_id: str,
-    owner_id: str | None = None,
+    owner_id: str | int | None = None,
     *,
     allow_search: bool = False,
     search_budget: int | None = None,
@@ -298,12 +318,12 @@ def retry_run(
     budget = ctx.settings.default_search_budget if search_budget is None else search_budget
     options: dict[str, Any] = {"allow_search": True, "search_budget": budget} if allow_search else {}
     new_id = str(uuid.uuid4())
-    request = RunRequest(new_id, run.analysis_id, run.owner_id, lines, options)
+    request = RunRequest(new_id, run.analysis_id, run.owner_id, lines, options, dict(run.given_ids or {}))
     send(record_run(ctx, request, parent_run_id=run_id))
     return new_id
 
 
-def delete_run(run_id: str, owner_id: str | None = None, *, ctx: Context) -> None:
+def delete_run(run_id: str, owner_id: str | int | None = None, *, ctx: Context) -> None:
     """Delete a run with its inputs, jobs, snapshots and API-call records; shared channels stay."""
     with ctx.session() as session:
         run = _owned_run(session, run_id, owner_id)

@@ -1,7 +1,7 @@
 """lookup_misses: the negative cache of handles, usernames, custom names, videos and playlists not found
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-02 04:45:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 import models.base
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

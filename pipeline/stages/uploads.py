@@ -26,7 +26,7 @@ from pipeline import store, videostore
 from pipeline.context import Context
 from pipeline.messages import Send
 from pipeline.stages.advance import Progress, advance, recent_videos
-from pipeline.stages.outcome import priority
+from pipeline.stages.outcome import Wait, priority
 from pipeline.videostore import Discovered
 from pipeline.youtube.errors import NoApiKeys, PermanentYouTubeError, QuotaExhausted
 from pipeline.youtube.feed import FeedUnavailable
@@ -91,8 +91,14 @@ def _check_into(
                 )
             pending.pop(0)
     except QuotaExhausted as exc:
+        wait = Wait.of(exc)
         for cid in pending:
-            checks[cid] = ChannelCheck(VideoTaskStatus.WAITING_QUOTA, waiting_until=exc.resets_at)
+            checks[cid] = ChannelCheck(
+                VideoTaskStatus.WAITING_QUOTA,
+                waiting_until=wait.resets_at,
+                error_code=wait.code,
+                error_message=wait.message,
+            )
     except NoApiKeys as exc:
         for cid in pending:
             checks[cid] = ChannelCheck(
@@ -156,10 +162,22 @@ def _from_feed(
         return (None, "empty") if _has_videos(channel) else ([], None)
     with ctx.session() as session:
         known = videostore.known_video_ids(session, video_ids=[e.video_id for e in entries])
-    new = [e for e in entries if e.video_id not in known][:limit]
+    new = []
+    for entry in sorted(entries, key=_newest_first)[:limit]:
+        if entry.video_id in known:
+            # Everything older was seen by an earlier check, or lies past the recent_videos window
+            # that check kept: taking it now would track old videos as new ones.
+            break
+        new.append(entry)
     if len(new) < expected_new(channel, limit):
         return None, "video_count"
     return [_discovered(e, channel_id) for e in new], None
+
+
+def _newest_first(entry: FeedEntry) -> tuple[bool, float]:
+    """Feeds list entries by publish time, newest first; sort anyway, undated entries last."""
+    published = entry.published_at
+    return (published is None, -published.timestamp() if published else 0.0)
 
 
 def expected_new(channel: Channel | None, limit: int) -> int:

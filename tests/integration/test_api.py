@@ -230,11 +230,11 @@ def test_post_runs_is_idempotent_on_a_client_chosen_run_id(client, tokens_of):
         ),
         (
             {"analysis_id": "a", "channel_inputs": ["@a"], "options": {"search_budget": -1}},
-            "must not be negative",
+            "search_budget must be a number from 0 to 10000",
         ),
         (
             {"analysis_id": "a", "channel_inputs": ["@a"], "options": {"recent_videos": 99}},
-            "between 0 and 50",
+            "recent_videos must be a number from 0 to 50",
         ),
         ({"analysis_id": "a", "channel_inputs": ["@a"], "run_id": "bad\u0000id"}, "run_id must be"),
         (
@@ -469,6 +469,11 @@ def test_quota_is_for_admins_and_names_keys_by_fingerprint_only(client, tokens_o
     body = response.json()
     assert len(body["keys"]) == len(KEYS) and all(len(k["fingerprint"]) >= 8 for k in body["keys"])
     assert sum(k["used"] for k in body["keys"]) == body["by_bucket"]["default"]["units"]
+    assert set(body["buckets"]) == {"default", "search", "video_stats"}
+    assert (body["buckets"]["search"]["unit"], body["buckets"]["search"]["cap_per_key"]) == ("call", 100)
+    for bucket in ("default", "search", "video_stats"):
+        used = sum(k["buckets"][bucket]["used"] for k in body["keys"])
+        assert used == body["by_bucket"].get(bucket, {}).get("units", 0), bucket
     assert not any(key in response.text for key in KEYS)
 
 

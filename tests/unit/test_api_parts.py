@@ -1,5 +1,5 @@
 """The HTTP API's pure parts: charts, event coalescing, history periods, progress snapshots, error sentences,
-token redaction. No service: the progress stream runs on the in-process Redis stand-in.
+body limits, token redaction. No service: the progress stream runs on the in-process Redis stand-in.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pipeline.channels import aggregate, period_start
 from pipeline.completion import LiveState, RunCompletion
 from pipeline.history import HistoryPoint
 from pipeline.progress import ProgressEvent, ProgressStream
-from pipeline.stats import by_bucket
+from pipeline.youtube.quota import by_bucket
 from pipeline.youtube.redact import redact
 
 
@@ -84,7 +84,11 @@ def test_progress_payload_counts_open_jobs_together_and_totals_every_job():
     data = progress.progress_payload("r1", live, settled=2)
     assert data["status_counts"] == {"DONE": 3, "FAILED": 1, "WAITING_QUOTA": 2, "IN_PROGRESS": 4}
     assert (data["total_jobs"], data["remaining"], data["progress"], data["settled"]) == (10, 6, 0.4, 2)
-    assert data["quota_units"] == {"total": 4, "by_method": {"channels.list": 4}}
+    assert data["quota_units"] == {
+        "total": 4,
+        "by_method": {"channels.list": 4},
+        "by_bucket": {"default": 4, "search": 0, "video_stats": 0},
+    }
 
 
 def test_each_new_count_publishes_a_progress_snapshot_on_the_runs_hash_tag():
@@ -165,3 +169,69 @@ def test_validation_errors_become_one_sentence():
         ]
     )
     assert _sentence(exc) == "analysis_id: Field required (and 1 more problem)"
+
+
+def test_run_page_names_the_bucket_its_parked_jobs_wait_for():
+    """Given a running run with 2 jobs waiting for the search bucket, when its page is rendered, then it says
+    how many wait for which bucket, when they resume, and that the rest of the run goes on."""
+    from api.dashboard import templates
+
+    run = {
+        "run_id": "r" * 36,
+        "analysis_id": "a",
+        "total_inputs": 3,
+        "total_jobs": 3,
+        "created_at": "2026-12-01T10:00:00+00:00",
+        "finished_at": None,
+        "parent_run_id": None,
+        "progress": 0.5,
+        "run_status": "RUNNING",
+        "error": None,
+        "waiting_quota_until": "2026-12-02T08:00:00+00:00",
+        "waiting_quota": {"search": {"waiting": 2, "resumes_at": "2026-12-02T08:00:00+00:00"}},
+    }
+    html = templates.get_template("run.html").render(
+        run=run, counts=[], summary={}, buckets={}, units_total=0, channels=[], attention=[],
+        chart="", views_chart="", principal=None, live=True, request=None,
+    )  # fmt: skip
+    assert "waiting for quota: 2 for the search bucket, resumes after 2026-12-02 08:00:00 UTC" in html
+
+
+def test_a_chunked_body_past_its_paths_own_limit_is_refused_413():
+    """Given a body limit of 1,000 bytes with 100 for /v1/watchlists, when a chunked body (no Content-Length) of 300 bytes arrives on each path, then /v1/watchlists answers 413 naming 100 bytes and /v1/runs reads it whole."""
+    import asyncio
+    import json
+
+    from api.limits import BodyLimit
+
+    async def app(scope, receive, send):  # reads the whole body, then answers its size
+        size, more = 0, True
+        while more:
+            message = await receive()
+            size += len(message.get("body", b""))
+            more = message.get("more_body", False)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": str(size).encode()})
+
+    limited = BodyLimit(app, max_bytes=1_000, by_prefix={"/v1/watchlists": 100})
+
+    async def post(path):
+        chunks = [{"type": "http.request", "body": b"x" * 100, "more_body": True} for _ in range(3)]
+        chunks[-1]["more_body"] = False
+        sent = []
+
+        async def receive():
+            return chunks.pop(0)
+
+        async def send(message):
+            sent.append(message)
+
+        await limited({"type": "http", "path": path, "headers": []}, receive, send)
+        return sent[0]["status"], sent[1]["body"]
+
+    assert asyncio.run(post("/v1/watchlists/w")) == (
+        413,
+        json.dumps({"detail": "the request body is larger than 100 bytes"}).encode(),
+    )
+    assert asyncio.run(post("/v1/runs")) == (200, b"300")
+    assert limited.limit_of("/v1/watchlists") == 100 and limited.limit_of("/v1/discoveries") == 1_000
