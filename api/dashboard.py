@@ -209,6 +209,8 @@ async def run_page(request: Request, run_id: str) -> Response:
         chart=chart,
         views_chart=views_chart,
         live=status["run_status"] in ("PENDING", "RUNNING"),
+        nothing_retried=request.query_params.get("retried") == "none",
+        negative_cache_hours=ctx.settings.negative_cache_hours,
     )
 
 
@@ -236,7 +238,9 @@ async def retry_from_form(
         return _page(request, "not_found.html", 404, principal=principal, what="run", ident=run_id)
     except InvalidRequest:
         new_id = None
-    return RedirectResponse(f"/runs/{new_id or run_id}", status_code=303)
+    if new_id is None:  # every input would only fail the same way again: say so on the run's page
+        return RedirectResponse(f"/runs/{run_id}?retried=none", status_code=303)
+    return RedirectResponse(f"/runs/{new_id}", status_code=303)
 
 
 @router.post("/runs/{run_id}/cancel")

@@ -316,7 +316,10 @@ def retry_run(
     with ctx.session() as session:
         run = _owned_run(session, run_id, owner_id)
     budget = ctx.settings.default_search_budget if search_budget is None else search_budget
-    options: dict[str, Any] = {"allow_search": True, "search_budget": budget} if allow_search else {}
+    # A person who allows a search this time wants the API asked again, not the negative cache.
+    options: dict[str, Any] = (
+        {"allow_search": True, "search_budget": budget, "recheck_misses": True} if allow_search else {}
+    )
     new_id = str(uuid.uuid4())
     request = RunRequest(new_id, run.analysis_id, run.owner_id, lines, options, dict(run.given_ids or {}))
     send(record_run(ctx, request, parent_run_id=run_id))

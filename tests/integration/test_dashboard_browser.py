@@ -184,6 +184,10 @@ def test_failed_inputs_are_listed_with_reasons_and_retried_from_the_run_page(
         assert "no channel has the handle @no-such-handle-anywhere" in text
         assert "javascript:alert(1)" in text
         screenshot(browser, "06-attention-desktop")
+        browser.find_element(By.ID, "retry").click()  # without search: the miss is remembered, nothing to do
+        note = wait.until(ec.presence_of_element_located((By.ID, "nothing-retried")))
+        assert "can only fail the same way" in note.text and run_id in browser.current_url
+        browser.find_element(By.CSS_SELECTOR, "input[name=allow_search]").click()
         browser.find_element(By.ID, "retry").click()
         wait.until(lambda d: run_id not in d.current_url and "/runs/" in d.current_url)
         new_id = browser.current_url.rsplit("/", 1)[-1]
