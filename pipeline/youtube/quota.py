@@ -463,18 +463,19 @@ class QuotaLedger:
             self._sleep(0.05)
 
     def _seed_locked(self, day: date, now: datetime, generation: str) -> None:
-        lost = not self._redis.exists(f"{self._prefix}:alive")
-        if lost and self._seed_grace > 0:
-            # Redis lost the ledger: let the calls that were in flight at that moment write their rows.
+        start = datetime.combine(day, time(0), tzinfo=PACIFIC).astimezone(UTC)
+        end = next_pacific_midnight(start)
+        read = self._recorded_usage or (lambda _start, _end: {})
+        recorded = read(start, end)
+        if recorded and self._seed_grace > 0 and not self._redis.exists(f"{self._prefix}:alive"):
+            # Redis lost the ledger mid-day: let the calls in flight at that moment write their rows.
             log.warning(
                 "quota ledger lost from Redis: rebuilding %s from api_calls in %.1fs",
                 day.isoformat(),
                 self._seed_grace,
             )
             self._sleep(self._seed_grace)
-        start = datetime.combine(day, time(0), tzinfo=PACIFIC).astimezone(UTC)
-        end = next_pacific_midnight(start)
-        recorded = self._recorded_usage(start, end) if self._recorded_usage else {}
+            recorded = read(start, end)
         args: list[str | int] = [generation, self._day_ttl(now)]
         for (fingerprint, bucket), units in sorted(recorded.items()):
             if fingerprint in self._keys and bucket in BUCKETS and units > 0:
