@@ -25,8 +25,8 @@ The database is the truth for money too: every billed call is an ``api_calls`` r
 that finds its day's ``seeded`` marker missing (the first of a new day, or after Redis lost its data)
 seeds the day's used-hashes from the rows (``recorded_usage``) before it charges anything, under a
 lock so concurrent workers seed once, and in one Lua call that sets the marker, so a flush never
-lets a key pass its cap. After a loss (``alive`` gone) the seeder first waits ``seed_grace_seconds``
-so the calls that were in flight at the flush have written their rows; a lease carries the
+lets a key pass its cap. After a loss (``alive`` gone, the day's rows not empty) the seeder first waits
+``seed_grace_seconds`` so the calls that were in flight at the loss have written their rows; a lease carries the
 generation it was granted under, and giving back a lease of an older generation changes nothing.
 
 The default bucket keeps the names it had before buckets existed, so an upgrade in mid-day keeps the
@@ -530,7 +530,10 @@ class QuotaLedger:
         fingerprints = list(self._keys)
         if not fingerprints:
             return []
-        self._seed(day, now)
+        try:
+            self._seed(day, now)
+        except Exception as exc:  # a report still answers with what Redis holds; reserve() refuses
+            log.warning("could not rebuild %s from api_calls (%s)", day.isoformat(), type(exc).__name__)
         pipe = self._redis.pipeline(transaction=False)
         for bucket in BUCKETS:
             pipe.hmget(self._used_key(day, bucket), fingerprints)

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import redis as redis_lib
+import sqlalchemy as sa
 
 from actors.dispatch import send_all
 from models import ApiCall
@@ -108,6 +109,22 @@ def test_a_flushed_ledger_is_rebuilt_from_api_calls_and_still_refuses_past_the_c
     assert len(granted) == 3
     assert ledger.status()[0].buckets["default"].state == "spent"
     assert _used(ledger)["search"] == 3
+
+
+def test_an_unseeded_day_reserves_nothing_while_the_database_is_unreachable(flushable_redis, clock, caplog):
+    """Given a flushed ledger whose database cannot be reached, when a call asks for quota, then nothing is
+    reserved, and the status still answers (from Redis, with a warning that names no URL)."""
+    settings = make_settings(
+        database_url="postgresql://nobody:secret-pw@127.0.0.1:1/none",
+        redis_url=PIPELINE_REDIS_URL,
+        yt_api_keys=KEYS[:1],
+    )
+    ledger = resources.quota_ledger(settings, flushable_redis, clock=clock)
+    with pytest.raises(sa.exc.OperationalError):
+        ledger.reserve(1)
+    assert _used(ledger) == {"default": 0, "search": 0, "video_stats": 0}
+    assert "could not rebuild" in caplog.text and "secret-pw" not in caplog.text
+    assert not flushable_redis.keys("*used*")
 
 
 def test_a_flush_mid_run_lets_the_run_search_no_more_than_its_budget(
