@@ -13,6 +13,7 @@ import dramatiq
 from periodiq import cron
 
 from actors.dispatch import send_all
+from actors.priority import SYSTEM
 from actors.runtime import get_context
 from pipeline import maintenance
 from pipeline.config import get_settings
@@ -21,6 +22,9 @@ from pipeline.discovery import schedule_due
 log = logging.getLogger(__name__)
 _settings = get_settings()
 _OPTIONS: dict[str, Any] = {"queue_name": "scheduled", "max_retries": 0, "time_limit": 10 * 60_000}
+# The system work these start (and everything it sends) goes behind interactive runs (actors/priority.py).
+# reconcile keeps the interactive default: what it resends is mostly people's runs, stuck.
+_SYSTEM: dict[str, Any] = {**_OPTIONS, "broker_priority": SYSTEM}
 
 
 @dramatiq.actor(periodic=cron(_settings.reconcile_cron), **_OPTIONS)
@@ -33,7 +37,7 @@ def reconcile() -> None:
         log.info("reconcile %s", report.as_dict())
 
 
-@dramatiq.actor(periodic=cron(_settings.refresh_cron), **_OPTIONS)
+@dramatiq.actor(periodic=cron(_settings.refresh_cron), **_SYSTEM)
 def refresh() -> None:
     """Start a system run that refetches channels older than the refresh interval."""
     run_id, sends = maintenance.refresh(get_context())
@@ -42,7 +46,7 @@ def refresh() -> None:
         log.info("refresh started system run %s", run_id)
 
 
-@dramatiq.actor(periodic=cron(_settings.reresolve_cron), **_OPTIONS)
+@dramatiq.actor(periodic=cron(_settings.reresolve_cron), **_SYSTEM)
 def reresolve() -> None:
     """Start a system run that resolves inputs whose resolution is older than its TTL."""
     run_id, sends = maintenance.reresolve(get_context())
@@ -51,13 +55,13 @@ def reresolve() -> None:
         log.info("re-resolve started system run %s", run_id)
 
 
-@dramatiq.actor(periodic=cron(_settings.purge_cron), **_OPTIONS)
+@dramatiq.actor(periodic=cron(_settings.purge_cron), **_SYSTEM)
 def purge() -> None:
     """Apply retention to API-call records, snapshots and channel data (YouTube's 30-day rule)."""
     log.info("purge removed %s", maintenance.purge(get_context()))
 
 
-@dramatiq.actor(periodic=cron(_settings.video_repoll_cron), **_OPTIONS)
+@dramatiq.actor(periodic=cron(_settings.video_repoll_cron), **_SYSTEM)
 def repoll_videos() -> None:
     """Start a system run that reads again the statistics of videos due by their age."""
     run_id, sends = maintenance.repoll_videos(get_context())
@@ -66,7 +70,7 @@ def repoll_videos() -> None:
         log.info("video re-poll started system run %s", run_id)
 
 
-@dramatiq.actor(periodic=cron(_settings.discovery_cron), **_OPTIONS)
+@dramatiq.actor(periodic=cron(_settings.discovery_cron), **_SYSTEM)
 def discover_due() -> None:
     """Start a discovery cycle for each watchlist whose interval has come round."""
     cycle_ids, sends = schedule_due(get_context())

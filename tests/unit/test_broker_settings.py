@@ -1,0 +1,40 @@
+"""The broker settings that make a lost host's messages come back quickly reach the RabbitMQ broker
+and the worker (the scale-out test shows their effect on real hosts)."""
+
+from __future__ import annotations
+
+import dramatiq
+from dramatiq.brokers.stub import StubBroker
+
+from actors.broker import QueuePrefetch, rabbitmq_broker, with_heartbeat
+from tests.factories import make_settings
+
+
+def test_the_heartbeat_is_asked_for_on_every_url_unless_one_names_its_own() -> None:
+    """Given a URL list where one URL names a heartbeat, when the setting is applied, then the others ask for it and that one keeps its own."""
+    url = "amqp://u:p@a:5672/v;amqp://u:p@b:5672/v?heartbeat=30&connection_attempts=3"
+    assert with_heartbeat(url, 10) == (
+        "amqp://u:p@a:5672/v?heartbeat=10;amqp://u:p@b:5672/v?heartbeat=30&connection_attempts=3"
+    )
+    assert with_heartbeat(url, 0) == url
+
+
+def test_the_rabbitmq_broker_gets_the_heartbeat_and_the_priorities() -> None:
+    """Given BROKER_HEARTBEAT_SECONDS and BROKER_MAX_PRIORITY, when the broker is built, then its connection parameters carry the heartbeat and its queues the priority."""
+    settings = make_settings(broker_heartbeat_seconds=7, broker_max_priority=3)
+    broker = rabbitmq_broker("amqp://guest:guest@127.0.0.1:5672/v", settings)
+    assert broker.parameters.heartbeat == 7  # no connection is opened until the broker is used
+    assert broker._build_queue_arguments("resolve")["x-max-priority"] == 3
+    plain = rabbitmq_broker("amqp://guest:guest@127.0.0.1:5672/v", make_settings(broker_max_priority=0))
+    assert "x-max-priority" not in plain._build_queue_arguments("resolve")
+
+
+def test_the_queue_prefetch_setting_replaces_dramatiqs_default_at_worker_boot() -> None:
+    """Given WORKER_QUEUE_PREFETCH=3 (and 0), when a worker boots, then it holds at most 3 messages a queue (and Dramatiq's 2 x threads)."""
+    broker = StubBroker(middleware=[QueuePrefetch(3)])
+    worker = dramatiq.Worker(broker, worker_threads=8)
+    broker.emit_before("worker_boot", worker)
+    assert worker.queue_prefetch == 3
+    default = dramatiq.Worker(StubBroker(middleware=[QueuePrefetch(0)]), worker_threads=8)
+    default.broker.emit_before("worker_boot", default)
+    assert default.queue_prefetch == 16
