@@ -38,3 +38,26 @@ def test_the_queue_prefetch_setting_replaces_dramatiqs_default_at_worker_boot() 
     default = dramatiq.Worker(StubBroker(middleware=[QueuePrefetch(0)]), worker_threads=8)
     default.broker.emit_before("worker_boot", default)
     assert default.queue_prefetch == 16
+
+
+def test_periodic_system_work_goes_at_system_priority_and_what_it_leads_to_inherits_it() -> None:
+    """Given the actors on their broker, when periodiq sends refresh and reconcile and a worker processing a system message sends the next stage, then refresh and its next stage are SYSTEM while reconcile and a backend's messages are INTERACTIVE."""
+    import actors
+    from actors.broker import middleware, rebind
+    from actors.priority import INTERACTIVE, SYSTEM, Priorities
+
+    original = dramatiq.get_broker()  # a test session may have the actors on RabbitMQ by now
+    broker = rebind(StubBroker(middleware=middleware(make_settings())))
+    priorities = next(m for m in broker.middleware if isinstance(m, Priorities))
+    try:
+        assert actors.refresh.send().options["broker_priority"] == SYSTEM
+        assert actors.reconcile.send().options["broker_priority"] == INTERACTIVE
+        assert actors.start_run.send(run_id="r").options["broker_priority"] == INTERACTIVE
+        system_message = actors.normalize.message_with_options(kwargs={"run_id": "r"}, broker_priority=SYSTEM)
+        priorities.before_process_message(broker, system_message)
+        assert actors.resolve.send(run_id="r", job_ids=[1]).options["broker_priority"] == SYSTEM
+        priorities.after_process_message(broker, system_message)
+        assert actors.resolve.send(run_id="r", job_ids=[2]).options["broker_priority"] == INTERACTIVE
+    finally:
+        broker.flush_all()
+        rebind(original)
