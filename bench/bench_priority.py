@@ -109,7 +109,8 @@ def main() -> None:
     from bench.common import log
     from emulator.catalogue import Catalogue
 
-    own_resources("priority")  # a database, vhost and Redis db of its own: it re-declares the queues
+    own_resources("priority")  # a database and vhost of its own: it re-declares the queues
+    common.REDIS_URL = "redis://127.0.0.1:6379/8"  # and a Redis db no other benchmark flushes
     catalogue = Catalogue(seed=7, channels=args.channels)
     work = common.mixed_workload(catalogue, args.system_inputs, seed=args.seed)
     used = {i.index for i in work.intents if i.index is not None}

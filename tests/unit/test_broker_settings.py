@@ -61,3 +61,25 @@ def test_periodic_system_work_goes_at_system_priority_and_what_it_leads_to_inher
     finally:
         broker.flush_all()
         rebind(original)
+
+
+def test_system_work_started_by_hand_goes_at_system_priority() -> None:
+    """Given `ytcollect maintenance refresh` (and its siblings) sending a system run's first message, when it is enqueued, then it carries SYSTEM priority, as from the periodic actor."""
+    from types import SimpleNamespace
+
+    import actors  # noqa: F401
+    from actors.broker import middleware, rebind
+    from actors.dispatch import send_all
+    from actors.priority import SYSTEM
+    from cli.maintenance import send_as_system
+    from pipeline import messages
+
+    original = dramatiq.get_broker()
+    broker = rebind(StubBroker(middleware=middleware(make_settings())))
+    try:
+        send_as_system(SimpleNamespace(send=send_all), [messages.normalize("run-1")])  # type: ignore[arg-type]
+        sent = dramatiq.Message.decode(broker.queues["normalize"].get_nowait())
+        assert sent.options["broker_priority"] == SYSTEM
+    finally:
+        broker.flush_all()
+        rebind(original)
