@@ -167,7 +167,7 @@ def main() -> None:
         finally:
             ctx.close()
     path = common.save_result(
-        "priority",
+        f"priority_prefetch{args.prefetch}" if args.prefetch else "priority",
         {
             "command": "python -m bench.bench_priority "
             + " ".join(
