@@ -18,7 +18,7 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AgeLimit, Callbacks, Middleware, Retries, ShutdownNotifications, TimeLimit
 from periodiq import PeriodiqMiddleware
 
-from actors.middleware import LogContext, RequireWorkerSettings, worker_metrics
+from actors.middleware import LogContext, QueueGuard, RequireWorkerSettings, worker_metrics
 from actors.priority import Priorities
 from pipeline.config import Settings, get_settings
 from pipeline.errors import ConfigurationError
@@ -29,6 +29,8 @@ def middleware(settings: Settings) -> list[Middleware]:
     return [
         # A `dramatiq` worker process refuses to boot half-configured or without keys (one line, exit 2).
         RequireWorkerSettings(settings),
+        # Each queue runs only its own actors, with bounded envelope options (hostile publishers).
+        QueueGuard(settings),
         # First, so every later hook's log lines (retries, failures) already carry run_id and job_ids.
         LogContext(level=settings.log_level, json=settings.log_json),
         AgeLimit(),  # drops scheduled messages older than their max_age (periodiq's skip delay)

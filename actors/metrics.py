@@ -8,7 +8,8 @@ Each ``dramatiq`` master (one per queue in the Procfile) serves ``METRICS_HOST:M
 - :class:`YtcollectCollector` reads, at scrape time, each API key's units used and left today by
   fingerprint (``QuotaLedger.status()``; a key never leaves the ledger), the runs and jobs by
   status, and the feed fallbacks of upload checks by reason (``ytcollect_feed_fallbacks``: feeds go
-  down for hours, and each fallback costs a unit) from the database.
+  down for hours, and each fallback costs a unit) from the database, and from Redis how many items
+  of a periodic job raised and were skipped (``ytcollect_periodic_failures{job}``).
 
 The domain gauges describe shared state, so every worker endpoint shows the same values: aggregate
 them with ``max without (instance)`` rather than ``sum``.
@@ -46,6 +47,7 @@ from models.job import JobStatus
 from models.run import RunStatus
 from pipeline import db, resources, store, videostore
 from pipeline.config import Settings, get_settings
+from pipeline.failures import failure_counts
 from pipeline.youtube.quota import QuotaLedger
 from pipeline.youtube.redact import redact
 
@@ -81,9 +83,16 @@ class YtcollectCollector:
     ``ytcollect_collector_up{source=…}`` says which one answered.
     """
 
-    def __init__(self, *, ledger: QuotaLedger | None, sessions: sessionmaker[Session] | None) -> None:
+    def __init__(
+        self,
+        *,
+        ledger: QuotaLedger | None,
+        sessions: sessionmaker[Session] | None,
+        redis: Any = None,
+    ) -> None:
         self.ledger = ledger
         self.sessions = sessions
+        self.redis = redis  # for the periodic jobs' failure counts
 
     def _families(self) -> dict[str, Any]:
         from prometheus_client.core import GaugeMetricFamily
@@ -123,6 +132,12 @@ class YtcollectCollector:
                 "Upload checks of stored runs that fell back from the channel feed to the playlist, by reason.",
                 ["reason"],
             ),
+            "periodic_failures": gauge(
+                "ytcollect_periodic_failures",
+                "Items of a periodic job (a run reconcile could not handle, a watchlist discover_due could "
+                "not schedule) that raised and were skipped, by job, since Redis last lost them.",
+                ["job"],
+            ),
             "up": gauge(
                 "ytcollect_collector_up",
                 "1 when the source (quota: Redis; database) answered this scrape, else 0.",
@@ -141,6 +156,12 @@ class YtcollectCollector:
             up.add_metric(["quota"], self._collect_quota(families))
         if self.sessions is not None:
             up.add_metric(["database"], self._collect_statuses(families))
+        if self.redis is not None:
+            try:
+                for job, n in sorted(failure_counts(self.redis).items()):
+                    families["periodic_failures"].add_metric([job], n)
+            except Exception as exc:
+                log.warning("metrics: cannot read the periodic failures: %s", type(exc).__name__)
         yield from families.values()
         yield up
 
@@ -187,13 +208,14 @@ def open_collector(settings: Settings) -> tuple[YtcollectCollector, Callable[[],
     """
     closers: list[Callable[[], None]] = []
     ledger = None
+    redis = None
     if settings.redis_url:
         redis = resources.open_redis(settings, timeout=3)
         closers.append(redis.close)
         ledger = resources.quota_ledger(settings, redis)
     engine = db.make_engine(settings.sqlalchemy_url, pool_size=1)
     closers.append(engine.dispose)
-    collector = YtcollectCollector(ledger=ledger, sessions=db.session_factory(engine))
+    collector = YtcollectCollector(ledger=ledger, sessions=db.session_factory(engine), redis=redis)
 
     def close() -> None:
         for closer in reversed(closers):

@@ -5,18 +5,146 @@ They live with the actors because they are Dramatiq types; the logic they call i
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
 import dramatiq
 from dramatiq.broker import MessageProxy
+from dramatiq.common import q_name
+from dramatiq.errors import ActorNotFound
 
 from actors.metrics import dramatiq_environment, forget_dead_processes, serve_metrics
 from pipeline.config import Settings
 from pipeline.errors import ConfigurationError
 from pipeline.logs import clear_message_context, configure_logging, set_message_context
+from pipeline.stages import usable_run_id
+
+log = logging.getLogger(__name__)
+
+# The envelope options Dramatiq and periodiq put on our own messages. Anything else (max_retries,
+# time_limit, on_retry_exhausted, on_success, on_failure, pipe_target, max_age...) would let a publisher
+# change how a message runs or name another actor to run after it, so it is refused.
+OWN_MESSAGE_OPTIONS = frozenset(
+    {"eta", "retries", "traceback", "requeue_timestamp", "scheduled_at", "broker_priority"}
+)
+ETA_CLOCK_SKEW_MS = 60_000  # another host's clock may run ahead of ours
+
+
+class QueueGuard(dramatiq.Middleware):
+    """Refuse, before anything runs, a message its queue should never carry.
+
+    RabbitMQ's default exchange lets anyone who may publish to it reach any queue by name, and a
+    Dramatiq envelope names the actor to run: a publisher on ``runs`` could run ``retries_exhausted``
+    and fail another owner's jobs. So each consumer accepts only its own queue's actors, with a
+    well-formed envelope and only the options our own messages carry, an ``eta`` at most a few minutes
+    ahead (a far one sat in the consumer's prefetch and stalled the queue). A refused ``start_run``
+    that names a usable run_id is answered with a run finished with the reason; any other refused
+    message is dead-lettered (``QUEUE.XQ``) with one log line saying why.
+
+    It wraps each consumer thread's ``handle_message``, the only place that knows the queue a message
+    really came from (the envelope's ``queue_name`` is the publisher's word).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.max_eta_ms = (
+            max(settings.max_eta_seconds * 1000, settings.actor_max_backoff_ms) + ETA_CLOCK_SKEW_MS
+        )
+        self.max_retries = settings.actor_max_retries
+        self.max_priority = settings.broker_max_priority
+
+    def after_consumer_thread_boot(self, broker: dramatiq.Broker, thread: Any) -> None:
+        handle = thread.handle_message
+
+        def guarded(message: MessageProxy) -> None:
+            reason = self.refusal(broker, thread.queue_name, message)
+            if reason is None:
+                handle(message)
+            else:
+                self.refuse(thread, message, reason)
+
+        setattr(thread, "handle_message", guarded)  # noqa: B010  (an instance's bound method, replaced)
+
+    def refusal(self, broker: dramatiq.Broker, queue: str, message: MessageProxy) -> str | None:
+        """Why ``message`` consumed from ``queue`` must not run, or None when it may."""
+        if message.queue_name != queue:
+            return f"its queue_name {message.queue_name!r} is not the queue it came from"
+        try:
+            actor = broker.get_actor(message.actor_name)
+        except ActorNotFound:
+            return f"no actor is named {str(message.actor_name)[:100]!r}"
+        if actor.queue_name != q_name(queue):
+            return f"actor {actor.actor_name} runs on queue {actor.queue_name}, not on {q_name(queue)}"
+        if not isinstance(message.kwargs, dict):
+            return "kwargs must be an object (the actor's arguments by name)"
+        options = message.options
+        if not isinstance(options, dict):
+            return "options must be an object"
+        foreign = sorted(str(name) for name in set(options) - OWN_MESSAGE_OPTIONS)
+        if foreign:
+            return f"envelope option(s) {foreign[:10]} are not accepted from a publisher"
+        eta = options.get("eta")
+        if eta is not None:
+            if not _finite_number(eta):
+                return "options.eta must be a time in milliseconds since the epoch"
+            ahead_s = (eta - time.time() * 1000) / 1000
+            if ahead_s * 1000 > self.max_eta_ms:
+                return (
+                    f"options.eta is {ahead_s:.0f} s ahead; at most {self.max_eta_ms // 1000} s is accepted"
+                )
+        priority = options.get("broker_priority")
+        if priority is not None and (
+            not isinstance(priority, int)
+            or isinstance(priority, bool)
+            or not 0 <= priority <= self.max_priority
+        ):
+            # Our messages carry the priority they inherit (actors/priority.py); a publisher's may not
+            # exceed the queues' x-max-priority.
+            return f"options.broker_priority must be an integer from 0 to {self.max_priority}"
+        retries = options.get("retries", 0)
+        limit = actor.options.get("max_retries", self.max_retries)
+        if not isinstance(retries, int) or isinstance(retries, bool) or not 0 <= retries <= limit:
+            return f"options.retries must be an integer from 0 to {limit}"
+        if actor.actor_name == "start_run" and _start_run_id(message.kwargs) is None:
+            return "kwargs.run_id is missing or unusable (a string of 1 to 64 characters, a UUID)"
+        return None
+
+    def refuse(self, thread: Any, message: MessageProxy, reason: str) -> None:
+        """Answer a start_run that names its run, else dead-letter; either way one log line."""
+        if _is_start_run_on(thread.queue_name, message):
+            try:
+                from actors.start_run import answer_refused_start_run
+
+                if answer_refused_start_run(message.kwargs, f"the message was refused: {reason}"):
+                    thread.post_process_message(message)  # answered: acked
+                    return
+            except Exception as exc:  # the database is down: keep the message, say so
+                log.error("could not record the refusal of message %s: %s", message.message_id, exc)
+        log.error(
+            "message %s (actor %r) on queue %s refused and dead-lettered: %s",
+            str(message.message_id)[:100],
+            str(message.actor_name)[:100],
+            thread.queue_name,
+            reason,
+        )
+        message.fail()
+        thread.post_process_message(message)
+
+
+def _finite_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _start_run_id(kwargs: Any) -> str | None:
+    return usable_run_id(kwargs.get("run_id")) if isinstance(kwargs, dict) else None
+
+
+def _is_start_run_on(queue: str, message: MessageProxy) -> bool:
+    return message.actor_name == "start_run" and q_name(queue) == "runs" and message.queue_name == queue
 
 
 class RequireWorkerSettings(dramatiq.Middleware):

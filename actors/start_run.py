@@ -11,34 +11,37 @@ from actors.dispatch import send_all
 from actors.options import STAGE_OPTIONS
 from actors.runtime import get_context
 from pipeline.errors import InvalidRequest
-from pipeline.stages import record_run, reject_run, storable_id, validate_run_request
+from pipeline.stages import record_run, reject_run, start_run_request, usable_run_id
 
 log = logging.getLogger(__name__)
 
 
 @dramatiq.actor(queue_name="runs", **STAGE_OPTIONS)
-def start_run(
-    run_id: str,
-    analysis_id: str,
-    owner_id: str,
-    channel_inputs: list[Any],
-    options: dict[str, Any] | None = None,
-) -> None:
+def start_run(*args: Any, **kwargs: Any) -> None:
+    """Tolerant on purpose: a fixed signature raised TypeError on a missing, unknown or positional field
+    before any check, and the message vanished unanswered. Every such message is rejected here instead
+    (QueueGuard has already dead-lettered those that name no usable run_id)."""
     ctx = get_context()
     try:
-        request = validate_run_request(
-            ctx,
-            run_id=run_id,
-            analysis_id=analysis_id,
-            owner_id=owner_id,
-            channel_inputs=channel_inputs,
-            options=options,
-        )
+        request = start_run_request(ctx, args, kwargs)
     except InvalidRequest as exc:
-        if storable_id(run_id, 64):  # the run can be recorded as rejected, so the backend hears of it
-            log.warning("start_run %s rejected: %s", run_id, exc)
-            reject_run(ctx, run_id=run_id, analysis_id=analysis_id, owner_id=owner_id, error=str(exc))
-        else:
-            log.error("start_run message dropped: %s", exc)
+        answer_refused_start_run(kwargs, str(exc))
         return
     send_all(record_run(ctx, request))
+
+
+def answer_refused_start_run(kwargs: Any, reason: str) -> bool:
+    """Finish a run with ``reason`` as its error when the message names a usable run_id (a new one:
+    an existing run is left alone), so the backend hears back; False when it names none."""
+    run_id = usable_run_id(kwargs.get("run_id")) if isinstance(kwargs, dict) else None
+    if run_id is None:
+        return False
+    log.warning("start_run %s rejected: %s", run_id, reason)
+    reject_run(
+        get_context(),
+        run_id=run_id,
+        analysis_id=kwargs.get("analysis_id"),
+        owner_id=kwargs.get("owner_id"),
+        error=reason,
+    )
+    return True

@@ -22,7 +22,7 @@ from api.deps import ApiState
 from api.limits import BodyLimit
 from api.live import RunFeeds
 from api.metrics import RequestMetrics
-from api.routes import channels, live, ops, runs
+from api.routes import channels, discoveries, live, ops, runs
 from api.schemas import ErrorBody
 from pipeline.context import Context
 from pipeline.runs import Sender
@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 # A run of 100,000 inputs of ~100 bytes is ~10 MB of JSON; far more is a mistake or an attack.
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
+# A watchlist or a cycle holds at most 100 keywords of 200 characters: three such lists (an edit's
+# keywords, add_keywords, remove_keywords) are under 400 KB even with every character \u-escaped.
+DISCOVERY_MAX_BODY_BYTES = 1024 * 1024
+DISCOVERY_PATHS = ("/v1/watchlists", "/v1/discoveries")
 
 
 def _sentence(exc: RequestValidationError) -> str:
@@ -68,7 +72,8 @@ def create_app(
         summary="Resolve YouTube channel inputs, collect their statistics, follow runs live.",
         description=(
             "Every `/v1` route needs `Authorization: Bearer <token>` (from `ytcollect tokens create OWNER`) "
-            "and sees only the token owner's runs and channels: another owner's run is 404."
+            "and sees only the token owner's runs, channels, watchlists and discovery cycles: another "
+            "owner's run, watchlist or cycle is 404."
         ),
         lifespan=lifespan,
         telemetry={"tracing": False, "metrics": False, "logs": False},
@@ -104,13 +109,17 @@ def create_app(
         app.add_middleware(
             CORSMiddleware,
             allow_origins=list(cors_origins),
-            allow_methods=["GET", "POST", "DELETE"],
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
         )
-    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=max_body_bytes,
+        by_prefix=dict.fromkeys(DISCOVERY_PATHS, DISCOVERY_MAX_BODY_BYTES),
+    )
     if metrics is not None:
         metrics.install(app)
-    for module in (runs, live, channels, ops):
+    for module in (runs, live, channels, discoveries, ops):
         app.include_router(module.router)
     app.include_router(dashboard.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

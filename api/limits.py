@@ -1,8 +1,9 @@
-"""Request body limit: a larger body is answered 413 with a sentence, before the app parses it."""
+"""Request body limits: a larger body is answered 413 with a sentence, before the app parses it."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -12,14 +13,22 @@ class _TooLarge(Exception):
 
 
 class BodyLimit:
-    """Refuses a body over ``max_bytes`` by its Content-Length, or (chunked) as soon as it grows past it."""
+    """Refuses a body over ``max_bytes`` by its Content-Length, or (chunked) as soon as it grows past it.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    ``by_prefix`` gives paths whose bodies are small by nature a lower limit of their own, so a
+    mistaken 30 MB keyword list is refused before it is parsed, not after.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, by_prefix: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.by_prefix = dict(by_prefix or {})
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps({"detail": f"the request body is larger than {self.max_bytes:,} bytes"}).encode()
+    def limit_of(self, path: str) -> int:
+        return min([self.max_bytes, *(n for prefix, n in self.by_prefix.items() if path.startswith(prefix))])
+
+    async def _refuse(self, send: Send, limit: int) -> None:
+        body = json.dumps({"detail": f"the request body is larger than {limit:,} bytes"}).encode()
         await send(
             {
                 "type": "http.response.start",
@@ -36,14 +45,15 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.limit_of(scope.get("path", ""))
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 try:
-                    too_large = int(value) > self.max_bytes
+                    too_large = int(value) > limit
                 except ValueError:
                     too_large = False
                 if too_large:
-                    await self._refuse(send)
+                    await self._refuse(send, limit)
                     return
         seen = 0
         started = False
@@ -53,7 +63,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     raise _TooLarge()
             return message
 
@@ -67,4 +77,4 @@ class BodyLimit:
             await self.app(scope, counting_receive, tracking_send)
         except _TooLarge:
             if not started:
-                await self._refuse(send)
+                await self._refuse(send, limit)

@@ -6,6 +6,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipeline.discovery.requests import (
+    CYCLE_OPTIONS,
+    MAX_KEYWORD_LENGTH,
+    MAX_KEYWORDS,
+    MAX_NAME_LENGTH,
+    WATCHLIST_SETTINGS,
+)
 from pipeline.stages.requests import RUN_OPTIONS
 
 
@@ -40,8 +47,8 @@ class RunAccepted(BaseModel):
 
 class RunStatusOut(BaseModel):
     run_id: str
-    analysis_id: str
-    owner_id: str
+    analysis_id: str | int  # as the run's sender gave it (an AMQP backend may send integers)
+    owner_id: str | int
     run_status: str
     kind: str
     progress: float = Field(ge=0, le=1)
@@ -61,8 +68,8 @@ class RunStatusOut(BaseModel):
 
 class RunListItem(BaseModel):
     run_id: str
-    analysis_id: str
-    owner_id: str
+    analysis_id: str | int  # as the run's sender gave it (an AMQP backend may send integers)
+    owner_id: str | int
     run_status: str
     kind: str
     progress: float = Field(ge=0, le=1)
@@ -229,6 +236,149 @@ class Quota(BaseModel):
     keys: list[dict[str, Any]]
     by_bucket: dict[str, Any]
     calls_by_method: dict[str, int]
+
+
+def _named(names: tuple[str, ...]) -> str:
+    return ", ".join(f"`{name}`" for name in names)
+
+
+KEYWORDS_HELP = (
+    f"at most {MAX_KEYWORDS} keywords of at most {MAX_KEYWORD_LENGTH} characters each "
+    "(whitespace collapsed; blanks and repeats in any letter case dropped)"
+)
+# Documented in the schema, enforced by pipeline.discovery (so its sentence is the one answered).
+_KEYWORD_LIST: dict[str, Any] = {"maxItems": MAX_KEYWORDS}
+
+
+class NewWatchlist(BaseModel):
+    """A named keyword set of the caller's; the name is unique per owner."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description=f"at most {MAX_NAME_LENGTH} characters once whitespace is collapsed")
+    keywords: list[str] = Field(description=KEYWORDS_HELP, json_schema_extra=_KEYWORD_LIST)
+    settings: dict[str, Any] = Field(
+        default_factory=dict, description="watchlist settings: " + _named(WATCHLIST_SETTINGS)
+    )
+
+
+class WatchlistEdit(BaseModel):
+    """Changes to a watchlist, all or nothing. A setting set to null clears it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, description="a new name")
+    keywords: list[str] | None = Field(
+        default=None,
+        description="all the keywords, replacing them; " + KEYWORDS_HELP,
+        json_schema_extra=_KEYWORD_LIST,
+    )
+    add_keywords: list[str] | None = Field(default=None, json_schema_extra=_KEYWORD_LIST)
+    remove_keywords: list[str] | None = Field(
+        default=None,
+        description="each must be in the watchlist (any letter case)",
+        json_schema_extra=_KEYWORD_LIST,
+    )
+    settings: dict[str, Any] = Field(
+        default_factory=dict, description="settings to change: " + _named(WATCHLIST_SETTINGS)
+    )
+
+
+class WatchlistOut(BaseModel):
+    id: str
+    owner_id: str
+    name: str
+    keywords: list[str]
+    region_code: str | None
+    relevance_language: str | None
+    published_within_days: int | None
+    include_channels: bool
+    interval_hours: int | None
+    keywords_per_cycle: int | None
+    search_budget: int | None
+    start_runs: bool
+    next_cycle_due_at: str | None
+    created_at: str
+    updated_at: str
+
+
+class WatchlistList(BaseModel):
+    items: list[WatchlistOut]
+
+
+class DiscoveryRow(BaseModel):
+    channel_id: str
+    new: bool = Field(description="first found by the watchlist's latest finished cycle")
+    keywords: list[str]
+    hits: int
+    cycles: int
+    first_seen_at: str
+    last_seen_at: str
+    first_cycle_id: str
+    score: float
+    score_label: str
+    title: str | None
+    handle: str | None
+    subscribers: int | None
+    views: int | None
+    videos: int | None
+
+
+class DiscoveryPage(BaseModel):
+    watchlist: str
+    new_only: bool
+    items: list[DiscoveryRow]
+    total: int
+    offset: int
+    limit: int
+    next_offset: int | None
+
+
+class StartDiscovery(BaseModel):
+    """A discovery cycle for one of the caller's watchlists, or for ad-hoc keywords (one, not both)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cycle_id: str | None = Field(
+        default=None, min_length=1, max_length=64, description="your own UUID makes a resend harmless"
+    )
+    watchlist: str | None = Field(default=None, description="one of your watchlists, by name or id")
+    keywords: list[str] | None = Field(
+        default=None, description=KEYWORDS_HELP, json_schema_extra=_KEYWORD_LIST
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="this cycle's overrides: " + _named(CYCLE_OPTIONS)
+    )
+
+
+class DiscoveryAccepted(BaseModel):
+    cycle_id: str
+    status: str
+    created: bool = Field(description="false when a cycle with this cycle_id already existed (a resend)")
+    status_url: str
+
+
+class CycleStatusOut(BaseModel):
+    cycle_id: str
+    owner_id: str
+    watchlist_id: str | None
+    watchlist: str | None
+    trigger: str
+    status: str
+    keywords: list[str]
+    progress: float = Field(ge=0, le=1)
+    search_budget: int
+    search_calls: int
+    created_at: str | None
+    started_at: str | None
+    finished_at: str | None
+    waiting_quota_until: str | None
+    waiting_reason: str | None
+    run_id: str | None = Field(description="the run started for the new channels, when the cycle starts runs")
+    error: str | None
+    summary: dict[str, Any] | None = Field(
+        default=None, description="once finished: what each keyword found, the channels (new first), scores"
+    )
 
 
 class Health(BaseModel):

@@ -60,8 +60,9 @@ def live_channels(intents: list[common.Intent], catalogue: Any) -> set[int]:
 
 
 def video_minimum(slots: set[int], catalogue: Any, recent: int) -> dict[str, int]:
-    with_videos = [i for i in slots if catalogue.detail(i).n_videos > 0]
-    new = sum(min(recent, catalogue.detail(i).n_videos) for i in with_videos)
+    # Public videos only: the catalogue's n_videos counts removed uploads too, which no playlist lists.
+    with_videos = [i for i in slots if catalogue.video_count(i) > 0]
+    new = sum(min(recent, catalogue.video_count(i)) for i in with_videos)
     return {
         "channels": len(slots),
         "channels_with_videos": len(with_videos),

@@ -29,6 +29,7 @@ import time
 import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -42,8 +43,17 @@ YTCOLLECT = str(ROOT / ".venv" / "bin" / "ytcollect")
 OUT = ROOT / "bench" / "out"  # logs (ignored by git)
 RESULTS = ROOT / "bench" / "results"  # recorded JSON results (committed; chart.py draws from them)
 
-DATE = "2026-11-21"
-MACHINE = "2 cores, 24 GiB RAM"
+
+def machine() -> str:
+    """This machine's CPUs and memory, as a result file records them."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            kib = int(meminfo.readline().split()[1])
+        memory = f"{round(kib / 2**20)} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        memory = "RAM unknown"
+    return f"{os.cpu_count()} cores, {memory}"
+
 
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DB_NAME = "ytc_bench"
@@ -570,7 +580,14 @@ def code_version() -> dict[str, Any]:
 def save_result(name: str, data: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
-    document = {"date": DATE, "machine": MACHINE, **code_version(), **data}
+    measured_at = datetime.now(UTC).isoformat(timespec="seconds")
+    document = {
+        "date": measured_at[:10],
+        "measured_at": measured_at,
+        "machine": machine(),
+        **code_version(),
+        **data,
+    }
     path.write_text(json.dumps(document, indent=2, sort_keys=False, default=str) + "\n")
     return path
 

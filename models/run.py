@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -52,3 +52,9 @@ class Run(SQLModel, table=True):
     video_stats_dispatched_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     finished_event_sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     summary: dict[str, Any] | None = Field(default=None, sa_type=JSONColumn)
+    # analysis_id / owner_id the sender gave as JSON integers (the columns above hold their digits).
+    given_ids: dict[str, int] | None = Field(default=None, sa_type=JSONColumn)
+
+    def sent_id(self, name: str) -> str | int:
+        """``analysis_id`` or ``owner_id`` with the JSON type it came with, to echo back to the sender."""
+        return cast("str | int", (self.given_ids or {}).get(name, getattr(self, name)))

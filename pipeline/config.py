@@ -117,6 +117,12 @@ class Settings(BaseSettings):
     actor_min_backoff_ms: int = Field(default=1_000, ge=0)
     actor_max_backoff_ms: int = Field(default=60_000, ge=0)
     actor_time_limit_ms: int = Field(default=300_000, ge=1_000)
+    max_eta_seconds: int = Field(
+        default=300,
+        ge=1,
+        description="a message whose eta is further ahead (and beyond ACTOR_MAX_BACKOFF_MS) is refused: "
+        "held in a consumer's prefetch it would stall its queue",
+    )
     normalize_time_limit_ms: int = Field(
         default=1_200_000,
         ge=1_000,

@@ -405,8 +405,9 @@ def check_rabbitmq(settings: Settings) -> list[Check]:
                         f"queue {queue}",
                         WARN,
                         detail,
-                        f"read the worker logs for why; the jobs were counted failed ({queue}.XQ "
-                        "keeps the messages)",
+                        f"read the worker logs for why: a stage message out of retries (its jobs were "
+                        "counted failed) or one refused before it ran (malformed, another queue's actor, "
+                        f"envelope options not accepted); {queue}.XQ keeps the messages",
                     )
                 )
             else:

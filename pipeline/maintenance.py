@@ -17,6 +17,7 @@ from models import Job, JobStatus, Run, RunKind, RunStatus, VideoTaskStatus
 from pipeline import messages, store, videostore
 from pipeline.context import Context
 from pipeline.discovery import reconcile_cycles
+from pipeline.failures import count_failure
 from pipeline.inputs import canonical_url
 from pipeline.messages import Send
 from pipeline.stages import (
@@ -44,6 +45,7 @@ class ReconcileReport:
     resumed_from_quota: int = 0
     events_republished: list[str] = field(default_factory=list)
     discovery: dict[str, Any] = field(default_factory=dict)  # what reconcile_cycles did, when anything
+    failed: list[str] = field(default_factory=list)  # runs whose reconcile raised (logged, counted)
     sends: list[Send] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -67,13 +69,26 @@ def reconcile(ctx: Context, *, stuck_after_seconds: int | None = None) -> Reconc
                 report.renormalized.append(run.id)
                 report.sends.append(messages.normalize(run.id))
             continue
-        _reconcile_running(ctx, run, stuck_before, report)
+        # One run's trouble (options no longer valid, a row the code cannot read) must not stop the
+        # rebuild, resends and quota resumes of every other run, tick after tick.
+        sends = len(report.sends)
+        try:
+            _reconcile_running(ctx, run, stuck_before, report)
+        except Exception:
+            del report.sends[sends:]
+            report.failed.append(run.id)
+            count_failure(ctx, "reconcile", f"run {run.id}")
     with ctx.session() as session:
         unsent = store.finished_runs_without_event(
             session, finished_before=now - timedelta(seconds=EVENT_GRACE_SECONDS)
         )
     for run in unsent:
-        publish_finished(ctx, run.id)
+        try:
+            publish_finished(ctx, run.id)
+        except Exception:
+            report.failed.append(run.id)
+            count_failure(ctx, "reconcile", f"run_finished of run {run.id}")
+            continue
         report.events_republished.append(run.id)
     # Discovery cycles the same way: parked ones back after the quota day turns, stuck ones resent,
     # lost discovery_finished events published.
@@ -189,6 +204,8 @@ def repoll_videos(ctx: Context, *, limit: int | None = None) -> tuple[str | None
     """
     from pipeline.stages.advance import poll_policy
 
+    if _pass_still_open(ctx, REPOLL_ANALYSIS):
+        return None, []
     now = ctx.now()
     cap = ctx.settings.video_repoll_max_videos if limit is None else limit
     left = ctx.ledger.units_left(priority="system")
@@ -221,6 +238,21 @@ def repoll_videos(ctx: Context, *, limit: int | None = None) -> tuple[str | None
 
 
 REFRESH_OWNER = "ytcollect"
+REFRESH_ANALYSIS = "refresh"
+RERESOLVE_ANALYSIS = "re-resolve"
+
+
+def _pass_still_open(ctx: Context, analysis_id: str) -> bool:
+    """Whether the previous scheduled pass of this kind is still working.
+
+    A pass that outlives its schedule interval (a large refresh, a quota wait) has not yet recorded
+    what it fetched, so a new pass would pick the same channels or videos and pay for them twice.
+    """
+    with ctx.session() as session:
+        open_pass = store.open_system_run(session, owner_id=REFRESH_OWNER, analysis_id=analysis_id)
+    if open_pass is not None:
+        log.info("%s pass skipped: run %s is still open", analysis_id, open_pass)
+    return open_pass is not None
 
 
 def refresh(ctx: Context, *, limit: int = 5_000) -> tuple[str | None, list[Send]]:
@@ -229,6 +261,8 @@ def refresh(ctx: Context, *, limit: int = 5_000) -> tuple[str | None, list[Send]
     System runs never dip into the quota reserve kept for interactive runs (the ledger enforces it).
     Returns the run id (None when nothing is due) and the messages to send.
     """
+    if _pass_still_open(ctx, REFRESH_ANALYSIS):
+        return None, []
     now = ctx.now()
     before = now - timedelta(hours=ctx.settings.refresh_interval_hours)
     with ctx.session() as session:
@@ -243,7 +277,7 @@ def refresh(ctx: Context, *, limit: int = 5_000) -> tuple[str | None, list[Send]
         return None, []
     # A deterministic id per (tick, channel set) makes a duplicate scheduler tick a no-op.
     run_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"ytcollect:refresh:{now:%Y-%m-%dT%H}:{due[0]}:{len(due)}"))
-    request = RunRequest(run_id, "refresh", REFRESH_OWNER, list(due), {"freshness_hours": 0})
+    request = RunRequest(run_id, REFRESH_ANALYSIS, REFRESH_OWNER, list(due), {"freshness_hours": 0})
     return run_id, record_run(ctx, request, kind=RunKind.SYSTEM)
 
 
@@ -256,6 +290,8 @@ def reresolve(ctx: Context, *, limit: int = 1_000) -> tuple[str | None, list[Sen
     The run bypasses the resolution cache, so a handle that now points at another channel is recorded
     in the resolution history (and shows in that run's summary) while the old mapping is kept.
     """
+    if _pass_still_open(ctx, RERESOLVE_ANALYSIS):
+        return None, []
     now = ctx.now()
     before = now - timedelta(days=ctx.settings.resolution_cache_days)
     with ctx.session() as session:
@@ -266,7 +302,7 @@ def reresolve(ctx: Context, *, limit: int = 1_000) -> tuple[str | None, list[Sen
     run_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"ytcollect:reresolve:{now:%Y-%m-%d}:{stale[0].dedupe_key}"))
     # About resolutions, not uploads: no video part.
     request = RunRequest(
-        run_id, "re-resolve", REFRESH_OWNER, lines, {"use_resolution_cache": False, "recent_videos": 0}
+        run_id, RERESOLVE_ANALYSIS, REFRESH_OWNER, lines, {"use_resolution_cache": False, "recent_videos": 0}
     )
     return run_id, record_run(ctx, request, kind=RunKind.SYSTEM)
 

@@ -19,7 +19,7 @@ from pipeline import store
 from pipeline.context import Context
 from pipeline.errors import InvalidRequest, RunNotFound
 from pipeline.messages import Send
-from pipeline.stages import RunRequest, cancel_open_jobs, record_run, validate_run_request
+from pipeline.stages import RunRequest, cancel_open_jobs, id_text, record_run, validate_run_request
 
 LIVE_OPEN_KEY = "IN_PROGRESS"  # PENDING, RESOLVING and FETCHING jobs, as Redis counts them together
 
@@ -31,8 +31,8 @@ class Sender(Protocol):
 
 
 def start_run(
-    analysis_id: str,
-    owner_id: str,
+    analysis_id: str | int,
+    owner_id: str | int,
     channel_inputs: Sequence[str],
     options: dict[str, Any] | None = None,
     *,
@@ -40,7 +40,10 @@ def start_run(
     send: Sender,
     run_id: str | None = None,
 ) -> str:
-    """Record a run and enqueue it; returns its id. Raises InvalidRequest on bad input, before any write."""
+    """Record a run and enqueue it; returns its id. Raises InvalidRequest on bad input, before any write.
+
+    ``analysis_id`` and ``owner_id`` may be integers (the seed backend's): status and run_finished give
+    them back as integers, and owner 5 is owner "5" for isolation."""
     run_id = run_id or str(uuid.uuid4())
     request = validate_run_request(
         ctx,
@@ -54,7 +57,7 @@ def start_run(
     return run_id
 
 
-def get_run_status(run_id: str, owner_id: str | None = None, *, ctx: Context) -> dict[str, Any]:
+def get_run_status(run_id: str, owner_id: str | int | None = None, *, ctx: Context) -> dict[str, Any]:
     """The run's state: live counts from Redis (constant time), the database when Redis has none."""
     with ctx.session() as session:
         run = _owned_run(session, run_id, owner_id)
@@ -88,8 +91,8 @@ def get_run_status(run_id: str, owner_id: str | None = None, *, ctx: Context) ->
         progress = round((total - remaining) / total, 4) if total else 0.0
     answer: dict[str, Any] = {
         "run_id": run.id,
-        "analysis_id": run.analysis_id,
-        "owner_id": run.owner_id,
+        "analysis_id": run.sent_id("analysis_id"),
+        "owner_id": run.sent_id("owner_id"),
         "run_status": run.status,
         "kind": run.kind,
         "progress": progress,
@@ -111,10 +114,10 @@ def get_run_status(run_id: str, owner_id: str | None = None, *, ctx: Context) ->
 
 
 def list_runs(
-    owner_id: str,
+    owner_id: str | int,
     *,
     statuses: Sequence[str] | None = None,
-    analysis_id: str | None = None,
+    analysis_id: str | int | None = None,
     offset: int = 0,
     limit: int = 50,
     ctx: Context,
@@ -122,7 +125,12 @@ def list_runs(
     """An owner's runs, newest first, a page at a time: what each is and how far it got (no summaries)."""
     with ctx.session() as session:
         runs, total = store.list_runs(
-            session, owner_id=owner_id, statuses=statuses, analysis_id=analysis_id, offset=offset, limit=limit
+            session,
+            owner_id=id_text(owner_id),
+            statuses=statuses,
+            analysis_id=None if analysis_id is None else id_text(analysis_id),
+            offset=offset,
+            limit=limit,
         )
     items = []
     for run in runs:
@@ -135,8 +143,8 @@ def list_runs(
         items.append(
             {
                 "run_id": run.id,
-                "analysis_id": run.analysis_id,
-                "owner_id": run.owner_id,
+                "analysis_id": run.sent_id("analysis_id"),
+                "owner_id": run.sent_id("owner_id"),
                 "run_status": run.status,
                 "kind": run.kind,
                 "progress": progress,
@@ -155,7 +163,7 @@ def list_runs(
 
 def get_run_results(
     run_id: str,
-    owner_id: str | None = None,
+    owner_id: str | int | None = None,
     *,
     ctx: Context,
     offset: int = 0,
@@ -197,15 +205,15 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _owned_run(session: Session, run_id: str, owner_id: str | None) -> Run:
+def _owned_run(session: Session, run_id: str, owner_id: str | int | None) -> Run:
     """The run, or RunNotFound when it does not exist or belongs to another owner (never "forbidden")."""
     run = store.get_run(session, run_id=run_id)
-    if run is None or (owner_id is not None and run.owner_id != owner_id):
+    if run is None or (owner_id is not None and run.owner_id != id_text(owner_id)):
         raise RunNotFound(run_id)
     return run
 
 
-def cancel_run(run_id: str, owner_id: str | None = None, *, ctx: Context) -> bool:
+def cancel_run(run_id: str, owner_id: str | int | None = None, *, ctx: Context) -> bool:
     """Cancel a run: it ends CANCELLED once, publishing run_finished. False when it had already ended."""
     with ctx.session() as session:
         _owned_run(session, run_id, owner_id)
@@ -214,7 +222,7 @@ def cancel_run(run_id: str, owner_id: str | None = None, *, ctx: Context) -> boo
 
 def retry_run(
     run_id: str,
-    owner_id: str | None = None,
+    owner_id: str | int | None = None,
     *,
     allow_search: bool = False,
     search_budget: int | None = None,
@@ -240,12 +248,12 @@ def retry_run(
     budget = ctx.settings.default_search_budget if search_budget is None else search_budget
     options: dict[str, Any] = {"allow_search": True, "search_budget": budget} if allow_search else {}
     new_id = str(uuid.uuid4())
-    request = RunRequest(new_id, run.analysis_id, run.owner_id, lines, options)
+    request = RunRequest(new_id, run.analysis_id, run.owner_id, lines, options, dict(run.given_ids or {}))
     send(record_run(ctx, request, parent_run_id=run_id))
     return new_id
 
 
-def delete_run(run_id: str, owner_id: str | None = None, *, ctx: Context) -> None:
+def delete_run(run_id: str, owner_id: str | int | None = None, *, ctx: Context) -> None:
     """Delete a run with its inputs, jobs, snapshots and API-call records; shared channels stay."""
     with ctx.session() as session:
         run = _owned_run(session, run_id, owner_id)

@@ -29,6 +29,7 @@ from models import (
     ResolutionMethod,
     Run,
     RunInput,
+    RunKind,
     RunStatus,
 )
 from pipeline.inputs import InputKind
@@ -573,6 +574,17 @@ def insert_api_call(session: Session, *, record: ApiCallRecord) -> None:
 
 def open_runs(session: Session) -> list[Run]:
     return list(session.exec(select(Run).where(col(Run.status).in_([RunStatus.PENDING, RunStatus.RUNNING]))))
+
+
+def open_system_run(session: Session, *, owner_id: str, analysis_id: str) -> str | None:
+    """The id of an unfinished system run of this analysis, if any."""
+    query = select(Run.id).where(
+        Run.kind == RunKind.SYSTEM,
+        Run.owner_id == owner_id,
+        Run.analysis_id == analysis_id,
+        col(Run.status).in_([RunStatus.PENDING, RunStatus.RUNNING]),
+    )
+    return session.exec(query.limit(1)).first()
 
 
 def finished_runs_without_event(session: Session, *, finished_before: datetime) -> list[Run]:

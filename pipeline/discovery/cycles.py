@@ -16,6 +16,7 @@ from pipeline.discovery.record import prepare_cycle, record_cycle
 from pipeline.discovery.scoring import SCORE_LABEL, score_channel
 from pipeline.errors import CycleNotFound, WatchlistNotFound
 from pipeline.runs import Sender
+from pipeline.stages.requests import storable_id
 
 
 def discover(
@@ -52,7 +53,8 @@ def discover(
 
 def _owned_cycle(cycle_id: str, owner_id: str | None, ctx: Context) -> DiscoveryCycle:
     with ctx.session() as session:
-        cycle = dstore.get_cycle(session, cycle_id=cycle_id) if isinstance(cycle_id, str) else None
+        # An id the database cannot hold (NUL, a surrogate) names nothing: "not found", not a DataError.
+        cycle = dstore.get_cycle(session, cycle_id=cycle_id) if storable_id(cycle_id, 64) else None
     if cycle is None or (owner_id is not None and cycle.owner_id != owner_id):
         raise CycleNotFound(str(cycle_id))
     return cycle
@@ -122,7 +124,7 @@ def list_discoveries(
     with ctx.session() as session:
         found = (
             dstore.find_watchlist(session, owner_id=owner_id, ref=watchlist)
-            if isinstance(watchlist, str)
+            if storable_id(watchlist, 200)
             else None
         )
         if found is None:

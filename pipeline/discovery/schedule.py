@@ -24,6 +24,7 @@ from pipeline.context import Context
 from pipeline.discovery import store as dstore
 from pipeline.discovery.finish import after_finish, give_up
 from pipeline.discovery.record import new_cycle, prepare_cycle
+from pipeline.failures import count_failure
 from pipeline.messages import Send
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ def schedule_due(ctx: Context, *, limit: int = 200) -> tuple[list[str], list[Sen
         try:
             cycle_id = _schedule_one(ctx, watchlist, now)
         except Exception:  # one bad watchlist must not stop the others' schedule
-            log.exception("could not schedule a discovery cycle for watchlist %s", watchlist.id)
+            count_failure(ctx, "discover_due", f"watchlist {watchlist.id}")
             continue
         if cycle_id is not None:
             cycle_ids.append(cycle_id)
@@ -127,7 +128,7 @@ def reconcile_cycles(ctx: Context, *, stuck_after_seconds: int | None = None) ->
         try:
             _reconcile_one(ctx, cycle, stuck_before, report)
         except Exception:  # one cycle's trouble must not stop the rest
-            log.exception("reconcile: discovery cycle %s", cycle.id)
+            count_failure(ctx, "reconcile", f"discovery cycle {cycle.id}")
     with ctx.session() as session:
         unsent = dstore.finished_cycles_without_event(
             session, finished_before=now - timedelta(seconds=EVENT_GRACE_SECONDS)
@@ -137,7 +138,7 @@ def reconcile_cycles(ctx: Context, *, stuck_after_seconds: int | None = None) ->
             report.sends.extend(after_finish(ctx, cycle.id))  # its run (once), then its event
             report.events_republished.append(cycle.id)
         except Exception:
-            log.exception("reconcile: discovery_finished of cycle %s", cycle.id)
+            count_failure(ctx, "reconcile", f"discovery_finished of cycle {cycle.id}")
     return report
 
 

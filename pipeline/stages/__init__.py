@@ -23,9 +23,12 @@ from pipeline.stages.normalize import BATCH_KINDS, SINGLE_KINDS, normalize_run, 
 from pipeline.stages.requests import (
     RUN_OPTIONS,
     RunRequest,
+    id_text,
     record_run,
     reject_run,
+    start_run_request,
     storable_id,
+    usable_run_id,
     validate_run_request,
 )
 from pipeline.stages.resolve import resolve_jobs
@@ -49,6 +52,7 @@ __all__ = [
     "fetch_video_stats",
     "finalize_run",
     "finished_event",
+    "id_text",
     "normalize_run",
     "publish_finished",
     "record_run",
@@ -56,7 +60,9 @@ __all__ = [
     "resolve_jobs",
     "resolve_messages",
     "resume_from_database",
+    "start_run_request",
     "storable_id",
     "upload_messages",
+    "usable_run_id",
     "validate_run_request",
 ]

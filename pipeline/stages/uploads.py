@@ -156,10 +156,22 @@ def _from_feed(
         return (None, "empty") if _has_videos(channel) else ([], None)
     with ctx.session() as session:
         known = videostore.known_video_ids(session, video_ids=[e.video_id for e in entries])
-    new = [e for e in entries if e.video_id not in known][:limit]
+    new = []
+    for entry in sorted(entries, key=_newest_first)[:limit]:
+        if entry.video_id in known:
+            # Everything older was seen by an earlier check, or lies past the recent_videos window
+            # that check kept: taking it now would track old videos as new ones.
+            break
+        new.append(entry)
     if len(new) < expected_new(channel, limit):
         return None, "video_count"
     return [_discovered(e, channel_id) for e in new], None
+
+
+def _newest_first(entry: FeedEntry) -> tuple[bool, float]:
+    """Feeds list entries by publish time, newest first; sort anyway, undated entries last."""
+    published = entry.published_at
+    return (published is None, -published.timestamp() if published else 0.0)
 
 
 def expected_new(channel: Channel | None, limit: int) -> int:

@@ -230,11 +230,11 @@ def test_post_runs_is_idempotent_on_a_client_chosen_run_id(client, tokens_of):
         ),
         (
             {"analysis_id": "a", "channel_inputs": ["@a"], "options": {"search_budget": -1}},
-            "must not be negative",
+            "search_budget must be a number from 0 to 10000",
         ),
         (
             {"analysis_id": "a", "channel_inputs": ["@a"], "options": {"recent_videos": 99}},
-            "between 0 and 50",
+            "recent_videos must be a number from 0 to 50",
         ),
         ({"analysis_id": "a", "channel_inputs": ["@a"], "run_id": "bad\u0000id"}, "run_id must be"),
         (

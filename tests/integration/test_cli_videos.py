@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,23 @@ def test_compare_shows_channels_with_and_without_videos_and_plots_without_overwr
     again = cli(tmp_path, "compare", run["run_id"], "--plot", str(chart), check=False)
     assert again.returncode != 0 and "--force" in again.stderr and len(again.stderr.strip().splitlines()) == 1
     cli(tmp_path, "compare", run["run_id"], "--plot", str(chart), "--force")
+
+    # A channel title of 300 characters is cut in the chart; a link or a 300-character file name is refused.
+    with sqlite3.connect(tmp_path / "state" / "ytcollect.db") as db:
+        db.execute("UPDATE channels SET title = ?", ("T" * 300,))
+    long_title = cli(tmp_path, "compare", run["run_id"], "--plot", str(tmp_path / "long.png"), check=False)
+    assert long_title.returncode == 0 and "Traceback" not in long_title.stderr, long_title.stderr
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    (tmp_path / "link.png").symlink_to(victim)
+    for name, force, says in (
+        ("link.png", "--force", "symbolic link"),
+        ("a" * 300 + ".png", "--no-force", "too long"),
+    ):
+        refused = cli(tmp_path, "compare", run["run_id"], "--plot", str(tmp_path / name), force, check=False)
+        assert refused.returncode != 0 and says in refused.stderr, refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1 and "Traceback" not in refused.stderr
+    assert victim.read_text() == "keep me"
 
 
 def test_videos_list_metrics_and_delete_read_what_a_run_stored(tmp_path):

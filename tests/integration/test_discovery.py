@@ -40,7 +40,7 @@ from pipeline.discovery import (
     run_cycle,
     schedule_due,
 )
-from pipeline.errors import InvalidRequest, WatchlistNotFound
+from pipeline.errors import CycleNotFound, InvalidRequest, WatchlistNotFound
 from pipeline.youtube.quota import next_pacific_midnight
 from tests.conftest import AMQP_URL, PG_URL
 from tests.integration.pipeline_harness import (
@@ -410,6 +410,15 @@ def test_bad_input_is_a_one_line_error_and_loses_nothing(dctx, emulator):
     assert get_watchlist("alice", "mine", ctx=dctx) == created
     assert count(dctx, Watchlist) == 1 and count(dctx, DiscoveryCycle) == 0
     assert count(dctx, ApiCall) == 0 and emulator.usage()["requests_total"] == 0
+
+
+def test_a_ref_the_database_cannot_hold_is_not_found_rather_than_a_database_error(dctx):
+    """Given a watchlist name or cycle id holding NUL or a lone surrogate, when discoveries or a cycle's status are asked for, then the answer is "not found", never psycopg's DataError."""
+    for ref in ("a\x00b", "\ud800"):
+        with pytest.raises(WatchlistNotFound):
+            list_discoveries("alice", ref, ctx=dctx)
+        with pytest.raises(CycleNotFound):
+            get_cycle_status(ref, ctx=dctx)
 
 
 # --- budgets ----------------------------------------------------------------------------------------------

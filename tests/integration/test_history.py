@@ -521,6 +521,22 @@ def test_cli_history_of_a_run_plots_a_png(growth_world, tmp_path):
     assert unwritable.returncode == 1 and "does not exist" in unwritable.stderr
 
 
+def test_cli_history_plot_of_a_300_character_title_is_drawn_without_a_traceback(
+    session, growth_world, tmp_path
+):
+    """Given a channel whose title is 300 characters, when `history --plot` draws it, then it writes a PNG and no traceback."""
+    session.execute(
+        sa.update(models.Channel).where(models.Channel.id == growth_world["big"]).values(title="T" * 300)
+    )
+    session.commit()
+    out = tmp_path / "long.png"
+
+    done = ytcollect("history", "--run", "r3", "--plot", str(out), cwd=tmp_path)
+
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert_real_png(out)
+
+
 def test_cli_stats_json(session, tmp_path):
     """Given seeded runs, jobs and calls, when `ytcollect stats --json` runs as a process, then its numbers match the database."""
     seed_stats(session)

@@ -76,6 +76,28 @@ def test_refresh_refetches_only_stale_channels_as_a_system_run(worker, pipeline_
     assert maintenance.refresh(pipeline_ctx) == (None, [])  # nothing is stale any more
 
 
+def test_a_scheduled_pass_never_starts_while_the_previous_one_is_still_open(
+    worker, pipeline_ctx, emulator, clock
+):
+    """Given a refresh pass not yet worked through when the next hour's tick comes, then that tick starts nothing (it would fetch the same channels again), and once the first pass finishes, the next tick runs."""
+    old = _run_ids(emulator, 30)
+    first = start_run("a", "o", old, ctx=pipeline_ctx, send=send_all)
+    wait_until(lambda: finished(pipeline_ctx, first))
+    clock.advance(timedelta(hours=25))
+
+    run_id, held = maintenance.refresh(pipeline_ctx)  # recorded, its messages not sent yet
+    assert run_id is not None and held
+    clock.advance(timedelta(hours=1))
+    assert maintenance.refresh(pipeline_ctx) == (None, [])
+    before = emulator.usage()["by_method"]["channels.list"]["units"]
+
+    send_all(held)
+    wait_until(lambda: finished(pipeline_ctx, run_id))
+    assert emulator.usage()["by_method"]["channels.list"]["units"] - before == 1  # paid once
+    clock.advance(timedelta(hours=25))
+    assert maintenance.refresh(pipeline_ctx)[0] not in (None, run_id)
+
+
 def test_refresh_never_eats_into_the_interactive_reserve(pg_engine, emulator, clock):
     """Given keys whose units outside the reserve are spent, when refresh is due, then it starts nothing."""
     truncate(pg_engine)
@@ -275,3 +297,54 @@ def test_a_real_periodiq_scheduler_fires_reconcile_end_to_end(worker, pipeline_c
             scheduler.wait(10)
         log.close()
     assert status["summary"]["counts_by_status"] == {"DONE": 5}
+
+
+def test_one_poisoned_run_does_not_stop_reconcile_for_the_others(pipeline_ctx, emulator, caplog):
+    """Given a run whose options overflow the date arithmetic and a healthy stuck run, both without Redis keys, when reconcile runs, then the healthy one is rebuilt and resent, the poisoned one logged and counted."""
+    from prometheus_client import generate_latest
+
+    from actors.metrics import YtcollectCollector, build_registry
+    from pipeline import stages
+    from pipeline.failures import failure_counts
+
+    held: list[Any] = []
+    poisoned = start_run("a", "o", _run_ids(emulator, 6), ctx=pipeline_ctx, send=held.extend)
+    healthy = start_run("a", "o", _run_ids(emulator, 6)[::-1], ctx=pipeline_ctx, send=held.extend)
+    for run_id in (poisoned, healthy):
+        stages.normalize_run(pipeline_ctx, run_id)  # jobs created, their messages never sent: stuck
+    with pipeline_ctx.session() as s:  # planted past validation, as a run recorded before it was bounded
+        s.execute(sa.update(Run).where(Run.id == poisoned).values(options={"freshness_hours": 1e9}))
+    pipeline_ctx.redis.flushdb()
+
+    report = maintenance.reconcile(pipeline_ctx, stuck_after_seconds=0)
+
+    assert report.failed == [poisoned]
+    assert set(report.rebuilt) >= {healthy}
+    resent = {send.kwargs.get("run_id") for send in report.sends}
+    assert healthy in resent and poisoned not in resent
+    assert failure_counts(pipeline_ctx.redis) == {"reconcile": 1}
+    assert any(f"reconcile: run {poisoned} failed" in r.getMessage() for r in caplog.records)
+    exposition = generate_latest(
+        build_registry(YtcollectCollector(ledger=None, sessions=None, redis=pipeline_ctx.redis))
+    ).decode()
+    assert 'ytcollect_periodic_failures{job="reconcile"} 1.0' in exposition
+
+    again = maintenance.reconcile(pipeline_ctx, stuck_after_seconds=0)  # every tick, the same isolation
+    assert again.failed == [poisoned] and failure_counts(pipeline_ctx.redis) == {"reconcile": 2}
+
+
+def test_a_periodic_tick_that_raises_is_logged_and_counted(pipeline_ctx, mocker, caplog):
+    """Given a refresh whose database query fails, when its periodic actor fires, then the tick is logged and counted and does not raise."""
+    from actors import scheduled
+    from actors.runtime import set_context
+    from pipeline.failures import failure_counts
+
+    mocker.patch.object(maintenance, "refresh", side_effect=RuntimeError("the database went away"))
+    set_context(pipeline_ctx)
+    try:
+        scheduled.refresh.fn()
+        scheduled.refresh.fn()
+    finally:
+        set_context(None)
+    assert failure_counts(pipeline_ctx.redis) == {"refresh": 2}
+    assert any("refresh: the tick failed" in r.getMessage() for r in caplog.records)

@@ -153,3 +153,18 @@ def test_a_videocount_rise_the_feed_cannot_cover_falls_back_to_the_playlist(
     assert found[flood].new_videos == 20  # the playlist stopped at the first known video
     for cid in (flood, quiet):
         assert stored_ids(feed_ctx, cid) == known[cid] | set(uploaded[cid]), cid
+
+
+def test_a_feed_check_stops_at_the_first_known_video(feed_worker, feed_ctx, emulator, clock):
+    """Given a channel checked for its 5 newest videos, when it uploads 2 more, then the next feed check stores exactly those 2 and not the older entries past the first known one, which the feed also lists."""
+    (channel,) = busy_channels(emulator, 1)
+    run(feed_ctx, [channel], recent=5)
+    known = stored_ids(feed_ctx, channel)
+    uploaded = admin(emulator, "uploads", {"channel_id": channel, "count": 2})["video_ids"]
+    a_day_passes(emulator, clock)
+
+    status = run(feed_ctx, [channel], recent=5)
+
+    found = checks(feed_ctx, status["run_id"])[channel]
+    assert (found.method, found.feed_fallback, found.new_videos) == ("feed", None, 2)
+    assert stored_ids(feed_ctx, channel) == known | set(uploaded)

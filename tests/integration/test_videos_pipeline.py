@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -235,3 +235,37 @@ def test_video_metrics_aggregate_by_interval_with_growth_on_postgresql(pipeline_
     assert hourly["growth"]["views"] == {"first": 100, "last": 1_000, "absolute": 900, "percent": 900.0}
     assert [p["views"] for p in recent["points"]] == [1_000]
     assert recent["growth"]["views"]["absolute"] == 0
+
+
+def aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def test_a_repoll_pass_reads_again_only_the_videos_due_by_age(worker, pipeline_ctx, emulator, clock):
+    """Given a run that stored 3 fresh uploads and older videos, when 7 hours pass, then the scheduled repoll is a visible system run that reads again the videos under 48 h old (due every 6 h) in one stats batch and leaves the older ones (due daily or weekly) alone; an immediate second pass starts nothing."""
+    from models import RunKind
+    from pipeline import maintenance
+
+    entry = channels_with(emulator, videos=True, count=1)[0]
+    young = admin(emulator, "uploads", {"channel_id": entry["id"], "count": 3})["video_ids"]
+    a_day_passes(emulator, clock, hours=0.1)  # public 5-120 s after being added
+    first = start_run("a", "o", [entry["id"]], {"recent_videos": 8}, ctx=pipeline_ctx, send=send_all)
+    wait_until(lambda: finished(pipeline_ctx, first), timeout=60)
+    stored = {v.id for v in rows(pipeline_ctx, Video)}
+    assert set(young) <= stored and len(stored) == 8
+    a_day_passes(emulator, clock, hours=7)
+    stats_before = emulator.usage()["by_method"]["videos.batchGetStats"]["units"]
+
+    run_id, sends = maintenance.repoll_videos(pipeline_ctx)
+    send_all(sends)
+    status = wait_until(lambda: finished(pipeline_ctx, run_id), timeout=60)
+
+    assert status["kind"] == RunKind.SYSTEM.value
+    snapshots = rows(pipeline_ctx, VideoSnapshot, VideoSnapshot.run_id == run_id)
+    young_now = {
+        v.id for v in rows(pipeline_ctx, Video) if clock() - aware(v.published_at) < timedelta(hours=48)
+    }
+    assert set(young) <= young_now < stored  # the fresh uploads and any others under 48 h; not the rest
+    assert {s.video_id for s in snapshots} == young_now
+    assert emulator.usage()["by_method"]["videos.batchGetStats"]["units"] - stats_before == 1
+    assert maintenance.repoll_videos(pipeline_ctx) == (None, [])  # nothing is due any more

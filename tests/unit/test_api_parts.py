@@ -1,5 +1,5 @@
 """The HTTP API's pure parts: charts, event coalescing, history periods, progress snapshots, error sentences,
-token redaction. No service: the progress stream runs on the in-process Redis stand-in.
+body limits, token redaction. No service: the progress stream runs on the in-process Redis stand-in.
 """
 
 from __future__ import annotations
@@ -165,3 +165,43 @@ def test_validation_errors_become_one_sentence():
         ]
     )
     assert _sentence(exc) == "analysis_id: Field required (and 1 more problem)"
+
+
+def test_a_chunked_body_past_its_paths_own_limit_is_refused_413():
+    """Given a body limit of 1,000 bytes with 100 for /v1/watchlists, when a chunked body (no Content-Length) of 300 bytes arrives on each path, then /v1/watchlists answers 413 naming 100 bytes and /v1/runs reads it whole."""
+    import asyncio
+    import json
+
+    from api.limits import BodyLimit
+
+    async def app(scope, receive, send):  # reads the whole body, then answers its size
+        size, more = 0, True
+        while more:
+            message = await receive()
+            size += len(message.get("body", b""))
+            more = message.get("more_body", False)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": str(size).encode()})
+
+    limited = BodyLimit(app, max_bytes=1_000, by_prefix={"/v1/watchlists": 100})
+
+    async def post(path):
+        chunks = [{"type": "http.request", "body": b"x" * 100, "more_body": True} for _ in range(3)]
+        chunks[-1]["more_body"] = False
+        sent = []
+
+        async def receive():
+            return chunks.pop(0)
+
+        async def send(message):
+            sent.append(message)
+
+        await limited({"type": "http", "path": path, "headers": []}, receive, send)
+        return sent[0]["status"], sent[1]["body"]
+
+    assert asyncio.run(post("/v1/watchlists/w")) == (
+        413,
+        json.dumps({"detail": "the request body is larger than 100 bytes"}).encode(),
+    )
+    assert asyncio.run(post("/v1/runs")) == (200, b"300")
+    assert limited.limit_of("/v1/watchlists") == 100 and limited.limit_of("/v1/discoveries") == 1_000
