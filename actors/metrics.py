@@ -104,13 +104,33 @@ class YtcollectCollector:
         return {
             "used": gauge(
                 "ytcollect_quota_units_used",
-                "YouTube API units reserved today (Pacific day), per key fingerprint.",
+                "YouTube API default-bucket units reserved today (Pacific day), per key fingerprint.",
                 fp,
             ),
             "left": gauge(
                 "ytcollect_quota_units_left",
-                "YouTube API units still usable today per key fingerprint (0 when spent or disabled).",
+                "YouTube API default-bucket units still usable today per key fingerprint (0 when spent or disabled).",
                 fp,
+            ),
+            "bucket_used": gauge(
+                "ytcollect_quota_bucket_used",
+                "Reserved today per key and bucket (default and video_stats: units; search: calls).",
+                ["fingerprint", "bucket"],
+            ),
+            "bucket_left": gauge(
+                "ytcollect_quota_bucket_left",
+                "Still usable today per key and bucket (0 when the bucket is spent or the key disabled).",
+                ["fingerprint", "bucket"],
+            ),
+            "bucket_state": gauge(
+                "ytcollect_quota_bucket_state",
+                "1 for the bucket's current state on the key (ok, spent, disabled), 0 for the others.",
+                ["fingerprint", "bucket", "state"],
+            ),
+            "bucket_cap": gauge(
+                "ytcollect_quota_bucket_cap",
+                "Per key per Pacific day, by bucket (default: the daily units capped by the budget).",
+                ["bucket"],
             ),
             "state": gauge(
                 "ytcollect_quota_key_state",
@@ -178,7 +198,15 @@ class YtcollectCollector:
             families["left"].add_metric([status.fingerprint], status.left)
             for state in _STATES:
                 families["state"].add_metric([status.fingerprint, state], 1 if status.state == state else 0)
+            for name, bucket in status.buckets.items():
+                labels = [status.fingerprint, name]
+                families["bucket_used"].add_metric(labels, bucket.used)
+                families["bucket_left"].add_metric(labels, bucket.left)
+                for state in _STATES:
+                    families["bucket_state"].add_metric([*labels, state], 1 if bucket.state == state else 0)
         families["cap"].add_metric([], self.ledger.cap)
+        for name, cap in self.ledger.caps.items():
+            families["bucket_cap"].add_metric([name], cap)
         families["reset"].add_metric([], resets_at.timestamp())
         return 1
 

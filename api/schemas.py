@@ -60,6 +60,10 @@ class RunStatusOut(BaseModel):
     finished_at: str | None
     quota_units: dict[str, Any]
     waiting_quota_until: str | None
+    waiting_quota: dict[str, Any] = Field(
+        default_factory=dict,
+        description='parked work by the quota bucket it waits for: {"search": {"waiting": n, "resumes_at": iso}}',
+    )
     parent_run_id: str | None
     error: str | None
     counts_source: str
@@ -234,6 +238,9 @@ class Quota(BaseModel):
     units_left_interactive: int
     units_left_system: int
     keys: list[dict[str, Any]]
+    buckets: dict[str, Any] = Field(
+        description="per bucket: unit, cap_per_key, interactive_reserve, left_interactive, left_system"
+    )
     by_bucket: dict[str, Any]
     calls_by_method: dict[str, int]
 

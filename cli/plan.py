@@ -15,6 +15,7 @@ from rich.table import Table
 from cli.app import app, console
 from cli.app import plural as _plural
 from cli.reading import read_inputs
+from pipeline.config import get_settings
 from pipeline.inputs import InputKind, InputPlan, plan_inputs
 from pipeline.quota_plan import QuotaEstimate, minimum_quota
 
@@ -123,7 +124,10 @@ def _print_table(plan: InputPlan, numbers: list[int], quota: QuotaEstimate, show
         f"{_plural(plan.duplicate_lines, 'duplicate line')}, {_plural(plan.invalid_lines, 'invalid line')}"
     )
 
-    console.print("[bold]Quota estimate[/bold] (YouTube Data API units, nothing cached):")
+    console.print(
+        "[bold]Quota estimate[/bold] (YouTube Data API, by bucket: default units, search calls, "
+        "video_stats units; nothing cached):"
+    )
     for entry in quota.breakdown:
         console.print(f"  {escape(entry)}")
 
@@ -169,7 +173,7 @@ def plan(
     gc.disable()
     try:
         planned = plan_inputs(texts)
-        quota = minimum_quota(planned)
+        quota = minimum_quota(planned, recent_videos=get_settings().recent_videos)
         if as_json:
             _print_json(planned, numbers, quota)
         else:

@@ -1,4 +1,4 @@
-"""``ytcollect quota``: today's units per API key fingerprint, their state and when the day resets."""
+"""``ytcollect quota``: today's use per API key fingerprint in each bucket, their state and when the day resets."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from rich.table import Table
 from cli.app import app, console, err_console
 from pipeline import resources
 from pipeline.config import get_settings
-from pipeline.youtube.quota import PACIFIC, KeyStatus
+from pipeline.youtube.quota import BUCKETS, PACIFIC, KeyStatus, QuotaLedger, amount
 
 
 def _redis_location(url: str) -> str:
@@ -32,6 +32,23 @@ def _as_dict(status: KeyStatus) -> dict[str, object]:
         "reason": status.reason,
         "resets_at_utc": status.resets_at.astimezone(UTC).isoformat(),
         "resets_at_pacific": status.resets_at.astimezone(PACIFIC).isoformat(),
+        "buckets": {
+            name: {"used": b.used, "left": b.left, "cap": b.cap, "state": b.state, "reason": b.reason}
+            for name, b in status.buckets.items()
+        },
+    }
+
+
+def _bucket_totals(ledger: QuotaLedger) -> dict[str, dict[str, int]]:
+    """Per bucket: its cap and interactive reserve per key, and what is left for each priority."""
+    return {
+        bucket: {
+            "cap_per_key": ledger.caps[bucket],
+            "interactive_reserve": ledger.reserves[bucket],
+            "left_interactive": ledger.units_left(bucket=bucket),
+            "left_system": ledger.units_left(bucket=bucket, priority="system"),
+        }
+        for bucket in BUCKETS
     }
 
 
@@ -43,7 +60,11 @@ def quota(
         typer.Option("--enable", metavar="FINGERPRINT", help="Re-enable a disabled key, once fixed."),
     ] = None,
 ) -> None:
-    """Show each API key's units used and left today (Pacific day), its state and the reset time."""
+    """Show each API key's use and room today (Pacific day) in each quota bucket, its state and the reset time.
+
+    Buckets: default (units of every method but two), search (search.list calls), video_stats
+    (videos.batchGetStats units). A spent bucket stops only its own methods.
+    """
     import redis
 
     settings = get_settings()
@@ -63,6 +84,7 @@ def quota(
         statuses = ledger.status()
         resets_at = ledger.resets_at()
         left_system = ledger.units_left(priority="system")
+        totals = _bucket_totals(ledger)
     except redis.RedisError as exc:
         where = _redis_location(settings.redis_url or "")
         err_console.print(
@@ -79,6 +101,7 @@ def quota(
                     "interactive_reserve": ledger.interactive_reserve,
                     "units_left_interactive": sum(s.left for s in statuses if s.state == "ok"),
                     "units_left_system": left_system,
+                    "buckets": totals,
                     "resets_at_utc": resets_at.astimezone(UTC).isoformat(),
                     "resets_at_pacific": resets_at.astimezone(PACIFIC).isoformat(),
                     "keys": [_as_dict(s) for s in statuses],
@@ -93,20 +116,29 @@ def quota(
     else:
         table = Table(title=f"YouTube API quota, Pacific day {statuses[0].day.isoformat()}")
         table.add_column("key")
+        table.add_column("bucket")
         table.add_column("used", justify="right")
         table.add_column("left", justify="right")
         table.add_column("state")
         table.add_column("reason")
         for s in statuses:
-            style = {"ok": "green", "spent": "yellow", "disabled": "red"}.get(s.state, "")
-            table.add_row(
-                s.fingerprint, f"{s.used:,}", f"{s.left:,}", f"[{style}]{s.state}[/{style}]", s.reason or ""
-            )
+            for name, b in s.buckets.items():
+                style = {"ok": "green", "spent": "yellow", "disabled": "red"}.get(b.state, "")
+                table.add_row(
+                    s.fingerprint if name == BUCKETS[0] else "",
+                    name,
+                    f"{b.used:,}",
+                    f"{b.left:,}",
+                    f"[{style}]{b.state}[/{style}]",
+                    b.reason or "",
+                )
         console.print(table)
-    console.print(
-        f"Cap per key {ledger.cap:,} units; system runs stop {ledger.interactive_reserve:,} short "
-        f"({left_system:,} left for them)."
-    )
+    for bucket, t in totals.items():
+        console.print(
+            f"{bucket}: cap per key {amount(t['cap_per_key'], bucket)}; system work stops "
+            f"{amount(t['interactive_reserve'], bucket)} short ({t['left_system']:,} left for it, "
+            f"{t['left_interactive']:,} for interactive work)."
+        )
     console.print(
         f"Resets at {resets_at.astimezone(PACIFIC):%Y-%m-%d %H:%M %Z} "
         f"({resets_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC)."

@@ -24,6 +24,7 @@ from pipeline.config import Settings, get_settings
 from pipeline.context import Context, build_context
 from pipeline.errors import InvalidRequest, RunNotFound
 from pipeline.runs import get_run_results, get_run_status, start_run
+from pipeline.youtube.quota import amount, quota_units
 
 FINAL_STATES = ("FINISHED", "CANCELLED")
 
@@ -114,7 +115,11 @@ def print_summary(status: dict[str, Any]) -> None:
     console.print("jobs: " + (", ".join(f"{k} {v:,}" for k, v in sorted(counts.items())) or "none"))
     units = summary.get("quota_units") or status["quota_units"]
     by_method = ", ".join(f"{k} {v:,}" for k, v in sorted(units.get("by_method", {}).items()))
-    console.print(f"quota: {plural(units.get('total', 0), 'unit')} ({by_method or 'no API call'})")
+    by_bucket = quota_units(units.get("by_method", {}))["by_bucket"]
+    buckets = ", ".join(f"{name} {amount(n, name)}" for name, n in by_bucket.items())
+    console.print(f"quota: {buckets} ({by_method or 'no API call'})")
+    for name, wait in (status.get("waiting_quota") or {}).items():
+        console.print(f"waiting: {wait['waiting']:,} for the {name} bucket until {wait['resumes_at']}")
     videos = summary.get("videos")
     if videos:
         checked = ", ".join(f"{k} {n}" for k, n in sorted(videos["channels_checked"].items()))

@@ -151,6 +151,12 @@ class RunCompletion:
             return False
         return True
 
+    def give_back_search(self, run_id: str) -> None:
+        """A claimed search was never sent (no key could pay): the run's budget gets it back."""
+        key = run_key(run_id, "searches")
+        if int(self.redis.decr(key)) < 0:
+            self.redis.incr(key)
+
     def live(self, run_id: str) -> LiveState | None:
         """Live counts in a handful of O(1) commands; None when Redis has no state for the run."""
         pipe = self.redis.pipeline(transaction=False)

@@ -41,14 +41,38 @@ class Settings(BaseSettings):
     embedded_dir: str = Field(default=".ytcollect", description="where the embedded mode keeps SQLite")
 
     # --- quota ----------------------------------------------------------------------------------
-    quota_daily_units_per_key: int = Field(default=10_000, ge=1)
+    quota_daily_units_per_key: int = Field(
+        default=10_000, ge=1, description="default-bucket units a key's project gets per Pacific day"
+    )
     quota_daily_budget: int | None = Field(
-        default=None, ge=0, description="cap on units per key per Pacific day spent by ytcollect"
+        default=None,
+        ge=0,
+        description="cap on default-bucket units per key per Pacific day spent by ytcollect",
     )
     quota_interactive_reserve: int = Field(
         default=1_000,
         ge=0,
-        description="units per key kept for interactive runs; system runs stop short of it",
+        description="default-bucket units per key kept for interactive runs; system runs stop short of it",
+    )
+    quota_search_calls_per_key: int = Field(
+        default=100,
+        ge=0,
+        description="search.list calls a key's project gets per Pacific day (its own bucket)",
+    )
+    quota_search_interactive_reserve: int = Field(
+        default=20,
+        ge=0,
+        description="search.list calls per key kept for interactive work; system work stops short of them",
+    )
+    quota_stats_units_per_key: int = Field(
+        default=10_000,
+        ge=0,
+        description="videos.batchGetStats units a key's project gets per Pacific day (its own bucket)",
+    )
+    quota_stats_interactive_reserve: int = Field(
+        default=1_000,
+        ge=0,
+        description="video_stats units per key kept for interactive runs; re-poll passes stop short of them",
     )
 
     # --- resolution and freshness ---------------------------------------------------------------

@@ -30,6 +30,7 @@ from pipeline.stages import (
     upload_messages,
 )
 from pipeline.videos import purge_video_data
+from pipeline.youtube.quota import DEFAULT, VIDEO_STATS
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,8 @@ def _reconcile_running(ctx: Context, run: Run, stuck_before: datetime, report: R
                 from_statuses=[JobStatus.WAITING_QUOTA],
                 now=now,
                 waiting_until=None,
+                error_code=None,  # the bucket it waited for has refilled
+                error_message=None,
             )
         if due and len(due) == len(waiting):
             store.set_run_waiting(session, run_id=run_id, until=None)
@@ -172,6 +175,8 @@ def _resend_video_tasks(ctx: Context, run: Run, stuck_before: datetime, report: 
                 now=now,
                 status=VideoTaskStatus.PENDING,
                 waiting_until=None,
+                error_code=None,
+                error_message=None,
             )
         for batch in batches:
             videostore.settle_batch(
@@ -181,6 +186,8 @@ def _resend_video_tasks(ctx: Context, run: Run, stuck_before: datetime, report: 
                 now=now,
                 status=VideoTaskStatus.PENDING,
                 waiting_until=None,
+                error_code=None,
+                error_message=None,
             )
     if not checks and not batches:
         return False
@@ -208,7 +215,8 @@ def repoll_videos(ctx: Context, *, limit: int | None = None) -> tuple[str | None
         return None, []
     now = ctx.now()
     cap = ctx.settings.video_repoll_max_videos if limit is None else limit
-    left = ctx.ledger.units_left(priority="system")
+    bucket = VIDEO_STATS if ctx.settings.video_stats_batch_get else DEFAULT
+    left = ctx.ledger.units_left(priority="system", bucket=bucket)
     cap = min(cap, left * 50)
     if cap <= 0:
         return None, []

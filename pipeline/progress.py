@@ -22,6 +22,7 @@ from redis import Redis
 
 from models import JobStatus, RunStatus
 from pipeline.completion import RUN_KEY_TTL_SECONDS, LiveState, run_key
+from pipeline.youtube.quota import quota_units
 
 if TYPE_CHECKING:
     from pipeline.context import Context
@@ -88,7 +89,7 @@ def progress_payload(run_id: str, live: LiveState, *, settled: int) -> dict[str,
         "total_jobs": total,
         "remaining": max(live.remaining, 0),
         "settled": settled,
-        "quota_units": {"total": sum(live.units.values()), "by_method": dict(live.units)},
+        "quota_units": quota_units(dict(live.units)),
     }
 
 

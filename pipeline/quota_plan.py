@@ -1,9 +1,10 @@
-"""What a planned run would cost in YouTube Data API units, worked out before any call is made.
+"""What a planned run would cost in each YouTube Data API quota bucket, worked out before any call is made.
 
-The figures follow ``youtube-api.md``: every ``*.list`` call costs 1 unit whatever its parts, id
-filters take up to 50 ids per call, ``forHandle``/``forUsername`` take one value per call, and
-``search.list`` draws on a bucket of its own (100 calls a day, 1 per call), so searches are counted
-apart from the units. Nothing is assumed to be cached, so this is what a fresh run would cost.
+The figures follow ``youtube-api.md``: every ``*.list`` call costs 1 unit of the default bucket
+whatever its parts, id filters take up to 50 ids per call, ``forHandle``/``forUsername`` take one
+value per call, ``search.list`` draws on a bucket of its own (100 calls a day, 1 per call) and
+``videos.batchGetStats`` on another (10,000 units, 50 videos a unit), so each bucket is counted apart.
+Nothing is assumed to be cached, so this is what a fresh run would cost.
 """
 
 from __future__ import annotations
@@ -30,6 +31,15 @@ def _n(count: int, noun: str, plural: str | None = None) -> str:
 def _calls(ids: int) -> int:
     """Calls needed for ``ids`` ids at 50 per call."""
     return -(-ids // IDS_PER_CALL)
+
+
+def _video_part(channels: int, recent_videos: int) -> int:
+    """Default-bucket units of the video part: an uploads page per channel, titles 50 videos a call."""
+    return channels + _calls(channels * recent_videos) if recent_videos else 0
+
+
+def _span(low: int, high: int) -> str:
+    return f"{low:,}" if low == high else f"{low:,} to {high:,}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +74,14 @@ class QuotaEstimate:
     custom_url_units_max_without_search: int
     custom_url_units_max_with_search: int
     search_calls_max: int
+    # The video part (recent_videos > 0): one uploads page per channel and the new videos' titles
+    # (default bucket), their statistics (video_stats bucket), counted as if each channel had at
+    # least recent_videos public videos.
+    recent_videos: int
+    video_part_units_min: int
+    video_part_units_max: int
+    stats_units_min: int
+    stats_units_max: int
     min_units: int
     max_units_without_search: int
     max_units_with_search: int
@@ -76,7 +94,7 @@ class QuotaEstimate:
         return data
 
 
-def minimum_quota(plan: InputPlan) -> QuotaEstimate:
+def minimum_quota(plan: InputPlan, *, recent_videos: int = 0) -> QuotaEstimate:
     """Estimate the units a run of ``plan``'s jobs costs, assuming nothing is cached yet.
 
     - 1 unit per unique handle and per unique username (one value per call). The lookup asks for
@@ -88,6 +106,9 @@ def minimum_quota(plan: InputPlan) -> QuotaEstimate:
     - Custom URLs have no API filter: 1 unit when ``forHandle`` finds it, 2 when ``forUsername`` has
       to be tried too, then one ``search.list`` call of the search bucket (whose result then needs
       its metadata, in the default bucket).
+    - With ``recent_videos`` = N > 0, per channel one ``playlistItems.list`` page, and for its N
+      newest videos ⌈videos/50⌉ ``videos.list`` calls for titles (default bucket) and ⌈videos/50⌉
+      ``videos.batchGetStats`` units (video_stats bucket), every channel's videos sharing batches.
     """
     counts = plan.jobs_by_kind()
     channel_ids = counts[InputKind.CHANNEL_ID]
@@ -108,10 +129,21 @@ def minimum_quota(plan: InputPlan) -> QuotaEstimate:
     custom_max = custom_urls * 2 * LOOKUP_UNITS
     custom_max_search = custom_max  # the searches themselves are counted in their own bucket
 
+    # Channels the run ends with: every handle, username, id and custom URL a channel of its own, and
+    # the video and playlist owners among them (at least one) or all different.
+    channels_min = channel_ids + handles + usernames + custom_urls
+    if not channels_min and (videos or playlists):
+        channels_min = 1
+    channels_max = channel_ids + handles + usernames + custom_urls + videos + playlists
+    video_part_min = _video_part(channels_min, recent_videos)
+    video_part_max = _video_part(channels_max, recent_videos)
+    stats_min = _calls(channels_min * recent_videos)
+    stats_max = _calls(channels_max * recent_videos)
+
     fixed = handle_units + username_units + video_units + playlist_units
-    min_units = fixed + _calls(ids_min) + custom_min
-    max_units = fixed + _calls(ids_max) + custom_max
-    max_units_search = fixed + _calls(ids_max_search) + custom_max_search
+    min_units = fixed + _calls(ids_min) + custom_min + video_part_min
+    max_units = fixed + _calls(ids_max) + custom_max + video_part_max
+    max_units_search = fixed + _calls(ids_max_search) + custom_max_search + video_part_max
 
     lines = []
     if handles:
@@ -145,13 +177,26 @@ def minimum_quota(plan: InputPlan) -> QuotaEstimate:
         )
     if counts[InputKind.INVALID]:
         lines.append(f"{_n(counts[InputKind.INVALID], 'invalid input')}: fail at once, 0 units")
+    if recent_videos and channels_max:
+        lines.append(
+            f"{recent_videos} recent videos per channel: 1 playlistItems.list per channel and titles by "
+            f"videos.list, 50 per call = {_span(video_part_min, video_part_max)}; their statistics by "
+            f"videos.batchGetStats, 50 per unit = {_span(stats_min, stats_max)} of the video_stats bucket"
+        )
     if min_units == max_units == max_units_search:
-        lines.append(f"total: {_n(min_units, 'unit')}")
+        lines.append(f"default bucket: {_n(min_units, 'unit')}")
     else:
         lines.append(
-            f"total: at least {min_units:,} units, at most {max_units:,} without search"
+            f"default bucket: at least {min_units:,} units, at most {max_units:,} without search"
             + (f", {max_units_search:,} with search" if max_units_search != max_units else "")
         )
+    lines.append(
+        f"search bucket: 0 calls; with --allow-search up to {_n(custom_urls, 'call')} "
+        f"(of the {SEARCH_CALLS_PER_DAY} a day)"
+        if custom_urls
+        else "search bucket: 0 calls"
+    )
+    lines.append(f"video_stats bucket: {_span(stats_min, stats_max)} units")
 
     return QuotaEstimate(
         channel_ids=channel_ids,
@@ -175,6 +220,11 @@ def minimum_quota(plan: InputPlan) -> QuotaEstimate:
         custom_url_units_max_without_search=custom_max,
         custom_url_units_max_with_search=custom_max_search,
         search_calls_max=custom_urls,
+        recent_videos=recent_videos,
+        video_part_units_min=video_part_min,
+        video_part_units_max=video_part_max,
+        stats_units_min=stats_min,
+        stats_units_max=stats_max,
         min_units=min_units,
         max_units_without_search=max_units,
         max_units_with_search=max_units_search,

@@ -51,5 +51,9 @@ def quota_ledger(
         daily_units_per_key=settings.quota_daily_units_per_key,
         daily_budget=settings.quota_daily_budget,
         interactive_reserve=settings.quota_interactive_reserve,
+        search_calls_per_key=settings.quota_search_calls_per_key,
+        search_interactive_reserve=settings.quota_search_interactive_reserve,
+        stats_units_per_key=settings.quota_stats_units_per_key,
+        stats_interactive_reserve=settings.quota_stats_interactive_reserve,
         clock=clock or utcnow,
     )

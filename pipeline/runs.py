@@ -20,6 +20,7 @@ from pipeline.context import Context
 from pipeline.errors import InvalidRequest, RunNotFound
 from pipeline.messages import Send
 from pipeline.stages import RunRequest, cancel_open_jobs, id_text, record_run, validate_run_request
+from pipeline.youtube.quota import BUCKETS, quota_units, quota_wait_code
 
 LIVE_OPEN_KEY = "IN_PROGRESS"  # PENDING, RESOLVING and FETCHING jobs, as Redis counts them together
 
@@ -69,7 +70,7 @@ def get_run_status(run_id: str, owner_id: str | int | None = None, *, ctx: Conte
             if live.remaining - live.waiting > 0:
                 counts[LIVE_OPEN_KEY] = live.remaining - live.waiting
             remaining = live.remaining
-            units = {"total": sum(live.units.values()), "by_method": live.units}
+            units = quota_units(dict(live.units))
             source = "redis"
         else:
             raw = store.count_jobs_by_status(session, run_id=run_id)
@@ -82,8 +83,9 @@ def get_run_status(run_id: str, owner_id: str | int | None = None, *, ctx: Conte
             by_method = (run.summary or {}).get("quota_units", {}).get("by_method") or store.units_by_method(
                 session, run_id=run_id
             )
-            units = {"total": sum(by_method.values()), "by_method": by_method}
+            units = quota_units(by_method)
             source = "database"
+        waiting = _waiting_by_bucket(session, run) if run.waiting_quota_until is not None else {}
     total = run.total_jobs
     if run.status in (RunStatus.FINISHED, RunStatus.CANCELLED):
         progress = 1.0
@@ -104,6 +106,7 @@ def get_run_status(run_id: str, owner_id: str | int | None = None, *, ctx: Conte
         "finished_at": _iso(run.finished_at),
         "quota_units": units,
         "waiting_quota_until": _iso(run.waiting_quota_until),
+        "waiting_quota": waiting,
         "parent_run_id": run.parent_run_id,
         "error": run.error,
         "counts_source": source,
@@ -199,6 +202,16 @@ def get_run_results(
             }
         )
     return results
+
+
+def _waiting_by_bucket(session: Session, run: Run) -> dict[str, dict[str, Any]]:
+    """``{"search": {"waiting": 3, "resumes_at": …}}``: what the run's parked work waits for, per bucket."""
+    found = store.waiting_by_code(session, run_id=run.id)
+    by_bucket: dict[str, dict[str, Any]] = {}
+    for bucket in BUCKETS:
+        if (entry := found.get(quota_wait_code(bucket))) is not None:
+            by_bucket[bucket] = {"waiting": entry[0], "resumes_at": _iso(entry[1])}
+    return by_bucket
 
 
 def _iso(value: Any) -> str | None:

@@ -13,29 +13,10 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from models import TERMINAL_STATUSES, ApiCall, Job, JobStatus, Run, RunStatus
-from pipeline.youtube.quota import PACIFIC, QuotaLedger
+from pipeline.youtube.quota import BUCKET_UNIT, BUCKETS, PACIFIC, QuotaLedger, by_bucket
 
 if TYPE_CHECKING:
     from pipeline.context import Context
-
-# The API's daily allowances since June 2026 (youtube-api.md): search.list and videos.batchGetStats
-# draw on buckets of their own; every other method shares the default 10,000 units.
-BUCKET_OF_METHOD = {"search.list": "search", "videos.batchGetStats": "video_stats"}
-BUCKETS = ("default", "search", "video_stats")
-
-
-def bucket_of(method: str) -> str:
-    return BUCKET_OF_METHOD.get(method, "default")
-
-
-def by_bucket(by_method: dict[str, int]) -> dict[str, dict[str, Any]]:
-    """``{bucket: {"units": n, "by_method": {...}}}`` from units by method (a run's, a day's)."""
-    grouped: dict[str, dict[str, Any]] = {}
-    for method, units in sorted(by_method.items()):
-        entry = grouped.setdefault(bucket_of(method), {"units": 0, "by_method": {}})
-        entry["units"] += units
-        entry["by_method"][method] = units
-    return grouped
 
 
 def _scoped(query: Any, owner_id: str | None, run_column: Any) -> Any:
@@ -129,7 +110,8 @@ def run_stats(
 
 
 def quota_today(ledger: QuotaLedger, session: Session, *, now: datetime | None = None) -> dict[str, Any]:
-    """Every key's standing today (by fingerprint) and today's units by bucket and method, all owners."""
+    """Every key's standing today in each bucket (by fingerprint), each bucket's room, and today's units by
+    bucket and method, all owners. The flat ``cap_per_key``/``units_left_*`` are the default bucket's."""
     now = now or datetime.now(UTC)
     statuses = ledger.status()
     resets_at = ledger.resets_at()
@@ -158,9 +140,25 @@ def quota_today(ledger: QuotaLedger, session: Session, *, now: datetime | None =
                 "left": s.left,
                 "state": s.state,
                 "reason": s.reason,
+                "buckets": {
+                    name: {"used": b.used, "left": b.left, "state": b.state, "reason": b.reason}
+                    for name, b in s.buckets.items()
+                },
             }
             for s in statuses
         ],
+        "buckets": {
+            bucket: {
+                "unit": BUCKET_UNIT[bucket],
+                "cap_per_key": ledger.caps[bucket],
+                "interactive_reserve": ledger.reserves[bucket],
+                "left_interactive": sum(
+                    s.buckets[bucket].left for s in statuses if s.buckets[bucket].state == "ok"
+                ),
+                "left_system": ledger.units_left(priority="system", bucket=bucket),
+            }
+            for bucket in BUCKETS
+        },
         "by_bucket": by_bucket(by_method),
         "calls_by_method": calls,
     }

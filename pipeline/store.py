@@ -31,8 +31,11 @@ from models import (
     RunInput,
     RunKind,
     RunStatus,
+    RunVideoBatch,
+    RunVideoChannel,
 )
 from pipeline.inputs import InputKind
+from pipeline.youtube.quota import DEFAULT, quota_wait_code
 from pipeline.youtube.records import ApiCallRecord, ChannelRecord
 
 _CHUNK = 5_000  # rows per bulk statement: keeps parameter lists well inside driver limits
@@ -603,6 +606,25 @@ def stuck_jobs(session: Session, *, run_id: str, updated_before: datetime) -> li
         col(Job.updated_at) < updated_before,
     )
     return list(session.exec(query.order_by(col(Job.id))))
+
+
+def waiting_by_code(session: Session, *, run_id: str) -> dict[str, tuple[int, datetime | None]]:
+    """The run's jobs and video tasks parked in WAITING_QUOTA, by the code of the bucket they wait for:
+    ``{"search_quota": (count, latest waiting_until)}``."""
+    found: dict[str, tuple[int, datetime | None]] = {}
+    for table in (Job, RunVideoChannel, RunVideoBatch):
+        rows = session.execute(
+            sa.select(col(table.error_code), sa.func.count(), sa.func.max(table.waiting_until))
+            .where(col(table.run_id) == run_id, col(table.status) == JobStatus.WAITING_QUOTA)
+            .group_by(col(table.error_code))
+        )
+        for code, n, until in rows:
+            key = str(
+                code or quota_wait_code(DEFAULT)
+            )  # parked before buckets were recorded: the default one
+            count, latest = found.get(key, (0, None))
+            found[key] = (count + int(n), max(filter(None, (latest, until)), default=None))
+    return found
 
 
 def waiting_jobs_due(session: Session, *, run_id: str, now: datetime) -> list[Job]:

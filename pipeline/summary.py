@@ -10,6 +10,7 @@ from sqlmodel import Session
 from models import Run
 from pipeline import store, videostore
 from pipeline.videos import DERIVED_LABEL, channel_aggregates
+from pipeline.youtube.quota import quota_units
 
 TOP_CHANNELS = 100  # the summary ranks this many; `ytcollect results` lists every line
 ATTENTION_LIMIT = 200
@@ -110,7 +111,7 @@ def build_summary(
         "total_jobs": run.total_jobs,
         "counts_by_status": counts,
         "errors_by_code": store.errors_by_code(session, run_id=run.id),
-        "quota_units": {"total": sum(units.values()), "by_method": units},
+        "quota_units": quota_units(units),
         "duration_seconds": round((now - started).total_seconds(), 3),
         "channels_total": len(channels),
         "channels": channels[:TOP_CHANNELS],

@@ -46,13 +46,13 @@ def fetch_metadata_jobs(ctx: Context, run_id: str, job_ids: Sequence[int]) -> li
                 failed.update({cid: (exc.error_code, str(exc)) for cid in chunk})
             unasked.difference_update(chunk)
     except QuotaExhausted as exc:
-        outcome.wait([j.id for j in jobs if j.channel_id in unasked], exc.resets_at)
+        outcome.wait([j.id for j in jobs if j.channel_id in unasked], exc)
     except NoApiKeys as exc:
         outcome.fail([j.id for j in jobs if j.channel_id in unasked], "no_api_keys", str(exc))
     outcome.channels.update(found)
     for job in jobs:
         cid = job.channel_id or ""
-        if job.id in outcome.waiting or job.id in outcome.failed:
+        if job.id in outcome.waits or job.id in outcome.failed:
             continue
         if cid in failed:
             outcome.fail([job.id], *failed[cid])

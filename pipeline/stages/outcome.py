@@ -14,7 +14,22 @@ from datetime import datetime
 from models import CACHE_PREFIX, Confidence, JobStatus, ResolutionMethod, Run, RunKind
 from pipeline import store
 from pipeline.context import Context
+from pipeline.youtube.errors import QuotaExhausted
+from pipeline.youtube.quota import quota_wait_code
 from pipeline.youtube.records import ChannelRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """Why a job waits: the bucket no key can pay from, and when it refills."""
+
+    resets_at: datetime
+    code: str
+    message: str
+
+    @classmethod
+    def of(cls, exc: QuotaExhausted) -> Wait:
+        return cls(exc.resets_at, quota_wait_code(exc.bucket), str(exc)[:1000])
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +57,7 @@ class Outcome:
     done: dict[int, Resolved] = field(default_factory=dict)  # channel known and its metadata saved
     fetching: dict[int, Resolved] = field(default_factory=dict)  # channel known, metadata still needed
     failed: dict[int, Failure] = field(default_factory=dict)
-    waiting: dict[int, datetime] = field(default_factory=dict)  # job -> when its quota resets
+    waits: dict[int, Wait] = field(default_factory=dict)  # job -> the bucket it waits for, and until when
     channels: dict[str, ChannelRecord] = field(default_factory=dict)  # metadata the calls brought
 
     def found(
@@ -56,9 +71,16 @@ class Outcome:
         for job_id in job_ids:
             self.failed[job_id] = Failure(code, message)
 
-    def wait(self, job_ids: Iterable[int], resets_at: datetime) -> None:
+    def wait(self, job_ids: Iterable[int], exc: QuotaExhausted) -> None:
+        """Park these jobs until ``exc``'s bucket refills (only the jobs that need that bucket)."""
+        wait = Wait.of(exc)
         for job_id in job_ids:
-            self.waiting[job_id] = resets_at
+            self.waits[job_id] = wait
+
+    @property
+    def waiting(self) -> dict[int, datetime]:
+        """Each parked job and when its bucket refills."""
+        return {job_id: wait.resets_at for job_id, wait in self.waits.items()}
 
     def terminal(self) -> dict[int, JobStatus]:
         """The jobs this outcome ends, with the status they end in."""
@@ -68,7 +90,7 @@ class Outcome:
 
     def settled(self) -> list[int]:
         """Every job this outcome moved out of its stage (to the next stage, an end, or a quota wait)."""
-        return [*self.done, *self.fetching, *self.failed, *self.waiting]
+        return [*self.done, *self.fetching, *self.failed, *self.waits]
 
 
 def priority(run: Run) -> str:
@@ -111,6 +133,8 @@ def apply_outcome(
                     channel_id=found.channel_id,
                     method=found.method,
                     confidence=found.confidence,
+                    error_code=None,  # a job back from a quota wait no longer waits for its bucket
+                    error_message=None,
                 )
         for job_id, failure in outcome.failed.items():
             store.update_job(
@@ -122,14 +146,18 @@ def apply_outcome(
                 error_code=failure.code[:64],
                 error_message=failure.message[:1000],
             )
-        for job_id, resets_at in outcome.waiting.items():
+        for job_id, wait in outcome.waits.items():
             store.update_job(
                 session,
                 job_id=job_id,
                 from_statuses=allowed,
                 now=now,
                 status=JobStatus.WAITING_QUOTA,
-                waiting_until=resets_at,
+                waiting_until=wait.resets_at,
+                error_code=wait.code,
+                error_message=wait.message,
             )
-        if outcome.waiting:
-            store.set_run_waiting(session, run_id=run.id, until=max(outcome.waiting.values()))
+        if outcome.waits:
+            store.set_run_waiting(
+                session, run_id=run.id, until=max(w.resets_at for w in outcome.waits.values())
+            )

@@ -17,6 +17,7 @@ from pipeline.messages import Send
 from pipeline.stages.advance import RESOLUTION_STATES, Progress, advance
 from pipeline.stages.outcome import Failure, Outcome, Resolved, apply_outcome, priority
 from pipeline.youtube.errors import NoApiKeys, PermanentYouTubeError, QuotaExhausted
+from pipeline.youtube.quota import SEARCH
 
 BATCH_LOOKUPS = {
     InputKind.VIDEO: (ResolutionMethod.VIDEOS_LIST, "video"),
@@ -84,8 +85,8 @@ def _resolve_into(ctx: Context, run: Run, jobs: list[Job], outcome: Outcome) -> 
             except PermanentYouTubeError as exc:
                 outcome.fail([job.id], exc.error_code, str(exc))
             pending.pop(job.id)
-    except QuotaExhausted as exc:
-        outcome.wait(pending, exc.resets_at)
+    except QuotaExhausted as exc:  # the default bucket: every job not yet asked needs it
+        outcome.wait(pending, exc)
     except NoApiKeys as exc:
         outcome.fail(pending, "no_api_keys", str(exc))
 
@@ -144,7 +145,17 @@ def _resolve_single(ctx: Context, run: Run, job: Job, outcome: Outcome) -> None:
     allowed = bool(options.get("allow_search"))
     budget = int(options.get("search_budget", ctx.settings.default_search_budget)) if allowed else 0
     if allowed and ctx.completion.take_search(run.id, budget):
-        hits = yt.search_channels(job.value, max_results=1, **kw)
+        try:
+            hits = yt.search_channels(job.value, max_results=1, **kw)
+        except QuotaExhausted as exc:
+            if exc.bucket != SEARCH:
+                raise
+            # No key has a search left today: this job alone waits for the search bucket to refill;
+            # the run's other jobs (handles, ids, usernames) go on. Nothing was sent, so the run's
+            # search budget gets its claim back.
+            ctx.completion.give_back_search(run.id)
+            outcome.wait([job.id], exc)
+            return
         if hits:
             outcome.fetching[job.id] = Resolved(
                 hits[0].channel_id, ResolutionMethod.SEARCH, Confidence.PROBABLE

@@ -26,7 +26,7 @@ from pipeline import store, videostore
 from pipeline.context import Context
 from pipeline.messages import Send
 from pipeline.stages.advance import Progress, advance, recent_videos
-from pipeline.stages.outcome import priority
+from pipeline.stages.outcome import Wait, priority
 from pipeline.videostore import Discovered
 from pipeline.youtube.errors import NoApiKeys, PermanentYouTubeError, QuotaExhausted
 from pipeline.youtube.feed import FeedUnavailable
@@ -91,8 +91,14 @@ def _check_into(
                 )
             pending.pop(0)
     except QuotaExhausted as exc:
+        wait = Wait.of(exc)
         for cid in pending:
-            checks[cid] = ChannelCheck(VideoTaskStatus.WAITING_QUOTA, waiting_until=exc.resets_at)
+            checks[cid] = ChannelCheck(
+                VideoTaskStatus.WAITING_QUOTA,
+                waiting_until=wait.resets_at,
+                error_code=wait.code,
+                error_message=wait.message,
+            )
     except NoApiKeys as exc:
         for cid in pending:
             checks[cid] = ChannelCheck(

@@ -22,7 +22,7 @@ from pipeline import store, videostore
 from pipeline.context import Context
 from pipeline.messages import Send
 from pipeline.stages.advance import Progress, advance
-from pipeline.stages.outcome import priority
+from pipeline.stages.outcome import Wait, priority
 from pipeline.youtube.errors import MethodUnavailable, NoApiKeys, PermanentYouTubeError, QuotaExhausted
 from pipeline.youtube.records import VideoRecord
 
@@ -46,8 +46,15 @@ def fetch_video_stats(ctx: Context, run_id: str, batch_nos: Sequence[int]) -> li
         try:
             method, details, stats = _read(ctx, run, ids)
         except QuotaExhausted as exc:
+            wait = Wait.of(exc)  # the video_stats bucket, or default for videos.list
             _settle(
-                ctx, run_id, batch.batch_no, status=VideoTaskStatus.WAITING_QUOTA, waiting_until=exc.resets_at
+                ctx,
+                run_id,
+                batch.batch_no,
+                status=VideoTaskStatus.WAITING_QUOTA,
+                waiting_until=wait.resets_at,
+                error_code=wait.code,
+                error_message=wait.message,
             )
             with ctx.session() as session:
                 store.set_run_waiting(session, run_id=run_id, until=exc.resets_at)

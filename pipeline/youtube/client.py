@@ -1,10 +1,12 @@
 """The YouTube Data API client: quota-first, key-rotating, retrying, and unable to leak a key.
 
-Every request reserves its units in the :class:`~pipeline.youtube.quota.QuotaLedger` before it is
-sent, runs on a fresh ``httplib2.Http`` (the shared one is not thread-safe) with a timeout and no
-proxy, and reports an :class:`ApiCallRecord` to the sink. Answers steer the key pool:
-``quotaExceeded`` spends the key for its Pacific day, bad-key answers disable it, and either way the
-call moves to another key at once. Transient failures are retried with our own bounded, full-jitter
+Every request reserves its cost in its method's bucket of the
+:class:`~pipeline.youtube.quota.QuotaLedger` before it is sent, runs on a fresh ``httplib2.Http``
+(the shared one is not thread-safe) with a timeout and no proxy, and reports an
+:class:`ApiCallRecord` to the sink. Answers steer the key pool: ``quotaExceeded`` spends that key's
+bucket for its Pacific day (and, not billed by the API, gives the reservation back), bad-key answers
+disable the whole key, and either way the call moves to another key at once. A request that never
+left (connection refused, unknown host, a certificate refused) is given back too and recorded at 0. Transient failures are retried with our own bounded, full-jitter
 backoff (never googleapiclient's ``num_retries``). Whatever goes wrong leaves as one of the
 project's exceptions, raised outside the ``except`` block that caught the vendor error, so neither
 ``__cause__`` nor ``__context__`` carries the ``HttpError`` whose URL holds ``key=``.
@@ -15,6 +17,7 @@ from __future__ import annotations
 import http.client
 import logging
 import random
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -34,7 +37,7 @@ from pipeline.youtube.errors import (
     TransientYouTubeError,
 )
 from pipeline.youtube.parsers import ApiFailure
-from pipeline.youtube.quota import Lease, QuotaLedger, utcnow
+from pipeline.youtube.quota import Lease, QuotaLedger, cost_of, utcnow
 from pipeline.youtube.records import (
     ApiCallRecord,
     ChannelRecord,
@@ -50,14 +53,12 @@ log = logging.getLogger(__name__)
 REAL_API_URL = "https://youtube.googleapis.com"
 CHANNEL_PARTS = "snippet,statistics,contentDetails"  # one unit whatever the parts: ask for all at once
 MAX_IDS = 50
-COSTS = {
-    "channels.list": 1,
-    "videos.list": 1,
-    "playlists.list": 1,
-    "playlistItems.list": 1,
-    "search.list": 100,
-    "videos.batchGetStats": 1,  # in the video_stats bucket of its own (youtube-api.md)
-}
+# Failures raised before any byte of the request left: the API never saw (nor billed) the request.
+_NEVER_SENT: tuple[type[BaseException], ...] = (
+    ConnectionRefusedError,
+    httplib2.ServerNotFoundError,  # DNS
+    ssl.SSLCertVerificationError,  # refused during the TLS handshake (a bad or mismatched certificate)
+)
 VIDEO_PARTS = "snippet,contentDetails,statistics"
 STATS_PARTS = "snippet,statistics,contentDetails"
 # An id batch answers in one page in practice; should the API ever paginate it, follow at most this
@@ -332,7 +333,7 @@ class YouTubeClient:
         run_id: str | None = None,
         priority: str = "interactive",
     ) -> list[SearchHit]:
-        """Channels matching a free-text query: 100 units, fuzzy, a last resort."""
+        """Channels matching a free-text query: 1 call of the search bucket's 100 a day, fuzzy, a last resort."""
         query = _single(query, "query")
         if not 1 <= max_results <= MAX_IDS:
             raise ValueError(f"max_results must be between 1 and {MAX_IDS}")
@@ -468,7 +469,7 @@ class YouTubeClient:
         Returns the decoded answer, or None for a 404 when ``not_found_is_empty``. Each attempt
         reserves its units first, so every request sent is paid for in the ledger.
         """
-        units = COSTS[endpoint]
+        bucket, units = cost_of(endpoint)
         attempts = max_attempts or self.max_attempts
         transient_failures = 0
         # Key switches are bounded by the pool (each one spends or disables a key); this is a
@@ -478,7 +479,7 @@ class YouTubeClient:
         for attempt in range(1, max_tries + 1):
             at = self._clock()
             try:
-                lease = self.ledger.reserve(units, priority=priority)
+                lease = self.ledger.reserve(units, bucket=bucket, priority=priority)
             except (QuotaExhausted, NoApiKeys) as exc:
                 self._report(endpoint, None, 0, exc.reason, None, 0.0, at, run_id, attempt, {})
                 exc.endpoint = endpoint
@@ -506,10 +507,14 @@ class YouTubeClient:
 
             last = failure
             not_found = failure.kind == "not_found" and not_found_is_empty
+            # The API bills neither a request it refused for quota nor one that never reached it.
+            billed = failure.kind not in ("quota", "not_sent")
+            if not billed:
+                self.ledger.release(lease)
             self._report(
                 endpoint,
                 lease,
-                units,
+                units if billed else 0,
                 "not_found" if not_found else failure.reason,
                 failure.status,
                 latency_ms,
@@ -521,8 +526,8 @@ class YouTubeClient:
             if not_found:
                 return None
             if failure.kind == "quota":
-                self.ledger.mark_spent(lease.fingerprint, day=lease.day)
-                continue  # another key may still have units: no reason to wait
+                self.ledger.mark_spent(lease.fingerprint, bucket=lease.bucket, day=lease.day)
+                continue  # another key may still have room in the bucket: no reason to wait
             if failure.kind == "bad_key":
                 self.ledger.disable(lease.fingerprint, failure.reason)
                 self._forget_service(lease.fingerprint)
@@ -566,6 +571,8 @@ class YouTubeClient:
             response = factory(self._service(lease)).execute(http=conn)
         except HttpError as exc:
             failure = parsers.classify_error(exc.resp.status, exc.content, exc.resp)
+        except _NEVER_SENT as exc:
+            failure = ApiFailure("not_sent", "connectionRefused", None, type(exc).__name__)
         except TimeoutError:  # socket.timeout is an alias of TimeoutError
             failure = ApiFailure("transient", "timeout", None, f"no answer within {self.timeout}s")
         except (OSError, http.client.HTTPException, httplib2.HttpLib2Error) as exc:

@@ -62,11 +62,17 @@ class BadKeyError(YouTubeError):
 
 
 class QuotaExhausted(YouTubeError):
-    """No key has units left for this Pacific day (or within the caller's budget)."""
+    """No key has room left in ``bucket`` for this Pacific day (or within the caller's budget).
 
-    def __init__(self, message: str, *, resets_at: datetime, endpoint: str = "") -> None:
+    Only the work that needs that bucket waits for ``resets_at``: the other buckets may still pay.
+    """
+
+    def __init__(
+        self, message: str, *, resets_at: datetime, bucket: str = "default", endpoint: str = ""
+    ) -> None:
         super().__init__(message, reason="quotaExhausted", status=None, endpoint=endpoint)
         self.resets_at = resets_at
+        self.bucket = bucket
 
 
 class NoApiKeys(YouTubeError):

@@ -100,6 +100,7 @@ def parse_channel(item: Mapping[str, Any]) -> ChannelRecord:
     snippet = _dict(item.get("snippet"))
     statistics = _dict(item.get("statistics"))
     related = _dict(_dict(item.get("contentDetails")).get("relatedPlaylists"))
+    hidden = parse_bool(statistics.get("hiddenSubscriberCount", False))
     return ChannelRecord(
         channel_id=channel_id,
         title=snippet.get("title") or "",
@@ -110,8 +111,9 @@ def parse_channel(item: Mapping[str, Any]) -> ChannelRecord:
         thumbnail_url=best_thumbnail(snippet.get("thumbnails")),
         uploads_playlist_id=_text(related.get("uploads")),
         view_count=parse_count(statistics.get("viewCount")),
-        subscriber_count=parse_count(statistics.get("subscriberCount")),
-        hidden_subscriber_count=parse_bool(statistics.get("hiddenSubscriberCount", False)),
+        # A hidden count is unknown, whether the API leaves it out or (older answers) says "0".
+        subscriber_count=None if hidden else parse_count(statistics.get("subscriberCount")),
+        hidden_subscriber_count=hidden,
         video_count=parse_count(statistics.get("videoCount")),
     )
 
@@ -276,7 +278,8 @@ class ApiFailure:
     """What an error answer means for the caller, with nothing from the request in it.
 
     ``kind`` is one of ``quota`` (switch key), ``bad_key`` (disable the key, switch), ``transient``
-    (back off, retry), ``not_found`` (404: an answer, not a fault) and ``permanent`` (fail at once).
+    (back off, retry), ``not_sent`` (the request never left: retried like ``transient``, not billed),
+    ``not_found`` (404: an answer, not a fault) and ``permanent`` (fail at once).
     """
 
     kind: str

@@ -1,20 +1,26 @@
-"""The quota ledger: units per API key per Pacific day, shared in Redis by every worker.
+"""The quota ledger: units per API key per Pacific day per bucket, shared in Redis by every worker.
 
-The YouTube Data API counts units per Google Cloud project per day, and the day turns at midnight
-America/Los_Angeles (DST included). Every call reserves its units here *before* it is sent, in one
-Lua script that picks the key with the most units left and charges it, so concurrent workers never
-overspend. ``quotaExceeded`` marks a key spent for the rest of its Pacific day; bad-key answers
-disable it until an operator enables it again. Keys are named by fingerprint only: the key itself
-never reaches Redis, a log line or a repr.
+The YouTube Data API counts quota per Google Cloud project per day in three buckets
+(youtube-api.md, "Quota buckets"): ``default`` (10,000 units shared by every method but two),
+``search`` (100 ``search.list`` calls, 1 a call) and ``video_stats`` (10,000 units for
+``videos.batchGetStats``). The day turns at midnight America/Los_Angeles (DST included). Every call
+reserves its cost in its method's bucket here *before* it is sent, in one Lua script that picks the
+key with the most left in that bucket and charges it, so concurrent workers never overspend.
+``quotaExceeded`` marks that key's *bucket* spent for the rest of its Pacific day (its other buckets
+keep answering); bad-key answers disable the whole key until an operator enables it again. Keys are
+named by fingerprint only: the key itself never reaches Redis, a log line or a repr.
 
 Redis layout (``{ledger}`` is a cluster hash tag, so the script's keys share one slot)::
 
-    {ns}:quota:{ledger}:used:{day}    hash  fingerprint -> units reserved that Pacific day
-    {ns}:quota:{ledger}:spent:{day}   hash  fingerprint -> when quotaExceeded was answered
-    {ns}:quota:{ledger}:disabled      hash  fingerprint -> JSON {"reason", "at"}; no TTL on purpose
+    {ns}:quota:{ledger}:used:{day}             hash  fingerprint -> default-bucket units that day
+    {ns}:quota:{ledger}:spent:{day}            hash  fingerprint -> when default answered quotaExceeded
+    {ns}:quota:{ledger}:used:{bucket}:{day}    the same for the search and video_stats buckets
+    {ns}:quota:{ledger}:spent:{bucket}:{day}
+    {ns}:quota:{ledger}:disabled               hash  fingerprint -> JSON {"reason", "at"}; no TTL on purpose
 
-Day hashes expire a day after their day ends, so the ledger cleans up after itself. Because the day
-is part of the key, a key spent yesterday is usable today whatever Redis's clock says.
+The default bucket keeps the names it had before buckets existed, so an upgrade in mid-day keeps the
+day's count. Day hashes expire a day after their day ends, so the ledger cleans up after itself.
+Because the day is part of the key, a bucket spent yesterday is usable today whatever Redis's clock says.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pipeline.youtube.errors import NoApiKeys, QuotaExhausted
@@ -34,9 +41,68 @@ log = logging.getLogger(__name__)
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 PRIORITIES = ("interactive", "system")
+DEFAULT, SEARCH, VIDEO_STATS = "default", "search", "video_stats"
+BUCKETS = (DEFAULT, SEARCH, VIDEO_STATS)
+# What a bucket counts, for the people reading a report: search is counted in calls.
+BUCKET_UNIT = {DEFAULT: "unit", SEARCH: "call", VIDEO_STATS: "unit"}
+# method -> (bucket, cost a call): the API's since June 2026 (youtube-api.md). The one mapping the
+# client reserves by and every report groups ``api_calls`` by.
+METHODS: dict[str, tuple[str, int]] = {
+    "channels.list": (DEFAULT, 1),
+    "videos.list": (DEFAULT, 1),
+    "playlists.list": (DEFAULT, 1),
+    "playlistItems.list": (DEFAULT, 1),
+    "search.list": (SEARCH, 1),
+    "videos.batchGetStats": (VIDEO_STATS, 1),
+}
 # Day hashes outlive their day by this much: room for clock skew between workers and for a look at
 # yesterday's numbers just after midnight.
 _DAY_KEY_GRACE = timedelta(days=1)
+
+
+def bucket_of(method: str) -> str:
+    """The quota bucket a method draws on (``default`` for any method not named otherwise)."""
+    return METHODS.get(method, (DEFAULT, 1))[0]
+
+
+def cost_of(method: str) -> tuple[str, int]:
+    """``(bucket, cost)`` of one call of ``method``."""
+    return METHODS[method]
+
+
+def amount(count: int, bucket: str) -> str:
+    """``1 unit``, ``100 calls``: a bucket's quantity in its own measure."""
+    noun = BUCKET_UNIT.get(bucket, "unit")
+    return f"{count:,} {noun if count == 1 else noun + 's'}"
+
+
+def by_bucket(by_method: dict[str, int]) -> dict[str, dict[str, Any]]:
+    """``{bucket: {"units": n, "by_method": {...}}}`` from units by method (a run's, a day's).
+
+    The search bucket's "units" are calls (1 a call).
+    """
+    grouped: dict[str, dict[str, Any]] = {}
+    for method, units in sorted(by_method.items()):
+        entry = grouped.setdefault(bucket_of(method), {"units": 0, "by_method": {}})
+        entry["units"] += units
+        entry["by_method"][method] = units
+    return grouped
+
+
+def quota_units(by_method: dict[str, int]) -> dict[str, Any]:
+    """A run's quota report: its units by method and by bucket (``total`` adds every bucket up)."""
+    grouped = by_bucket(by_method)
+    return {
+        "total": sum(by_method.values()),
+        "by_method": dict(sorted(by_method.items())),
+        "by_bucket": {bucket: grouped.get(bucket, {}).get("units", 0) for bucket in BUCKETS},
+    }
+
+
+def quota_wait_code(bucket: str) -> str:
+    """The error code a job or video task carries while it waits for ``bucket`` to refill:
+    ``search_quota``, … (read back by the run's status to say which bucket its parked work waits for)."""
+    return f"{bucket}_quota"
 
 
 def utcnow() -> datetime:
@@ -68,17 +134,33 @@ def next_pacific_midnight(now: datetime) -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class Lease:
-    """Units reserved on one key for one call; ``key`` is what the call sends and never shows."""
+    """Units reserved on one key's bucket for one call; ``key`` is what the call sends and never shows."""
 
     key: str = field(repr=False)
     fingerprint: str
     units: int
     day: date
+    bucket: str = DEFAULT
+
+
+@dataclass(frozen=True, slots=True)
+class BucketStatus:
+    """One bucket of one key today: what was reserved, what is left, and why nothing is."""
+
+    used: int
+    left: int
+    cap: int
+    state: str  # "ok" | "spent" | "disabled"
+    reason: str | None  # "quotaExceeded", "budget" or the disabling reason
 
 
 @dataclass(frozen=True, slots=True)
 class KeyStatus:
-    """One key's standing today, as ``ytcollect quota`` shows it."""
+    """One key's standing today, as ``ytcollect quota`` shows it.
+
+    ``used``, ``left``, ``state`` and ``reason`` are the default bucket's (the one most calls draw
+    on); ``buckets`` has every bucket's.
+    """
 
     fingerprint: str
     day: date
@@ -87,10 +169,12 @@ class KeyStatus:
     state: str  # "ok" | "spent" | "disabled"
     reason: str | None
     resets_at: datetime
+    buckets: dict[str, BucketStatus] = field(default_factory=dict)
 
 
-# One round trip, atomically: skip disabled and spent keys, pick the one with the most units left
-# under the caller's limit, charge it. Returns {"ok", fp, used} or {"exhausted"|"nokeys", "", 0}.
+# One round trip, atomically: skip disabled keys and keys whose bucket is spent, pick the one with the
+# most left in the bucket under the caller's limit, charge it.
+# Returns {"ok", fp, used} or {"exhausted"|"nokeys", "", 0}.
 _RESERVE_LUA = """
 local units = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
@@ -123,9 +207,19 @@ redis.call('EXPIRE', KEYS[1], ttl)
 return {'ok', best, used}
 """
 
+# Give a lease back (the request never reached the API, or the API did not bill it), never below 0.
+_RELEASE_LUA = """
+local used = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+local back = math.min(used, tonumber(ARGV[2]))
+if back > 0 then
+  redis.call('HINCRBY', KEYS[1], ARGV[1], -back)
+end
+return back
+"""
+
 
 class QuotaLedger:
-    """Reserve, before every call, the units it will cost on the key with the most units left."""
+    """Reserve, before every call, its cost in its bucket on the key with the most left there."""
 
     def __init__(
         self,
@@ -135,6 +229,10 @@ class QuotaLedger:
         daily_units_per_key: int = 10_000,
         daily_budget: int | None = None,
         interactive_reserve: int = 1_000,
+        search_calls_per_key: int = 100,
+        search_interactive_reserve: int = 20,
+        stats_units_per_key: int = 10_000,
+        stats_interactive_reserve: int = 1_000,
         clock: Callable[[], datetime] = utcnow,
         namespace: str = "ytc",
     ) -> None:
@@ -146,12 +244,33 @@ class QuotaLedger:
             if key:
                 self._keys.setdefault(key_fingerprint(key), key)
                 register_secret(key)  # whatever text a key might reach is scrubbed of it
-        # The budget caps what ytcollect itself spends per key; 0 is a real (closed) budget.
-        self.cap = daily_units_per_key if daily_budget is None else min(daily_units_per_key, daily_budget)
-        self.interactive_reserve = interactive_reserve
+        # The budget caps what ytcollect itself spends per key in the default bucket; 0 is a real
+        # (closed) budget.
+        default_cap = daily_units_per_key if daily_budget is None else min(daily_units_per_key, daily_budget)
+        self.caps: dict[str, int] = {
+            DEFAULT: default_cap,
+            SEARCH: search_calls_per_key,
+            VIDEO_STATS: stats_units_per_key,
+        }
+        self.reserves: dict[str, int] = {
+            DEFAULT: interactive_reserve,
+            SEARCH: search_interactive_reserve,
+            VIDEO_STATS: stats_interactive_reserve,
+        }
         self._clock = clock
         self._prefix = f"{namespace}:quota:{{ledger}}"
         self._reserve_script = redis.register_script(_RESERVE_LUA)
+        self._release_script = redis.register_script(_RELEASE_LUA)
+
+    @property
+    def cap(self) -> int:
+        """The default bucket's cap per key (the daily units, capped by the budget)."""
+        return self.caps[DEFAULT]
+
+    @property
+    def interactive_reserve(self) -> int:
+        """The default bucket's units per key that system work leaves to interactive work."""
+        return self.reserves[DEFAULT]
 
     # --- naming ------------------------------------------------------------------------------------
 
@@ -160,11 +279,13 @@ class QuotaLedger:
         """The configured keys' fingerprints, in configuration order."""
         return list(self._keys)
 
-    def _used_key(self, day: date) -> str:
-        return f"{self._prefix}:used:{day.isoformat()}"
+    def _used_key(self, day: date, bucket: str = DEFAULT) -> str:
+        infix = "" if bucket == DEFAULT else f"{bucket}:"
+        return f"{self._prefix}:used:{infix}{day.isoformat()}"
 
-    def _spent_key(self, day: date) -> str:
-        return f"{self._prefix}:spent:{day.isoformat()}"
+    def _spent_key(self, day: date, bucket: str = DEFAULT) -> str:
+        infix = "" if bucket == DEFAULT else f"{bucket}:"
+        return f"{self._prefix}:spent:{infix}{day.isoformat()}"
 
     @property
     def _disabled_key(self) -> str:
@@ -177,66 +298,85 @@ class QuotaLedger:
         # Relative, not EXPIREAT: an injected clock (tests, a skewed host) must not expire keys at once.
         return int((next_pacific_midnight(now) - now + _DAY_KEY_GRACE).total_seconds()) + 1
 
-    def _limit(self, priority: str) -> int:
+    @staticmethod
+    def _check_bucket(bucket: str) -> None:
+        if bucket not in BUCKETS:
+            raise ValueError(f"bucket must be one of {BUCKETS}, not {bucket!r}")
+
+    def _limit(self, priority: str, bucket: str = DEFAULT) -> int:
         if priority not in PRIORITIES:
             raise ValueError(f"priority must be one of {PRIORITIES}, not {priority!r}")
-        return self.cap if priority == "interactive" else self.cap - self.interactive_reserve
+        self._check_bucket(bucket)
+        cap = self.caps[bucket]
+        return cap if priority == "interactive" else cap - self.reserves[bucket]
 
     # --- the hot path ------------------------------------------------------------------------------
 
-    def reserve(self, units: int, *, priority: str = "interactive") -> Lease:
-        """Charge ``units`` to the key with the most units left today and hand it out.
+    def reserve(self, units: int, *, bucket: str = DEFAULT, priority: str = "interactive") -> Lease:
+        """Charge ``units`` to the key with the most left in ``bucket`` today and hand it out.
 
-        ``system`` work stops ``interactive_reserve`` units short of the cap. Raises
-        :class:`QuotaExhausted` (with the next Pacific midnight) when no key can pay, and
-        :class:`NoApiKeys` when there is no key or every key is disabled.
+        ``system`` work stops the bucket's interactive reserve short of its cap. Raises
+        :class:`QuotaExhausted` (naming the bucket, with the next Pacific midnight) when no key can
+        pay, and :class:`NoApiKeys` when there is no key or every key is disabled.
         """
         if units < 1:
             raise ValueError("every request costs at least 1 unit")
-        limit = self._limit(priority)
+        limit = self._limit(priority, bucket)
         if not self._keys:
             raise NoApiKeys()
         now = self._now()
         day = pacific_day(now)
         status, fingerprint, _used = self._reserve_script(
-            keys=[self._used_key(day), self._spent_key(day), self._disabled_key],
+            keys=[self._used_key(day, bucket), self._spent_key(day, bucket), self._disabled_key],
             args=[units, limit, self._day_ttl(now), *self._keys],
         )
         if status == "ok":
-            return Lease(key=self._keys[fingerprint], fingerprint=fingerprint, units=units, day=day)
+            return Lease(
+                key=self._keys[fingerprint], fingerprint=fingerprint, units=units, day=day, bucket=bucket
+            )
         if status == "nokeys":
             raise NoApiKeys("every configured YouTube API key is disabled: see `ytcollect quota`")
         resets_at = next_pacific_midnight(now)
         raise QuotaExhausted(
-            f"no YouTube API key has {units} unit(s) left for {priority} work on {day.isoformat()} "
-            f"(Pacific); quota resets at {resets_at.isoformat()}",
+            f"no YouTube API key has {amount(units, bucket)} left in the {bucket} bucket for "
+            f"{priority} work on {day.isoformat()} (Pacific); the bucket refills at {resets_at.isoformat()}",
             resets_at=resets_at,
+            bucket=bucket,
+        )
+
+    def release(self, lease: Lease) -> None:
+        """Give a lease's units back: the request never reached the API, or the API did not bill it."""
+        self._release_script(
+            keys=[self._used_key(lease.day, lease.bucket)], args=[lease.fingerprint, lease.units]
         )
 
     # --- what the client learns from the API ------------------------------------------------------
 
-    def mark_spent(self, fingerprint: str, *, day: date | None = None) -> None:
-        """The API answered ``quotaExceeded``: leave this key alone until the Pacific day turns.
+    def mark_spent(self, fingerprint: str, *, bucket: str = DEFAULT, day: date | None = None) -> None:
+        """The API answered ``quotaExceeded``: leave this key's bucket alone until the Pacific day turns.
 
+        Only ``bucket`` is spent: a spent search bucket must not stop ``channels.list`` on the key.
         ``day`` is the day of the lease that met the answer (default: today), so an answer that
         crosses midnight does not spend the new day.
         """
+        self._check_bucket(bucket)
         now = self._now()
         day = day or pacific_day(now)
-        key = self._spent_key(day)
+        key = self._spent_key(day, bucket)
         pipe = self._redis.pipeline(transaction=True)
         pipe.hset(key, fingerprint, now.isoformat())
         pipe.expire(key, self._day_ttl(now))
         pipe.execute()
         log.warning(
-            "YouTube API key %s spent for %s (quotaExceeded); usable again at %s",
+            "YouTube API key %s: %s bucket spent for %s (quotaExceeded); usable again at %s",
             fingerprint,
+            bucket,
             day.isoformat(),
             next_pacific_midnight(now).isoformat(),
         )
 
     def disable(self, fingerprint: str, reason: str) -> None:
-        """A bad-key answer: never use this key again until an operator enables it."""
+        """A bad-key answer: never use this key again (in any bucket) until an operator enables it."""
         record = json.dumps({"reason": reason, "at": self._now().isoformat()})
         self._redis.hset(self._disabled_key, fingerprint, record)
         log.error("YouTube API key %s disabled: %s (re-enable it once fixed)", fingerprint, reason)
@@ -249,7 +389,7 @@ class QuotaLedger:
     # --- reading -----------------------------------------------------------------------------------
 
     def status(self) -> list[KeyStatus]:
-        """Every configured key's units used and left today, its state and when the day resets."""
+        """Every configured key's use and room today in every bucket, its state and when the day resets."""
         now = self._now()
         day = pacific_day(now)
         resets_at = next_pacific_midnight(now)
@@ -257,28 +397,42 @@ class QuotaLedger:
         if not fingerprints:
             return []
         pipe = self._redis.pipeline(transaction=False)
-        pipe.hmget(self._used_key(day), fingerprints)
-        pipe.hmget(self._spent_key(day), fingerprints)
+        for bucket in BUCKETS:
+            pipe.hmget(self._used_key(day, bucket), fingerprints)
+            pipe.hmget(self._spent_key(day, bucket), fingerprints)
         pipe.hmget(self._disabled_key, fingerprints)
-        used_list, spent_list, disabled_list = pipe.execute()
+        answers = pipe.execute()
+        disabled_list = answers[-1]
         statuses = []
-        for fp, used, spent, disabled in zip(fingerprints, used_list, spent_list, disabled_list, strict=True):
-            used_units = int(used or 0)
-            if disabled is not None:
-                state, reason, left = "disabled", _disabled_reason(disabled), 0
-            elif spent is not None:
-                state, reason, left = "spent", "quotaExceeded", 0
-            else:
-                state, reason, left = "ok", None, max(0, self.cap - used_units)
-                if left == 0:
-                    state, reason = "spent", "budget"
-            statuses.append(KeyStatus(fp, day, used_units, left, state, reason, resets_at))
+        for i, fp in enumerate(fingerprints):
+            disabled = disabled_list[i]
+            buckets: dict[str, BucketStatus] = {}
+            for b, bucket in enumerate(BUCKETS):
+                used = int(answers[2 * b][i] or 0)
+                spent = answers[2 * b + 1][i]
+                cap = self.caps[bucket]
+                if disabled is not None:
+                    buckets[bucket] = BucketStatus(used, 0, cap, "disabled", _disabled_reason(disabled))
+                elif spent is not None:
+                    buckets[bucket] = BucketStatus(used, 0, cap, "spent", "quotaExceeded")
+                elif cap - used <= 0:
+                    buckets[bucket] = BucketStatus(used, 0, cap, "spent", "budget")
+                else:
+                    buckets[bucket] = BucketStatus(used, cap - used, cap, "ok", None)
+            main = buckets[DEFAULT]
+            statuses.append(
+                KeyStatus(fp, day, main.used, main.left, main.state, main.reason, resets_at, buckets)
+            )
         return statuses
 
-    def units_left(self, *, priority: str = "interactive") -> int:
-        """Units still reservable today across usable keys, for work of this priority."""
-        headroom = self.cap - self._limit(priority)
-        return sum(max(0, s.left - headroom) for s in self.status() if s.state == "ok")
+    def units_left(self, *, priority: str = "interactive", bucket: str = DEFAULT) -> int:
+        """What is still reservable today in ``bucket`` across usable keys, for work of this priority."""
+        headroom = self.caps[bucket] - self._limit(priority, bucket)
+        return sum(
+            max(0, s.buckets[bucket].left - headroom)
+            for s in self.status()
+            if s.buckets[bucket].state == "ok"
+        )
 
     def resets_at(self) -> datetime:
         """The next Pacific midnight, timezone-aware UTC."""

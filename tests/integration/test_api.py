@@ -467,6 +467,11 @@ def test_quota_is_for_admins_and_names_keys_by_fingerprint_only(client, tokens_o
     body = response.json()
     assert len(body["keys"]) == len(KEYS) and all(len(k["fingerprint"]) >= 8 for k in body["keys"])
     assert sum(k["used"] for k in body["keys"]) == body["by_bucket"]["default"]["units"]
+    assert set(body["buckets"]) == {"default", "search", "video_stats"}
+    assert (body["buckets"]["search"]["unit"], body["buckets"]["search"]["cap_per_key"]) == ("call", 100)
+    for bucket in ("default", "search", "video_stats"):
+        used = sum(k["buckets"][bucket]["used"] for k in body["keys"])
+        assert used == body["by_bucket"].get(bucket, {}).get("units", 0), bucket
     assert not any(key in response.text for key in KEYS)
 
 

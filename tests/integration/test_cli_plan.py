@@ -20,14 +20,18 @@ CID = "UCX6OQ3DkcsbYNE6H8uQQuVA"
 VID = "dQw4w9WgXcQ"
 
 
-def run_cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    """Run the real console entry point in a fresh interpreter, as ``ytcollect`` does."""
+def run_cli(
+    *args: str, stdin: bytes | None = None, recent_videos: int = 0
+) -> subprocess.CompletedProcess[bytes]:
+    """Run the real console entry point in a fresh interpreter, as ``ytcollect`` does (RECENT_VIDEOS given:
+    the estimate includes the video part when it is above 0)."""
     return subprocess.run(
         [sys.executable, "-c", "from cli import main; main()", *args],
         cwd=ROOT,
         input=stdin,
         capture_output=True,
-        env={**os.environ, "COLUMNS": "200"},  # a wide table: no id folded over two rows
+        # A wide table: no id folded over two rows.
+        env={**os.environ, "COLUMNS": "200", "RECENT_VIDEOS": str(recent_videos)},
         timeout=120,
     )
 
@@ -109,9 +113,27 @@ def test_subprocess_table_output() -> None:
         "bare word",
         "Unique jobs",
         "Quota estimate",
-        "total",
+        "default bucket",
     ):
         assert expected in out
+
+
+def test_subprocess_prints_each_bucket_apart() -> None:
+    """Given channel ids and a custom URL with RECENT_VIDEOS=30, when plan runs, then default units, search calls
+    and video_stats units are printed on lines of their own, and the JSON summary carries each."""
+    ids = [f"UC{i:022d}" for i in range(49)]
+    result = run_cli("plan", *ids, "youtube.com/c/Someone", recent_videos=30)
+    assert result.returncode == 0, result.stderr.decode()
+    out = " ".join(result.stdout.decode().split())
+    # 50 channels: 1 metadata call, 1 forHandle, 50 uploads pages and 30 titles calls; 30 stats units.
+    assert "default bucket: at least 82 units" in out
+    assert "search bucket: 0 calls; with --allow-search up to 1 call (of the 100 a day)" in out
+    assert "video_stats bucket: 30 units" in out
+    summary = json_lines(run_cli("plan", *ids, "youtube.com/c/Someone", "--json", recent_videos=30).stdout)[
+        -1
+    ]
+    quota = summary["summary"]["quota"]
+    assert (quota["min_units"], quota["search_calls_max"], quota["stats_units_min"]) == (82, 1, 30)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import redis as redis_lib
 from emulator import EmulatorConfig, EmulatorServer
 from pipeline.youtube.client import YouTubeClient
 from pipeline.youtube.errors import NoApiKeys, PermanentYouTubeError, QuotaExhausted, TransientYouTubeError
-from pipeline.youtube.quota import QuotaLedger, key_fingerprint
+from pipeline.youtube.quota import QuotaLedger, bucket_of, key_fingerprint
 from tests.conftest import REDIS_URL
 
 pytestmark = pytest.mark.services
@@ -179,11 +179,13 @@ def test_every_call_against_the_emulator(h):
     assert all(hit.channel_id.startswith("UC") for hit in hits)
 
     usage = h.emu.usage()
-    # The emulator bills search.list 1 call in its own bucket; the ledger still books it as 100
-    # default units until it learns buckets (issue 10).
-    assert usage["by_method"]["search.list"]["units"] == 1
-    ledger_units = sum(s.used for s in client.ledger.status())
-    assert ledger_units - 100 == usage["units_total"] == sum(r.units for r in h.records) - 100
+    statuses = client.ledger.status()
+    for bucket in ("default", "search", "video_stats"):  # the ledger books what the API bills, per bucket
+        booked = sum(s.buckets[bucket].used for s in statuses)
+        recorded = sum(r.units for r in h.records if bucket_of(r.endpoint) == bucket)
+        assert booked == recorded == usage["buckets"][bucket]["units_total"], bucket
+    assert usage["buckets"]["search"]["units_total"] == 1
+    assert usage["units_total"] == sum(s.used for s in statuses)
     assert {r.run_id for r in h.records if r.endpoint == "channels.list"} >= {"run-1"}
     assert all(r.key_fingerprint in (FP1, FP2) for r in h.records)
 
@@ -442,3 +444,135 @@ def test_no_key_string_anywhere_under_every_error_path(h, caplog, capfd):
     assert _keys_in("\n".join(repr(r) for r in h.records)) == []
     redis_dump = "\n".join(f"{k} {h.redis.hgetall(k)}" for k in h.redis.scan_iter(match=f"{h.namespace}:*"))
     assert redis_dump and _keys_in(redis_dump) == []
+
+
+# --- quota buckets ------------------------------------------------------------------------------------
+
+
+def test_spent_search_bucket_leaves_channels_list_answering_on_the_same_key(h):
+    """Given a ledger that believes in 1,000 searches a key while the API grants 100, when 101 searches run on
+    one key, then the 101st meets quotaExceeded, only the search bucket is spent (not billed), and channels.list
+    on that very key keeps answering."""
+    ledger = QuotaLedger(h.redis, [K1], search_calls_per_key=1_000, clock=h.clock, namespace=h.namespace)
+    client = YouTubeClient(base_url=h.emu.base_url, ledger=ledger, sink=h.sink, clock=h.clock, timeout=5.0)
+    for n in range(100):
+        client.search(f"coffee {n}", max_results=1)
+    with pytest.raises(QuotaExhausted) as caught:
+        client.search("coffee one more", max_results=1)
+    assert caught.value.bucket == "search" and caught.value.resets_at == MIDNIGHT
+    assert "search bucket" in str(caught.value)
+    ids = [e["id"] for e in _sample(h.emu, 20) if not e["terminated"]][:5]
+    assert set(client.channels_by_ids(ids)) == set(ids)
+    status = ledger.status()[0]
+    assert (status.buckets["search"].state, status.buckets["search"].reason) == ("spent", "quotaExceeded")
+    assert status.buckets["search"].used == 100  # the refused 101st was given back
+    assert (status.state, status.used) == ("ok", 1)
+    usage = h.emu.usage()
+    assert usage["buckets"]["search"]["units_total"] == 100
+    assert usage["buckets"]["search"]["requests_total"] == 101
+    assert usage["units_total"] == 1 and usage["by_method"]["channels.list"]["requests"] == 1
+    refused = [r for r in h.records if r.outcome == "quotaExceeded"]
+    assert [(r.endpoint, r.units, r.key_fingerprint) for r in refused] == [("search.list", 0, FP1)]
+
+
+def test_ledger_stops_at_the_search_bucket_before_the_api_does(h):
+    """Given the default 100 searches a key, when 101 are asked, then the ledger refuses the 101st itself:
+    the API sees exactly 100 and never answers quotaExceeded."""
+    client = h.client([K1])
+    for n in range(100):
+        client.search_channels(f"coffee {n}", max_results=1)
+    with pytest.raises(QuotaExhausted) as caught:
+        client.search_channels("coffee again", max_results=1)
+    assert caught.value.bucket == "search"
+    assert h.emu.usage()["buckets"]["search"]["requests_total"] == 100
+    assert not any(r.outcome == "quotaExceeded" for r in h.records)
+
+
+def test_ledger_equals_the_emulator_per_bucket_and_per_method(h):
+    """Given calls of every method over two keys, when compared, then the ledger's per-bucket counts and the
+    records' per-method units equal the emulator's bill, and batchGetStats lands in video_stats."""
+    client = h.client([K1, K2])
+    entries = [e for e in _sample(h.emu, 200) if not e["terminated"]]
+    owner = next(e for e in entries if e["video_ids"] and e["playlist_ids"])
+    client.channels_by_ids([e["id"] for e in entries[:30]])
+    client.channel_by_handle(owner["handle"])
+    client.video_channels(owner["video_ids"][:5])
+    client.playlist_channels(owner["playlist_ids"][:1])
+    client.uploads_page(owner["uploads_playlist_id"], max_results=10)
+    videos = [v for e in entries[:20] for v in e["video_ids"][:3]][:50]
+    stats = client.video_stats(videos)
+    assert stats and set(stats) <= set(videos)
+    client.videos_by_ids(videos[:10])
+    client.search("coffee", max_results=5)
+    client.search_channels("coffee", max_results=1)
+
+    usage = h.emu.usage()
+    per_method: dict[str, int] = {}
+    for r in h.records:
+        per_method[r.endpoint] = per_method.get(r.endpoint, 0) + r.units
+    assert per_method == {m: v["units"] for m, v in usage["by_method"].items()}
+    statuses = client.ledger.status()
+    for bucket in ("default", "search", "video_stats"):
+        assert sum(s.buckets[bucket].used for s in statuses) == usage["buckets"][bucket]["units_total"]
+        assert {m for m in per_method if bucket_of(m) == bucket} == set(usage["buckets"][bucket]["by_method"])
+    assert usage["buckets"]["video_stats"]["by_method"] == {
+        "videos.batchGetStats": {"units": 1, "requests": 1}
+    }
+    assert usage["buckets"]["search"]["units_total"] == 2
+    assert sum(s.used for s in statuses) == usage["units_total"] == 6  # six default-bucket calls
+
+
+def test_a_closed_port_costs_nothing(h):
+    """Given the client pointed at a port nobody listens on, when a call is made, then every attempt is
+    refused before sending, given back to the ledger, and recorded at 0 units."""
+    import socket
+
+    with socket.socket() as probe:  # a port just closed: nothing listens on it
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    ledger = QuotaLedger(h.redis, [K1], clock=h.clock, namespace=h.namespace)
+    client = YouTubeClient(
+        base_url=f"http://127.0.0.1:{port}",
+        ledger=ledger,
+        sink=h.sink,
+        clock=h.clock,
+        sleep=h.sleeps.append,
+        max_attempts=3,
+    )
+    with pytest.raises(TransientYouTubeError) as caught:
+        client.channel_by_handle("@anyone")
+    assert caught.value.reason == "connectionRefused"
+    assert [(r.outcome, r.units) for r in h.records] == [("connectionRefused", 0)] * 3
+    assert ledger.status()[0].used == 0 and len(h.sleeps) == 2
+
+
+@pytest.fixture(scope="module", params=["omit", "zero"])
+def hidden_mode(request):
+    """An emulator in each of the two ways the API may show a hidden subscriber count."""
+    config = EmulatorConfig(
+        seed=11, channels=300, keys=[K1], latency_ms=0, hidden_subscriber_mode=request.param
+    )
+    with EmulatorServer(config, host="127.0.0.1", port=0) as emu:
+        yield emu
+
+
+def test_hidden_subscriber_counts_parse_alike_in_both_modes(hidden_mode, h):
+    """Given hidden counts left out or shown as "0", when channels are fetched, then a hidden channel has no
+    subscriber count (not 0) and its flag set, and a visible one keeps its count."""
+    redis = redis_lib.Redis.from_url(REDIS_URL, decode_responses=True)
+    ledger = QuotaLedger(redis, [K1], clock=Clock(hidden_mode.now()), namespace=h.namespace)
+    client = YouTubeClient(base_url=hidden_mode.base_url, ledger=ledger, timeout=5.0)
+    entries = [e for e in hidden_mode.catalogue.sample(300) if not e["terminated"]]
+    hidden = [e for e in entries if e["hidden"]][:5]
+    shown = [e for e in entries if not e["hidden"]][:5]
+    assert hidden and shown
+    found = client.channels_by_ids([e["id"] for e in hidden + shown])
+    for entry in hidden:
+        record = found[entry["id"]]
+        assert record.hidden_subscriber_count is True and record.subscriber_count is None
+    for entry in shown:
+        record = found[entry["id"]]
+        assert record.hidden_subscriber_count is False and record.subscriber_count is not None
+    by_handle = client.channel_by_handle(hidden[0]["handle"])
+    assert by_handle is not None and by_handle.subscriber_count is None
+    redis.close()

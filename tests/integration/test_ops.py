@@ -290,6 +290,30 @@ def test_collector_exposes_quota_by_fingerprint_and_statuses(ledger, seeded_sess
     assert FAKE_KEY not in text and FAKE_KEY[4:20] not in text
 
 
+def test_collector_exposes_each_bucket_apart(ledger):
+    """Given 3 searches and a spent search bucket on one key, when the collector is scraped, then the bucket
+    gauges show the search calls and the spent state apart from the key's default bucket, which stays ok."""
+    from actors.metrics import YtcollectCollector
+
+    ledger.disable(key_fingerprint(FAKE_KEY + "-two"), "API_KEY_INVALID")
+    for _ in range(3):
+        ledger.reserve(1, bucket="search")
+    ledger.reserve(2, bucket="video_stats")
+    ledger.mark_spent(FAKE_FP, bucket="search")
+    text = exposition(YtcollectCollector(ledger=ledger, sessions=None))
+
+    assert f'ytcollect_quota_bucket_used{{bucket="search",fingerprint="{FAKE_FP}"}} 3.0' in text
+    assert f'ytcollect_quota_bucket_left{{bucket="search",fingerprint="{FAKE_FP}"}} 0.0' in text
+    assert (
+        f'ytcollect_quota_bucket_state{{bucket="search",fingerprint="{FAKE_FP}",state="spent"}} 1.0' in text
+    )
+    assert f'ytcollect_quota_bucket_state{{bucket="default",fingerprint="{FAKE_FP}",state="ok"}} 1.0' in text
+    assert f'ytcollect_quota_bucket_used{{bucket="video_stats",fingerprint="{FAKE_FP}"}} 2.0' in text
+    assert 'ytcollect_quota_bucket_cap{bucket="search"} 100.0' in text
+    assert f'ytcollect_quota_units_used{{fingerprint="{FAKE_FP}"}} 0.0' in text
+    assert FAKE_KEY not in text
+
+
 def test_collector_still_answers_when_redis_is_down(seeded_sessions):
     """Given a ledger on a Redis port nobody listens on, when the collector is scraped, then the quota source reports down and the statuses still come."""
     from actors.metrics import YtcollectCollector

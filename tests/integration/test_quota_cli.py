@@ -133,3 +133,67 @@ def test_unreachable_redis_is_a_clear_error_without_secrets(cli, monkeypatch):
     assert result.exit_code == 1
     assert "127.0.0.1:1" in err
     assert "s3cret-pw" not in out + err and KEYS[0] not in out + err
+
+
+def test_quota_shows_each_bucket_apart(cli, settings_env, monkeypatch):
+    """Given searches on one key until its search bucket is spent, when `ytcollect quota` runs, then the search
+    bucket shows spent with calls counted apart while the same key's default bucket is ok."""
+    monkeypatch.setenv("QUOTA_SEARCH_CALLS_PER_KEY", "5")
+    monkeypatch.setenv("QUOTA_SEARCH_INTERACTIVE_RESERVE", "2")
+    get_settings.cache_clear()
+    ledger = QuotaLedger(settings_env, KEYS[:1], search_calls_per_key=5)
+    for _ in range(2):
+        ledger.reserve(1, bucket="search")
+    ledger.reserve(1)
+    ledger.mark_spent(FP[1], bucket="search")
+
+    result, out, err = cli("--json")
+    assert result.exit_code == 0, err
+    data = json.loads(out)
+    keys = {k["fingerprint"]: k for k in data["keys"]}
+    assert keys[FP[0]]["buckets"]["search"] == {
+        "used": 2,
+        "left": 3,
+        "cap": 5,
+        "state": "ok",
+        "reason": None,
+    }
+    assert (keys[FP[0]]["state"], keys[FP[0]]["used"]) == ("ok", 1)
+    assert keys[FP[1]]["buckets"]["search"]["state"] == "spent" and keys[FP[1]]["state"] == "ok"
+    search = data["buckets"]["search"]
+    assert (search["cap_per_key"], search["interactive_reserve"]) == (5, 2)
+    assert (search["left_interactive"], search["left_system"]) == (3 + 5, 1 + 3)
+    assert data["buckets"]["video_stats"]["left_interactive"] == 3 * 10_000
+
+    table, table_out, _ = cli()
+    assert table.exit_code == 0
+    assert "search" in table_out and "video_stats" in table_out
+    assert "cap per key 5 calls" in " ".join(table_out.split())
+
+
+def test_run_summary_counts_searches_in_calls_and_names_the_bucket_it_waits_for(monkeypatch):
+    """Given a running run's status with a search, a batchGetStats unit and 2 jobs waiting for the search bucket,
+    when printed, then quota reads in each bucket's own measure and the wait names its bucket and resume time."""
+    from rich.console import Console
+
+    import cli.runs as runs
+
+    console = Console(width=120, record=True)
+    monkeypatch.setattr(runs, "console", console)
+    runs.print_summary(
+        {
+            "run_id": "r-1",
+            "run_status": "RUNNING",
+            "total_inputs": 3,
+            "total_jobs": 3,
+            "status_counts": {"DONE": 1, "WAITING_QUOTA": 2},
+            "quota_units": {
+                "total": 5,
+                "by_method": {"channels.list": 3, "search.list": 1, "videos.batchGetStats": 1},
+            },
+            "waiting_quota": {"search": {"waiting": 2, "resumes_at": "2026-12-02T08:00:00+00:00"}},
+        }
+    )
+    text = " ".join(console.export_text().split())
+    assert "quota: default 3 units, search 1 call, video_stats 1 unit" in text
+    assert "waiting: 2 for the search bucket until 2026-12-02T08:00:00+00:00" in text

@@ -199,3 +199,73 @@ def test_no_keys_configured(make_ledger):
     with pytest.raises(NoApiKeys):
         ledger.reserve(1)
     assert ledger.status() == [] and ledger.units_left() == 0
+
+
+def test_buckets_are_counted_apart_and_spent_apart(make_ledger):
+    """Given two keys, when key 1's search bucket is marked spent, then searches go to key 2 only, key 1
+    keeps paying default and video_stats units, and each bucket has its own cap and count."""
+    ledger = make_ledger(keys=KEYS[:2], search_calls_per_key=3, stats_units_per_key=50)
+    ledger.mark_spent(FP[0], bucket="search")
+    assert {ledger.reserve(1, bucket="search").fingerprint for _ in range(3)} == {FP[1]}
+    with pytest.raises(QuotaExhausted) as caught:
+        ledger.reserve(1, bucket="search")
+    assert caught.value.bucket == "search"
+    assert "search bucket" in str(caught.value) and caught.value.resets_at.isoformat() in str(caught.value)
+    assert ledger.reserve(1).fingerprint == FP[0]
+    assert ledger.reserve(5, bucket="video_stats").fingerprint == FP[0]
+    status = {s.fingerprint: s for s in ledger.status()}
+    one, two = status[FP[0]], status[FP[1]]
+    assert (one.state, one.used, one.left) == ("ok", 1, 9_999)
+    assert (one.buckets["search"].state, one.buckets["search"].reason) == ("spent", "quotaExceeded")
+    assert (two.buckets["search"].used, two.buckets["search"].state, two.buckets["search"].reason) == (
+        3,
+        "spent",
+        "budget",
+    )
+    assert (one.buckets["video_stats"].used, one.buckets["video_stats"].left) == (5, 45)
+    assert ledger.units_left(bucket="search") == 0
+    assert ledger.units_left(bucket="video_stats") == 95
+    with pytest.raises(ValueError, match="bucket must be one of"):
+        ledger.reserve(1, bucket="insert")
+
+
+def test_interactive_reserve_applies_per_bucket(make_ledger):
+    """Given 10 searches a key with 4 kept for interactive work, when system work searches, then it stops at
+    6 calls while interactive work goes on to 10, and the default bucket's reserve is untouched by it."""
+    ledger = make_ledger(keys=KEYS[:1], search_calls_per_key=10, search_interactive_reserve=4)
+    for _ in range(6):
+        ledger.reserve(1, bucket="search", priority="system")
+    with pytest.raises(QuotaExhausted):
+        ledger.reserve(1, bucket="search", priority="system")
+    assert ledger.units_left(bucket="search", priority="system") == 0
+    assert ledger.units_left(bucket="search") == 4
+    assert ledger.units_left(priority="system") == 9_000  # default: 10,000 less its 1,000 reserve
+    for _ in range(4):
+        ledger.reserve(1, bucket="search")
+    with pytest.raises(QuotaExhausted):
+        ledger.reserve(1, bucket="search")
+
+
+def test_disabled_key_is_disabled_in_every_bucket(make_ledger):
+    """Given one of two keys disabled, when each bucket reserves, then only the other key pays, and with both
+    disabled every bucket answers NoApiKeys."""
+    ledger = make_ledger(keys=KEYS[:2])
+    ledger.disable(FP[0], "API_KEY_INVALID")
+    for bucket in ("default", "search", "video_stats"):
+        assert ledger.reserve(1, bucket=bucket).fingerprint == FP[1]
+    assert {b.state for b in ledger.status()[0].buckets.values()} == {"disabled"}
+    ledger.disable(FP[1], "SERVICE_DISABLED")
+    for bucket in ("default", "search", "video_stats"):
+        with pytest.raises(NoApiKeys):
+            ledger.reserve(1, bucket=bucket)
+
+
+def test_release_gives_a_lease_back_to_its_bucket_and_day(make_ledger):
+    """Given leases in two buckets, when one is released (twice), then only its bucket's count goes down, never below 0."""
+    ledger = make_ledger(keys=KEYS[:1])
+    search = ledger.reserve(1, bucket="search")
+    ledger.reserve(2)
+    ledger.release(search)
+    ledger.release(search)
+    status = ledger.status()[0]
+    assert (status.buckets["search"].used, status.used) == (0, 2)

@@ -16,7 +16,7 @@ from pipeline.channels import aggregate, period_start
 from pipeline.completion import LiveState, RunCompletion
 from pipeline.history import HistoryPoint
 from pipeline.progress import ProgressEvent, ProgressStream
-from pipeline.stats import by_bucket
+from pipeline.youtube.quota import by_bucket
 from pipeline.youtube.redact import redact
 
 
@@ -84,7 +84,11 @@ def test_progress_payload_counts_open_jobs_together_and_totals_every_job():
     data = progress.progress_payload("r1", live, settled=2)
     assert data["status_counts"] == {"DONE": 3, "FAILED": 1, "WAITING_QUOTA": 2, "IN_PROGRESS": 4}
     assert (data["total_jobs"], data["remaining"], data["progress"], data["settled"]) == (10, 6, 0.4, 2)
-    assert data["quota_units"] == {"total": 4, "by_method": {"channels.list": 4}}
+    assert data["quota_units"] == {
+        "total": 4,
+        "by_method": {"channels.list": 4},
+        "by_bucket": {"default": 4, "search": 0, "video_stats": 0},
+    }
 
 
 def test_each_new_count_publishes_a_progress_snapshot_on_the_runs_hash_tag():
@@ -165,6 +169,32 @@ def test_validation_errors_become_one_sentence():
         ]
     )
     assert _sentence(exc) == "analysis_id: Field required (and 1 more problem)"
+
+
+def test_run_page_names_the_bucket_its_parked_jobs_wait_for():
+    """Given a running run with 2 jobs waiting for the search bucket, when its page is rendered, then it says
+    how many wait for which bucket, when they resume, and that the rest of the run goes on."""
+    from api.dashboard import templates
+
+    run = {
+        "run_id": "r" * 36,
+        "analysis_id": "a",
+        "total_inputs": 3,
+        "total_jobs": 3,
+        "created_at": "2026-12-01T10:00:00+00:00",
+        "finished_at": None,
+        "parent_run_id": None,
+        "progress": 0.5,
+        "run_status": "RUNNING",
+        "error": None,
+        "waiting_quota_until": "2026-12-02T08:00:00+00:00",
+        "waiting_quota": {"search": {"waiting": 2, "resumes_at": "2026-12-02T08:00:00+00:00"}},
+    }
+    html = templates.get_template("run.html").render(
+        run=run, counts=[], summary={}, buckets={}, units_total=0, channels=[], attention=[],
+        chart="", views_chart="", principal=None, live=True, request=None,
+    )  # fmt: skip
+    assert "waiting for quota: 2 for the search bucket, resumes after 2026-12-02 08:00:00 UTC" in html
 
 
 def test_a_chunked_body_past_its_paths_own_limit_is_refused_413():

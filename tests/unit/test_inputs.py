@@ -956,7 +956,27 @@ def test_quota_counts_each_kind_at_its_price() -> None:
     assert quota.max_units_without_search == 3 + 2 + 3 + 2 + 5
     assert quota.max_units_with_search == quota.max_units_without_search
     assert quota.invalid == 1
-    assert quota.breakdown and quota.breakdown[-1].startswith("total")
+    assert [line.split(":")[0] for line in quota.breakdown[-3:]] == [
+        "default bucket",
+        "search bucket",
+        "video_stats bucket",
+    ]
+    assert quota.breakdown[-1] == "video_stats bucket: 0 units"  # no video part asked
+
+
+def test_quota_of_the_video_part_counts_each_bucket() -> None:
+    """Given 100 channel ids and a custom URL with 30 recent videos a channel, when estimated, then uploads and
+    titles land in the default bucket, statistics in video_stats, and searches in calls of their own."""
+    lines = [f"UC{i:022d}" for i in range(100)] + ["youtube.com/c/Someone"]
+    quota = minimum_quota(plan_inputs(lines), recent_videos=30)
+    # 101 channels: 101 uploads pages + ⌈3,030 / 50⌉ = 61 titles calls; statistics ⌈3,030 / 50⌉ = 61.
+    assert (quota.video_part_units_min, quota.stats_units_min, quota.stats_units_max) == (101 + 61, 61, 61)
+    assert quota.min_units == 2 + 1 + 162  # metadata of 100 ids, one forHandle, the video part
+    assert quota.search_calls_max == 1
+    text = " ".join(quota.breakdown)
+    assert "search bucket: 0 calls; with --allow-search up to 1 call (of the 100 a day)" in text
+    assert "video_stats bucket: 61 units" in text
+    assert "100 units" not in text
 
 
 def test_quota_custom_urls_range_from_lookup_to_search() -> None:

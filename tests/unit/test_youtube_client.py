@@ -262,14 +262,69 @@ def test_uploads_404_is_an_empty_list_and_pages_are_followed(env):
     assert env.records[-1].outcome == "not_found" and env.records[-1].http_status == 404
 
 
-def test_search_costs_100_units_and_system_priority_keeps_the_reserve(env):
-    """Given a cap of 100 and a reserve of 10, when a system search is asked, then it is refused while an interactive one is paid."""
+def test_search_costs_one_call_of_its_own_bucket(env):
+    """Given a search bucket of 2 calls with 1 kept for interactive work, when searches run, then each
+    costs 1 call of the search bucket, system work stops short of the reserve, and default units are untouched."""
+    ledger = QuotaLedger(
+        env.redis,
+        KEYS[:1],
+        search_calls_per_key=2,
+        search_interactive_reserve=1,
+        clock=lambda: NOW,
+        namespace="unit-search",
+    )
+    client = YouTubeClient(
+        base_url="http://127.0.0.1:9/",
+        ledger=ledger,
+        sink=env.records.append,
+        clock=lambda: NOW,
+        http_factory=lambda timeout: ScriptedHttp(env.script, env.sent),
+    )
     hit = {"id": {"kind": "youtube#channel", "channelId": CHANNEL["id"]}, "snippet": {"title": "A"}}
-    with pytest.raises(QuotaExhausted):
-        env.client.search_channels("a", priority="system")
-    env.script.append((200, {"items": [hit]}))
-    assert [h.channel_id for h in env.client.search_channels("a")] == [CHANNEL["id"]]
-    assert env.records[-1].units == 100
+    env.script += [(200, {"items": [hit]})] * 2
+    assert [h.channel_id for h in client.search_channels("a", priority="system")] == [CHANNEL["id"]]
+    with pytest.raises(QuotaExhausted) as caught:
+        client.search_channels("a", priority="system")
+    assert caught.value.bucket == "search" and "search bucket" in str(caught.value)
+    assert "1 call left" in str(caught.value)
+    client.search_channels("a")  # the interactive share
+    status = ledger.status()[0]
+    assert status.buckets["search"].used == 2 and status.buckets["search"].state == "spent"
+    assert status.used == 0 and status.left == 10_000
+    assert [(r.endpoint, r.units) for r in env.records if r.key_fingerprint] == [("search.list", 1)] * 2
+
+
+def test_quota_exceeded_on_search_spends_only_the_search_bucket(env):
+    """Given the API answers quotaExceeded to a search, when channels.list follows on the same key, then it
+    is sent on that key, only the search bucket is spent, and the refused search is given back and recorded at 0."""
+    env.script += [(403, QUOTA_EXCEEDED), (403, QUOTA_EXCEEDED), (200, {"items": [CHANNEL]})]
+    with pytest.raises(QuotaExhausted) as caught:
+        env.client.search_channels("a")
+    assert caught.value.bucket == "search" and caught.value.endpoint == "search.list"
+    assert env.client.channel_by_handle("@a").channel_id == CHANNEL["id"]
+    status = {s.fingerprint: s for s in env.ledger.status()}
+    for fp in FP:
+        assert status[fp].buckets["search"].state == "spent"
+        assert status[fp].buckets["search"].reason == "quotaExceeded"
+        assert status[fp].buckets["search"].used == 0  # not billed: given back
+        assert status[fp].state == "ok" and status[fp].buckets["video_stats"].state == "ok"
+    assert sum(s.used for s in status.values()) == 1
+    assert [(r.outcome, r.units) for r in env.records] == [
+        ("quotaExceeded", 0),
+        ("quotaExceeded", 0),
+        ("quotaExhausted", 0),
+        ("ok", 1),
+    ]
+
+
+def test_request_that_never_left_is_given_back_and_retried(env):
+    """Given the first attempt meets a refused connection, when called, then its reservation is given back,
+    it is recorded at 0 units, and the retry is paid once."""
+    env.script += [ConnectionRefusedError(111, "Connection refused"), (200, {"items": [CHANNEL]})]
+    assert env.client.channel_by_handle("@a").channel_id == CHANNEL["id"]
+    assert [(r.outcome, r.units) for r in env.records] == [("connectionRefused", 0), ("ok", 1)]
+    assert sum(s.used for s in env.ledger.status()) == 1
+    assert len(env.sleeps) == 1
 
 
 def test_no_key_reaches_logs_on_any_path(env, caplog):
