@@ -23,6 +23,8 @@ from typing import Any
 
 from bench import common
 from bench.common import Intent, ceil50, log
+from pipeline.inputs import plan_inputs
+from pipeline.quota_plan import minimum_quota
 
 
 @dataclass(frozen=True)
@@ -292,11 +294,23 @@ def main() -> None:
         "pipeline_units_first": runs[0]["first"]["pipeline_units"],
         "pipeline_units_second": runs[0]["second"]["pipeline_units"],
     }
+    # What `ytcollect plan` promised for these lines before anything ran (the video part is off here,
+    # RECENT_VIDEOS=0, as in the minimum above): a fresh run must land inside its range.
+    estimate = minimum_quota(plan_inputs(work.lines), recent_videos=0)
+    result["plan"] = {
+        "min_units": estimate.min_units,
+        "max_units_without_search": estimate.max_units_without_search,
+        "search_calls_max": estimate.search_calls_max,
+    }
+    result["first_run_within_plan"] = (
+        estimate.min_units <= spent1["units"] <= estimate.max_units_without_search
+    )
     path = common.save_result("quota", result)
     log(
         f"minimum {minimum.total}, spent {spent1['units']} ({spent1['by_method']}), naive {naive} "
         f"({result['naive_over_spent']}x); second run {spent2['units']} (requires {required2['units']}); "
-        f"deterministic={deterministic}; wrote {path.relative_to(common.ROOT)}"
+        f"deterministic={deterministic}; plan {estimate.min_units}-{estimate.max_units_without_search} "
+        f"(within: {result['first_run_within_plan']}); wrote {path.relative_to(common.ROOT)}"
     )
     if not deterministic:
         log(f"WARNING: units differ between repetitions: {result['units_per_rep']}")
