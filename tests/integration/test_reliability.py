@@ -52,6 +52,7 @@ from tests.integration.pipeline_harness import (
     QUEUES,
     RUN_FINISHED_QUEUE,
     make_pipeline_ctx,
+    redeclare_stage_queues,
     truncate,
     wait_until,
 )
@@ -124,16 +125,14 @@ def ensure_vhost() -> None:
 def rel_broker(services: None) -> Iterator[Any]:
     """The actors on a RabbitMQ broker in the tests' vhost (with confirms), for sending from this process."""
     import dramatiq
-    from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
     import actors  # noqa: F401
-    from actors.broker import middleware, rebind
+    from actors.broker import rabbitmq_broker, rebind
 
     ensure_vhost()
+    redeclare_stage_queues(BROKER_URL, make_settings())
     original = dramatiq.get_broker()
-    broker = rebind(
-        RabbitmqBroker(url=BROKER_URL, confirm_delivery=True, middleware=middleware(make_settings()))
-    )
+    broker = rebind(rabbitmq_broker(BROKER_URL, make_settings()))
     yield broker
     broker.close()
     rebind(original)
