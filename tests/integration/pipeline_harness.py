@@ -96,6 +96,31 @@ def drain_events(queue: str = RUN_FINISHED_QUEUE) -> list[bytes]:
     return bodies
 
 
+def snapshot_integrity(ctx: Any, run_id: str) -> tuple[list[Any], int, int]:
+    """What exactly-once asks of a run's snapshots: the channels with two from it (none), and its
+    snapshot count beside its distinct DONE channels (equal)."""
+    from models import ChannelSnapshot, Job, JobStatus
+
+    with ctx.session() as s:
+        twice = list(
+            s.execute(
+                sa.select(ChannelSnapshot.channel_id)
+                .where(ChannelSnapshot.run_id == run_id)
+                .group_by(ChannelSnapshot.channel_id)
+                .having(sa.func.count() > 1)
+            ).all()
+        )
+        snapshots = s.execute(
+            sa.select(sa.func.count()).select_from(ChannelSnapshot).where(ChannelSnapshot.run_id == run_id)
+        ).scalar_one()
+        channels_done = s.execute(
+            sa.select(sa.func.count(sa.distinct(Job.channel_id))).where(
+                Job.run_id == run_id, Job.status == JobStatus.DONE
+            )
+        ).scalar_one()
+    return twice, snapshots, channels_done
+
+
 def wait_until(predicate: Callable[[], Any], *, timeout: float = 60.0, interval: float = 0.1) -> Any:
     """Poll ``predicate`` until truthy or fail after ``timeout`` seconds (never wait forever)."""
     deadline = time.monotonic() + timeout

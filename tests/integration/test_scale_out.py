@@ -39,7 +39,7 @@ import sqlalchemy as sa
 
 from actors.dispatch import send_all
 from emulator import EmulatorConfig, EmulatorServer
-from models import ChannelSnapshot, Job, JobStatus, Run
+from models import Job, JobStatus, Run
 from pipeline.events import AmqpEventPublisher
 from pipeline.runs import get_run_results, get_run_status, start_run
 from tests.conftest import AMQP_URL, PG_URL, named
@@ -51,6 +51,7 @@ from tests.integration.pipeline_harness import (
     make_pipeline_ctx,
     purge_queues,
     redeclare_stage_queues,
+    snapshot_integrity,
     truncate,
     wait_until,
 )
@@ -505,21 +506,7 @@ def assert_exact(cluster: Cluster, run_id: str, status: dict[str, Any], expected
     events = settle_events(cluster, run_id)
     counts = status["summary"]["counts_by_status"]
     by_status = job_counts(cluster.ctx, run_id)
-    with cluster.ctx.session() as s:
-        twice = s.execute(
-            sa.select(ChannelSnapshot.channel_id)
-            .where(ChannelSnapshot.run_id == run_id)
-            .group_by(ChannelSnapshot.channel_id)
-            .having(sa.func.count() > 1)
-        ).all()
-        snapshots = s.execute(
-            sa.select(sa.func.count()).select_from(ChannelSnapshot).where(ChannelSnapshot.run_id == run_id)
-        ).scalar_one()
-        channels_done = s.execute(
-            sa.select(sa.func.count(sa.distinct(Job.channel_id))).where(
-                Job.run_id == run_id, Job.status == JobStatus.DONE
-            )
-        ).scalar_one()
+    twice, snapshots, channels_done = snapshot_integrity(cluster.ctx, run_id)
     assert counts == by_status, (counts, by_status)
     assert sum(counts.values()) == status["total_jobs"] > 4_000
     assert twice == [], f"channels with two snapshots from one run: {twice[:10]}"
