@@ -29,7 +29,9 @@ log = logging.getLogger(__name__)
 # The envelope options Dramatiq and periodiq put on our own messages. Anything else (max_retries,
 # time_limit, on_retry_exhausted, on_success, on_failure, pipe_target, max_age...) would let a publisher
 # change how a message runs or name another actor to run after it, so it is refused.
-OWN_MESSAGE_OPTIONS = frozenset({"eta", "retries", "traceback", "requeue_timestamp", "scheduled_at"})
+OWN_MESSAGE_OPTIONS = frozenset(
+    {"eta", "retries", "traceback", "requeue_timestamp", "scheduled_at", "broker_priority"}
+)
 ETA_CLOCK_SKEW_MS = 60_000  # another host's clock may run ahead of ours
 
 
@@ -53,6 +55,7 @@ class QueueGuard(dramatiq.Middleware):
             max(settings.max_eta_seconds * 1000, settings.actor_max_backoff_ms) + ETA_CLOCK_SKEW_MS
         )
         self.max_retries = settings.actor_max_retries
+        self.max_priority = settings.broker_max_priority
 
     def after_consumer_thread_boot(self, broker: dramatiq.Broker, thread: Any) -> None:
         handle = thread.handle_message
@@ -93,6 +96,15 @@ class QueueGuard(dramatiq.Middleware):
                 return (
                     f"options.eta is {ahead_s:.0f} s ahead; at most {self.max_eta_ms // 1000} s is accepted"
                 )
+        priority = options.get("broker_priority")
+        if priority is not None and (
+            not isinstance(priority, int)
+            or isinstance(priority, bool)
+            or not 0 <= priority <= self.max_priority
+        ):
+            # Our messages carry the priority they inherit (actors/priority.py); a publisher's may not
+            # exceed the queues' x-max-priority.
+            return f"options.broker_priority must be an integer from 0 to {self.max_priority}"
         retries = options.get("retries", 0)
         limit = actor.options.get("max_retries", self.max_retries)
         if not isinstance(retries, int) or isinstance(retries, bool) or not 0 <= retries <= limit:

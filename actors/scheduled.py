@@ -15,6 +15,7 @@ import dramatiq
 from periodiq import cron
 
 from actors.dispatch import send_all
+from actors.priority import SYSTEM
 from actors.runtime import get_context
 from pipeline import maintenance
 from pipeline.config import get_settings
@@ -25,6 +26,9 @@ from pipeline.failures import count_failure
 log = logging.getLogger(__name__)
 _settings = get_settings()
 _OPTIONS: dict[str, Any] = {"queue_name": "scheduled", "max_retries": 0, "time_limit": 10 * 60_000}
+# The system work these start (and everything it sends) goes behind interactive runs (actors/priority.py).
+# reconcile keeps the interactive default: what it resends is mostly people's runs, stuck.
+_SYSTEM: dict[str, Any] = {**_OPTIONS, "broker_priority": SYSTEM}
 
 
 @contextmanager
@@ -49,7 +53,7 @@ def reconcile() -> None:
             log.info("reconcile %s", report.as_dict())
 
 
-@dramatiq.actor(periodic=cron(_settings.refresh_cron), **_OPTIONS)
+@dramatiq.actor(periodic=cron(_settings.refresh_cron), **_SYSTEM)
 def refresh() -> None:
     """Start a system run that refetches channels older than the refresh interval."""
     with _tick("refresh") as ctx:
@@ -59,7 +63,7 @@ def refresh() -> None:
             log.info("refresh started system run %s", run_id)
 
 
-@dramatiq.actor(periodic=cron(_settings.reresolve_cron), **_OPTIONS)
+@dramatiq.actor(periodic=cron(_settings.reresolve_cron), **_SYSTEM)
 def reresolve() -> None:
     """Start a system run that resolves inputs whose resolution is older than its TTL."""
     with _tick("reresolve") as ctx:
@@ -69,14 +73,14 @@ def reresolve() -> None:
             log.info("re-resolve started system run %s", run_id)
 
 
-@dramatiq.actor(periodic=cron(_settings.purge_cron), **_OPTIONS)
+@dramatiq.actor(periodic=cron(_settings.purge_cron), **_SYSTEM)
 def purge() -> None:
     """Apply retention to API-call records, snapshots and channel data (YouTube's 30-day rule)."""
     with _tick("purge") as ctx:
         log.info("purge removed %s", maintenance.purge(ctx))
 
 
-@dramatiq.actor(periodic=cron(_settings.video_repoll_cron), **_OPTIONS)
+@dramatiq.actor(periodic=cron(_settings.video_repoll_cron), **_SYSTEM)
 def repoll_videos() -> None:
     """Start a system run that reads again the statistics of videos due by their age."""
     with _tick("repoll_videos") as ctx:
@@ -86,7 +90,7 @@ def repoll_videos() -> None:
             log.info("video re-poll started system run %s", run_id)
 
 
-@dramatiq.actor(periodic=cron(_settings.discovery_cron), **_OPTIONS)
+@dramatiq.actor(periodic=cron(_settings.discovery_cron), **_SYSTEM)
 def discover_due() -> None:
     """Start a discovery cycle for each watchlist whose interval has come round."""
     with _tick("discover_due") as ctx:

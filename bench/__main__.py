@@ -36,6 +36,10 @@ BENCHMARKS = {
         ["-m", "bench.bench_api"],
         "GET /v1/runs/{id} p50/p99 during a 10,000-input run; run time with 1,000 SSE subscribers vs none",
     ),
+    "priority": (
+        ["-m", "bench.bench_priority"],
+        "a 10-input interactive run on idle queues vs behind a 20,000-input system run, priority vs fifo",
+    ),
 }
 DEFAULT = ["quota", "throughput", "latency", "scale"]
 

@@ -195,6 +195,11 @@ def driver_context(emulator_url: str) -> Any:
     broker = dramatiq.get_broker()
     if not isinstance(broker, RabbitmqBroker):
         raise RuntimeError("the actors were imported before the bench environment was set")
+    # A vhost left by an older version holds queues declared without priorities (empty between runs).
+    from actors.broker import redeclare_queues
+
+    purge_queues(PIPELINE_QUEUES)
+    redeclare_queues(BROKER_URL, PIPELINE_QUEUES, get_settings().broker_max_priority)
     return build_context(get_settings())
 
 

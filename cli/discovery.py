@@ -223,23 +223,6 @@ def cycle(
 
 # --- discoveries ----------------------------------------------------------------------------------------
 
-CSV_FIELDS = (
-    "channel_id",
-    "new",
-    "title",
-    "handle",
-    "subscribers",
-    "views",
-    "videos",
-    "keywords",
-    "hits",
-    "cycles",
-    "first_seen_at",
-    "last_seen_at",
-    "score",
-    "score_label",
-)
-
 
 @app.command()
 def discoveries(
@@ -249,7 +232,7 @@ def discoveries(
     fmt: str = typer.Option("table", "--format", help="table, csv or json (any letter case)"),
 ) -> None:
     """What a watchlist has found, one channel a row: new since the last cycle first, then by score."""
-    from pipeline.discovery import SCORE_LABEL, list_discoveries
+    from pipeline.discovery import DISCOVERY_CSV_FIELDS, SCORE_LABEL, list_discoveries
 
     fmt = fmt.lower()
     if fmt not in ("table", "csv", "json"):
@@ -263,7 +246,7 @@ def discoveries(
         print(json.dumps(rows, default=str))
         return
     if fmt == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(CSV_FIELDS), extrasaction="ignore")
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(DISCOVERY_CSV_FIELDS), extrasaction="ignore")
         writer.writeheader()
         writer.writerows({**r, "keywords": "; ".join(r["keywords"])} for r in rows)
         return

@@ -16,6 +16,14 @@ maintenance_app = typer.Typer(help="run a periodic job once, now", no_args_is_he
 app.add_typer(maintenance_app, name="maintenance")
 
 
+def send_as_system(runtime: CliRuntime, sends: list[Any]) -> None:
+    """System work started by hand goes behind interactive runs, as the periodic actors' does."""
+    from actors.priority import SYSTEM, sending_as
+
+    with sending_as(SYSTEM):
+        runtime.send(sends)
+
+
 @maintenance_app.command("reconcile")
 def reconcile(
     stuck_after: int = typer.Option(None, "--stuck-after", help="seconds; default from settings"),
@@ -60,7 +68,7 @@ def refresh() -> None:
     """Start a system run refetching channels older than the refresh interval."""
     with CliRuntime(get_settings()) as runtime:
         run_id, sends = maintenance.refresh(runtime.ctx)
-        runtime.send(sends)
+        send_as_system(runtime, sends)
     console.print(f"refresh run {run_id} started" if run_id else "no channel is due for a refresh")
 
 
@@ -69,7 +77,7 @@ def reresolve() -> None:
     """Start a system run resolving again the inputs whose resolution is older than its TTL."""
     with CliRuntime(get_settings()) as runtime:
         run_id, sends = maintenance.reresolve(runtime.ctx)
-        runtime.send(sends)
+        send_as_system(runtime, sends)
     console.print(f"re-resolve run {run_id} started" if run_id else "no resolution is due")
 
 
@@ -78,7 +86,7 @@ def repoll() -> None:
     """Start a system run reading again the statistics of videos due by their age."""
     with CliRuntime(get_settings()) as runtime:
         run_id, sends = maintenance.repoll_videos(runtime.ctx)
-        runtime.send(sends)
+        send_as_system(runtime, sends)
     console.print(f"video re-poll run {run_id} started" if run_id else "no video is due for a re-poll")
 
 
@@ -106,5 +114,5 @@ def discover_due() -> None:
 
     with CliRuntime(get_settings()) as runtime:
         cycle_ids, sends = schedule_due(runtime.ctx)
-        runtime.send(sends)
+        send_as_system(runtime, sends)
     console.print(f"started cycles {', '.join(cycle_ids)}" if cycle_ids else "no watchlist is due")

@@ -5,12 +5,15 @@ idempotent: a job is counted by ``SADD`` into a set and only a *new* member decr
 so a redelivered message never counts twice, and exactly one caller sees ``remaining`` reach 0.
 
 The database stays the truth: when a run's keys are gone (restart, eviction) the scripts answer
-``None`` and callers fall back to the jobs table; ``rebuild`` restores the keys from it.
+``None`` and callers fall back to the jobs table; ``rebuild`` restores the keys from it. A run's
+search counter, when gone, is rebuilt from its billed ``search.list`` rows in ``api_calls`` (after a
+grace that lets the searches in flight at the loss write theirs), so a flush never refills a budget.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from redis import Redis
@@ -18,11 +21,27 @@ from redis import Redis
 RUN_KEY_TTL_SECONDS = 14 * 24 * 3600
 
 _REGISTER = """
--- KEYS: remaining, unresolved ; ARGV: total, unresolved_total, ttl
+-- KEYS: remaining, unresolved, searches ; ARGV: total, unresolved_total, ttl
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
 redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
+redis.call('SET', KEYS[3], 0, 'EX', ARGV[3], 'NX')
 return 1
+"""
+
+_TAKE_SEARCH = """
+-- KEYS: searches ; ARGV: budget, ttl. -1: the counter is gone (rebuild it), 0: spent, 1: claimed.
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if tonumber(redis.call('GET', KEYS[1])) >= tonumber(ARGV[1]) then return 0 end
+redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+_GIVE_BACK_SEARCH = """
+-- KEYS: searches. Never below 0, and never recreates a counter Redis lost.
+if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[1]) end
+return 0
 """
 
 _MARK = """
@@ -94,15 +113,25 @@ class LiveState:
 class RunCompletion:
     """The Lua-backed per-run state. Works on real Redis and on fakeredis (with lupa) alike."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        searches_billed: Callable[[str], int] | None = None,
+        rebuild_grace_seconds: float = 0.0,
+    ) -> None:
         self.redis = redis
+        self._searches_billed = searches_billed
+        self._rebuild_grace = rebuild_grace_seconds
+        self._take_search = redis.register_script(_TAKE_SEARCH)
+        self._give_back_search = redis.register_script(_GIVE_BACK_SEARCH)
         self._register = redis.register_script(_REGISTER)
         self._mark = redis.register_script(_MARK)
         self._rebuild = redis.register_script(_REBUILD)
 
     def register(self, run_id: str, *, total_jobs: int, unresolved_jobs: int) -> bool:
         """Create the run's counters once; False when they already exist (a redelivered normalize)."""
-        keys = [run_key(run_id, "remaining"), run_key(run_id, "unresolved")]
+        keys = [run_key(run_id, "remaining"), run_key(run_id, "unresolved"), run_key(run_id, "searches")]
         return bool(self._register(keys=keys, args=[total_jobs, unresolved_jobs, RUN_KEY_TTL_SECONDS]))
 
     def mark_terminal(self, run_id: str, statuses: Mapping[int, str]) -> MarkResult:
@@ -143,19 +172,29 @@ class RunCompletion:
         """Claim one search.list call within the run's budget; False when the budget is spent."""
         if budget <= 0:
             return False
-        key = run_key(run_id, "searches")
-        used = int(self.redis.incr(key))
-        self.redis.expire(key, RUN_KEY_TTL_SECONDS)
-        if used > budget:
-            self.redis.decr(key)
-            return False
-        return True
+        keys, args = [run_key(run_id, "searches")], [budget, RUN_KEY_TTL_SECONDS]
+        claimed = int(self._take_search(keys=keys, args=args))
+        if claimed == -1:
+            self._rebuild_searches(run_id)
+            claimed = int(self._take_search(keys=keys, args=args))
+        return claimed == 1
+
+    def _rebuild_searches(self, run_id: str) -> None:
+        """Redis lost the run's search counter: start it again at what the run was billed for."""
+        used = 0
+        if self._searches_billed is not None:
+            self._sleep_grace()
+            used = self._searches_billed(run_id)
+        self.redis.set(run_key(run_id, "searches"), used, ex=RUN_KEY_TTL_SECONDS, nx=True)
+
+    def _sleep_grace(self) -> None:
+        # The searches in flight when Redis lost the counter write their api_calls rows meanwhile.
+        if self._rebuild_grace > 0:
+            time.sleep(self._rebuild_grace)
 
     def give_back_search(self, run_id: str) -> None:
         """A claimed search was never sent (no key could pay): the run's budget gets it back."""
-        key = run_key(run_id, "searches")
-        if int(self.redis.decr(key)) < 0:
-            self.redis.incr(key)
+        self._give_back_search(keys=[run_key(run_id, "searches")])
 
     def live(self, run_id: str) -> LiveState | None:
         """Live counts in a handful of O(1) commands; None when Redis has no state for the run."""

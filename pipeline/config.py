@@ -167,6 +167,28 @@ class Settings(BaseSettings):
     resolve_batch_size: int = Field(default=50, ge=1, le=50)
     metadata_batch_size: int = Field(default=50, ge=1, le=50)
 
+    # --- the broker (RabbitMQ) ----------------------------------------------------------------------
+    broker_heartbeat_seconds: int = Field(
+        default=10,
+        ge=0,
+        le=600,
+        description="AMQP heartbeat asked for on every connection: RabbitMQ drops the consumer of a host it "
+        "cannot reach after about this long and redelivers what that host held (0: the server's, 60 s)",
+    )
+    worker_queue_prefetch: int = Field(
+        default=0,
+        ge=0,
+        le=65_535,
+        description="messages each worker process holds unacknowledged per queue (0: Dramatiq's 2 x threads)",
+    )
+    broker_max_priority: int = Field(
+        default=3,
+        ge=0,
+        le=10,
+        description="x-max-priority of every queue: interactive runs' messages overtake system runs' "
+        "(0: plain queues, as declared before priorities; changing it means re-declaring the queues)",
+    )
+
     # --- discovery (keyword search for new channels) ----------------------------------------------
     discovery_searches_per_cycle: int = Field(
         default=10, ge=1, le=500, description="search.list calls a cycle may make unless its watchlist says"

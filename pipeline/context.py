@@ -40,6 +40,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def searches_billed(sessions: sessionmaker[Session], run_id: str) -> int:
+    """What a run's search budget has spent, from ``api_calls`` (its Redis counter was lost)."""
+    with db.session_scope(sessions) as session:
+        return store.searches_billed(session, run_id)
+
+
 class ApiCallRecorder:
     """The client's sink: every call becomes an ``api_calls`` row and counts toward its run's units."""
 
@@ -110,7 +116,11 @@ def build_context(
     closers.append(engine.dispose)
     sessions = db.session_factory(engine)
     redis = redis if redis is not None else resources.open_redis(settings)
-    completion = RunCompletion(redis)
+    completion = RunCompletion(
+        redis,
+        searches_billed=lambda run_id: searches_billed(sessions, run_id),
+        rebuild_grace_seconds=resources.loss_grace_seconds(settings),
+    )
 
     emulator = None
     keys = list(settings.yt_api_keys)
@@ -128,7 +138,7 @@ def build_context(
         feed_url = settings.youtube_feed_url or emulator.base_url
         keys = [EMBEDDED_API_KEY]
 
-    ledger = resources.quota_ledger(settings, redis, keys, clock=clock)
+    ledger = resources.quota_ledger(settings, redis, keys, clock=clock, engine=engine)
     recorder = ApiCallRecorder(sessions, completion)
     youtube = YouTubeClient(
         base_url=base_url,

@@ -14,9 +14,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from redis import Redis
 
-from pipeline import db
+from pipeline import db, store
 from pipeline.config import Settings
-from pipeline.youtube.quota import QuotaLedger, utcnow
+from pipeline.youtube.quota import QuotaLedger, RecordedUsage, utcnow
 
 
 def open_redis(settings: Settings, *, timeout: float | None = None) -> Redis:
@@ -53,8 +53,13 @@ def quota_ledger(
     keys: list[str] | None = None,
     *,
     clock: Callable[[], datetime] | None = None,
+    engine: sa.Engine | None = None,
 ) -> QuotaLedger:
-    """The shared quota ledger for ``keys`` (default: YT_API_KEYS), sized by the quota settings."""
+    """The shared quota ledger for ``keys`` (default: YT_API_KEYS), sized by the quota settings.
+
+    It rebuilds a day Redis lost from ``api_calls`` in ``engine`` (default: DATABASE_URL, opened
+    only then), after :func:`loss_grace_seconds`.
+    """
     return QuotaLedger(
         redis,
         settings.yt_api_keys if keys is None else keys,
@@ -66,4 +71,25 @@ def quota_ledger(
         stats_units_per_key=settings.quota_stats_units_per_key,
         stats_interactive_reserve=settings.quota_stats_interactive_reserve,
         clock=clock or utcnow,
+        recorded_usage=usage_reader(settings, engine),
+        seed_grace_seconds=loss_grace_seconds(settings),
     )
+
+
+def loss_grace_seconds(settings: Settings) -> float:
+    """How long a rebuild from ``api_calls`` waits after Redis lost its state: one HTTP timeout, so the
+    calls in flight at the loss are on record (the embedded mode's in-process Redis dies with them)."""
+    return 0.0 if settings.redis_url is None else settings.http_timeout_seconds + 1.0
+
+
+def usage_reader(settings: Settings, engine: sa.Engine | None = None) -> RecordedUsage:
+    """``recorded_usage(start, end)`` over ``engine``, or over DATABASE_URL opened on first use."""
+    sessions = [db.session_factory(engine)] if engine is not None else []
+
+    def recorded_usage(start: datetime, end: datetime) -> dict[tuple[str, str], int]:
+        if not sessions:
+            sessions.append(db.session_factory(open_database(settings, pool_size=1)))
+        with db.session_scope(sessions[0]) as session:
+            return store.recorded_usage(session, start, end)
+
+    return recorded_usage

@@ -35,7 +35,7 @@ from models import (
     RunVideoChannel,
 )
 from pipeline.inputs import InputKind
-from pipeline.youtube.quota import DEFAULT, quota_wait_code
+from pipeline.youtube.quota import DEFAULT, bucket_of, quota_wait_code
 from pipeline.youtube.records import ApiCallRecord, ChannelRecord
 
 _CHUNK = 5_000  # rows per bulk statement: keeps parameter lists well inside driver limits
@@ -581,6 +581,34 @@ def insert_api_call(session: Session, *, record: ApiCallRecord) -> None:
             run_id=record.run_id,
         )
     )
+
+
+def recorded_usage(session: Session, start: datetime, end: datetime) -> dict[tuple[str, str], int]:
+    """Billed units by (key fingerprint, bucket) of the calls made in ``[start, end)``: what the quota
+    ledger rebuilds a day from when Redis has lost it."""
+    rows = session.execute(
+        sa.select(col(ApiCall.key_fingerprint), col(ApiCall.endpoint), sa.func.sum(col(ApiCall.units)))
+        .where(
+            col(ApiCall.at) >= start,
+            col(ApiCall.at) < end,
+            col(ApiCall.key_fingerprint).is_not(None),
+            col(ApiCall.units) > 0,
+        )
+        .group_by(col(ApiCall.key_fingerprint), col(ApiCall.endpoint))
+    )
+    usage: dict[tuple[str, str], int] = {}
+    for fingerprint, endpoint, units in rows:
+        slot = (str(fingerprint), bucket_of(endpoint))
+        usage[slot] = usage.get(slot, 0) + int(units or 0)
+    return usage
+
+
+def searches_billed(session: Session, run_id: str) -> int:
+    """The billed ``search.list`` calls a run has made: what its search budget has spent."""
+    stmt = sa.select(sa.func.count()).where(
+        col(ApiCall.run_id) == run_id, col(ApiCall.endpoint) == "search.list", col(ApiCall.units) > 0
+    )
+    return int(session.execute(stmt).scalar_one())
 
 
 # --- reconcile, refresh, purge ------------------------------------------------------------------

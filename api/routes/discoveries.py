@@ -31,22 +31,6 @@ router = APIRouter(tags=["discovery"], responses=errors(401))
 
 WATCHLIST_REF = 200  # a name (100 characters) or an id (a UUID); longer names nothing
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")  # a header is Latin-1: the file name keeps only these
-CSV_FIELDS = [
-    "channel_id",
-    "new",
-    "title",
-    "handle",
-    "subscribers",
-    "views",
-    "videos",
-    "keywords",
-    "hits",
-    "cycles",
-    "first_seen_at",
-    "last_seen_at",
-    "score",
-    "score_label",
-]
 
 
 def _not_found(exc: WatchlistNotFound | CycleNotFound) -> HTTPException:
@@ -189,7 +173,7 @@ def list_discoveries(
 def _csv(rows: list[dict[str, Any]]) -> str:
     """Every row (a watchlist's discoveries are read whole), keywords joined as the CLI joins them."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, extrasaction="ignore")
+    writer = csv.DictWriter(buffer, fieldnames=list(discovery.DISCOVERY_CSV_FIELDS), extrasaction="ignore")
     writer.writeheader()
     writer.writerows({**row, "keywords": "; ".join(row["keywords"])} for row in rows)
     return buffer.getvalue()

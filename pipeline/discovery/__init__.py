@@ -18,7 +18,7 @@ The Python API (owner-scoped; plain functions taking ``ctx=`` and, to start a cy
 """
 
 from pipeline.discovery.cycle import run_cycle
-from pipeline.discovery.cycles import discover, get_cycle_status, list_discoveries
+from pipeline.discovery.cycles import DISCOVERY_CSV_FIELDS, discover, get_cycle_status, list_discoveries
 from pipeline.discovery.finish import finished_event, publish_cycle_finished
 from pipeline.discovery.record import CycleRequest, prepare_cycle, record_cycle, reject_cycle
 from pipeline.discovery.schedule import reconcile_cycles, schedule_due
@@ -32,6 +32,7 @@ from pipeline.discovery.watchlists import (
 )
 
 __all__ = [
+    "DISCOVERY_CSV_FIELDS",
     "SCORE_LABEL",
     "CycleRequest",
     "add_watchlist",

@@ -114,6 +114,25 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+# The columns of a discovery listing as CSV (the CLI's and the HTTP API's), in this order.
+DISCOVERY_CSV_FIELDS = (
+    "channel_id",
+    "new",
+    "title",
+    "handle",
+    "subscribers",
+    "views",
+    "videos",
+    "keywords",
+    "hits",
+    "cycles",
+    "first_seen_at",
+    "last_seen_at",
+    "score",
+    "score_label",
+)
+
+
 def list_discoveries(
     owner_id: str, watchlist: str, *, new_only: bool = False, ctx: Context
 ) -> list[dict[str, Any]]:

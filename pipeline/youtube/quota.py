@@ -17,6 +17,17 @@ Redis layout (``{ledger}`` is a cluster hash tag, so the script's keys share one
     {ns}:quota:{ledger}:used:{bucket}:{day}    the same for the search and video_stats buckets
     {ns}:quota:{ledger}:spent:{bucket}:{day}
     {ns}:quota:{ledger}:disabled               hash  fingerprint -> JSON {"reason", "at"}; no TTL on purpose
+    {ns}:quota:{ledger}:seeded:{day}           string the generation the day's used-hashes were seeded under
+    {ns}:quota:{ledger}:seeding:{day}          string lock: the one worker seeding that day
+    {ns}:quota:{ledger}:alive                  string no TTL: gone means Redis lost the ledger (a flush)
+
+The database is the truth for money too: every billed call is an ``api_calls`` row. A reservation
+that finds its day's ``seeded`` marker missing (the first of a new day, or after Redis lost its data)
+seeds the day's used-hashes from the rows (``recorded_usage``) before it charges anything, under a
+lock so concurrent workers seed once, and in one Lua call that sets the marker, so a flush never
+lets a key pass its cap. After a loss (``alive`` gone, the day's rows not empty) the seeder first waits
+``seed_grace_seconds`` so the calls that were in flight at the loss have written their rows; a lease carries the
+generation it was granted under, and giving back a lease of an older generation changes nothing.
 
 The default bucket keeps the names it had before buckets existed, so an upgrade in mid-day keeps the
 day's count. Day hashes expire a day after their day ends, so the ledger cleans up after itself.
@@ -28,13 +39,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+import time as _time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pipeline.youtube.errors import NoApiKeys, QuotaExhausted
+from pipeline.youtube.errors import NoApiKeys, QuotaExhausted, TransientYouTubeError
 from pipeline.youtube.redact import register_secret
 
 log = logging.getLogger(__name__)
@@ -58,6 +71,11 @@ METHODS: dict[str, tuple[str, int]] = {
 # Day hashes outlive their day by this much: room for clock skew between workers and for a look at
 # yesterday's numbers just after midnight.
 _DAY_KEY_GRACE = timedelta(days=1)
+# The units recorded in ``api_calls`` between two instants, by (key fingerprint, bucket): what the
+# ledger seeds a day from when Redis has lost it. Injected, so this package needs no database.
+RecordedUsage = Callable[[datetime, datetime], Mapping[tuple[str, str], int]]
+# How long one worker may hold the seeding lock before another takes over (a crashed seeder).
+_SEED_LOCK_SECONDS = 60
 
 
 def bucket_of(method: str) -> str:
@@ -141,6 +159,7 @@ class Lease:
     units: int
     day: date
     bucket: str = DEFAULT
+    generation: str = ""  # the day's seeding this lease was charged under ("" for any)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,8 +193,13 @@ class KeyStatus:
 
 # One round trip, atomically: skip disabled keys and keys whose bucket is spent, pick the one with the
 # most left in the bucket under the caller's limit, charge it.
-# Returns {"ok", fp, used} or {"exhausted"|"nokeys", "", 0}.
+# Charges nothing while the day is unseeded (KEYS[4] missing): the caller seeds it from the database.
+# Returns {"ok", fp, used, generation} or {"exhausted"|"nokeys"|"unseeded", "", 0, ""}.
 _RESERVE_LUA = """
+local generation = redis.call('GET', KEYS[4])
+if not generation then
+  return {'unseeded', '', 0, ''}
+end
 local units = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[3])
@@ -198,23 +222,59 @@ for i = 4, #ARGV do
 end
 if best == nil then
   if usable == 0 then
-    return {'nokeys', '', 0}
+    return {'nokeys', '', 0, ''}
   end
-  return {'exhausted', '', 0}
+  return {'exhausted', '', 0, ''}
 end
 local used = redis.call('HINCRBY', KEYS[1], best, units)
 redis.call('EXPIRE', KEYS[1], ttl)
-return {'ok', best, used}
+return {'ok', best, used, generation}
 """
 
-# Give a lease back (the request never reached the API, or the API did not bill it), never below 0.
+# Give a lease back (the request never reached the API, or the API did not bill it), never below 0;
+# a lease granted before the day was seeded again (ARGV[3], KEYS[2] the marker) is not in the hash.
 _RELEASE_LUA = """
+if ARGV[3] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[3] then
+  return 0
+end
 local used = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
 local back = math.min(used, tonumber(ARGV[2]))
 if back > 0 then
   redis.call('HINCRBY', KEYS[1], ARGV[1], -back)
 end
 return back
+"""
+
+
+# Seed a day once: KEYS marker, alive, then the used-hashes of BUCKETS; ARGV generation, ttl, then
+# (fingerprint, bucket index, units) triples. A field keeps the larger of Redis's and the database's
+# count (an upgrade in mid-day finds live counts and no marker). Returns 0 if already seeded.
+_SEED_LUA = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return 0
+end
+local ttl = tonumber(ARGV[2])
+for i = 3, #ARGV, 3 do
+  local key = KEYS[3 + tonumber(ARGV[i + 1])]
+  local units = tonumber(ARGV[i + 2])
+  if units > tonumber(redis.call('HGET', key, ARGV[i]) or '0') then
+    redis.call('HSET', key, ARGV[i], units)
+  end
+end
+for i = 3, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('EXPIRE', KEYS[i], ttl) end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ttl)
+redis.call('SET', KEYS[2], ARGV[1])
+return 1
+"""
+
+# Drop the seeding lock only if it is still ours.
+_UNLOCK_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
 """
 
 
@@ -235,8 +295,14 @@ class QuotaLedger:
         stats_interactive_reserve: int = 1_000,
         clock: Callable[[], datetime] = utcnow,
         namespace: str = "ytc",
+        recorded_usage: RecordedUsage | None = None,
+        seed_grace_seconds: float = 0.0,
+        sleep: Callable[[float], None] = _time.sleep,
     ) -> None:
         self._redis = redis
+        self._recorded_usage = recorded_usage
+        self._seed_grace = seed_grace_seconds
+        self._sleep = sleep
         # Keep the configured order (ties go to the first key), drop repeats and blanks.
         self._keys: dict[str, str] = {}
         for key in keys:
@@ -261,6 +327,8 @@ class QuotaLedger:
         self._prefix = f"{namespace}:quota:{{ledger}}"
         self._reserve_script = redis.register_script(_RESERVE_LUA)
         self._release_script = redis.register_script(_RELEASE_LUA)
+        self._seed_script = redis.register_script(_SEED_LUA)
+        self._unlock_script = redis.register_script(_UNLOCK_LUA)
 
     @property
     def cap(self) -> int:
@@ -290,6 +358,9 @@ class QuotaLedger:
     @property
     def _disabled_key(self) -> str:
         return f"{self._prefix}:disabled"
+
+    def _seeded_key(self, day: date) -> str:
+        return f"{self._prefix}:seeded:{day.isoformat()}"
 
     def _now(self) -> datetime:
         return _aware(self._clock())
@@ -326,13 +397,30 @@ class QuotaLedger:
             raise NoApiKeys()
         now = self._now()
         day = pacific_day(now)
-        status, fingerprint, _used = self._reserve_script(
-            keys=[self._used_key(day, bucket), self._spent_key(day, bucket), self._disabled_key],
-            args=[units, limit, self._day_ttl(now), *self._keys],
-        )
+        keys = [
+            self._used_key(day, bucket),
+            self._spent_key(day, bucket),
+            self._disabled_key,
+            self._seeded_key(day),
+        ]
+        args = [units, limit, self._day_ttl(now), *self._keys]
+        status, fingerprint, _used, generation = self._reserve_script(keys=keys, args=args)
+        if status == "unseeded":
+            self._seed(day, now)
+            status, fingerprint, _used, generation = self._reserve_script(keys=keys, args=args)
         if status == "ok":
             return Lease(
-                key=self._keys[fingerprint], fingerprint=fingerprint, units=units, day=day, bucket=bucket
+                key=self._keys[fingerprint],
+                fingerprint=fingerprint,
+                units=units,
+                day=day,
+                bucket=bucket,
+                generation=generation,
+            )
+        if status == "unseeded":  # another worker's seeding outlived its lock: refuse rather than guess
+            raise TransientYouTubeError(
+                f"the quota ledger for {day.isoformat()} (Pacific) is still being rebuilt; try again",
+                reason="ledgerSeeding",
             )
         if status == "nokeys":
             raise NoApiKeys("every configured YouTube API key is disabled: see `ytcollect quota`")
@@ -347,8 +435,54 @@ class QuotaLedger:
     def release(self, lease: Lease) -> None:
         """Give a lease's units back: the request never reached the API, or the API did not bill it."""
         self._release_script(
-            keys=[self._used_key(lease.day, lease.bucket)], args=[lease.fingerprint, lease.units]
+            keys=[self._used_key(lease.day, lease.bucket), self._seeded_key(lease.day)],
+            args=[lease.fingerprint, lease.units, lease.generation],
         )
+
+    # --- rebuilding a lost day from the database ---------------------------------------------------
+
+    def _seed(self, day: date, now: datetime) -> None:
+        """Make sure ``day``'s used-hashes hold what ``api_calls`` recorded, seeding them once.
+
+        One worker takes the lock and seeds; the others wait for its marker (or take over when its
+        lock lapses). Reservations are refused until the marker exists, so none is lost to the seed.
+        """
+        marker = self._seeded_key(day)
+        lock = f"{self._prefix}:seeding:{day.isoformat()}"
+        deadline = _time.monotonic() + self._seed_grace + _SEED_LOCK_SECONDS + 5
+        token = uuid.uuid4().hex
+        while not self._redis.exists(marker):
+            if self._redis.set(lock, token, nx=True, ex=_SEED_LOCK_SECONDS):
+                try:
+                    self._seed_locked(day, now, token)
+                finally:
+                    self._unlock_script(keys=[lock], args=[token])
+                return
+            if _time.monotonic() > deadline:
+                return  # the caller's second try answers "unseeded"
+            self._sleep(0.05)
+
+    def _seed_locked(self, day: date, now: datetime, generation: str) -> None:
+        start = datetime.combine(day, time(0), tzinfo=PACIFIC).astimezone(UTC)
+        end = next_pacific_midnight(start)
+        read = self._recorded_usage or (lambda _start, _end: {})
+        recorded = read(start, end)
+        if recorded and self._seed_grace > 0 and not self._redis.exists(f"{self._prefix}:alive"):
+            # Redis lost the ledger mid-day: let the calls in flight at that moment write their rows.
+            log.warning(
+                "quota ledger lost from Redis: rebuilding %s from api_calls in %.1fs",
+                day.isoformat(),
+                self._seed_grace,
+            )
+            self._sleep(self._seed_grace)
+            recorded = read(start, end)
+        args: list[str | int] = [generation, self._day_ttl(now)]
+        for (fingerprint, bucket), units in sorted(recorded.items()):
+            if fingerprint in self._keys and bucket in BUCKETS and units > 0:
+                args.extend((fingerprint, BUCKETS.index(bucket), int(units)))
+        keys = [self._seeded_key(day), f"{self._prefix}:alive"]
+        keys += [self._used_key(day, bucket) for bucket in BUCKETS]
+        self._seed_script(keys=keys, args=args)
 
     # --- what the client learns from the API ------------------------------------------------------
 
@@ -396,6 +530,10 @@ class QuotaLedger:
         fingerprints = list(self._keys)
         if not fingerprints:
             return []
+        try:
+            self._seed(day, now)
+        except Exception as exc:  # a report still answers with what Redis holds; reserve() refuses
+            log.warning("could not rebuild %s from api_calls (%s)", day.isoformat(), type(exc).__name__)
         pipe = self._redis.pipeline(transaction=False)
         for bucket in BUCKETS:
             pipe.hmget(self._used_key(day, bucket), fingerprints)

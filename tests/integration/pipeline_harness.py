@@ -70,6 +70,15 @@ def purge_queues(url: str = AMQP_URL) -> None:
         connection.close()
 
 
+def redeclare_stage_queues(url: str, settings: Any) -> None:
+    """A vhost left by a run of an older version holds queues declared without priorities: declaring
+    them again as this version does would fail, so they are replaced (they are empty between tests)."""
+    from actors.broker import redeclare_queues
+
+    purge_queues(url)
+    redeclare_queues(url, QUEUES, settings.broker_max_priority)
+
+
 def drain_events(queue: str = RUN_FINISHED_QUEUE) -> list[bytes]:
     """Every message waiting on ``queue`` (consumed)."""
     connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
@@ -85,6 +94,31 @@ def drain_events(queue: str = RUN_FINISHED_QUEUE) -> list[bytes]:
     finally:
         connection.close()
     return bodies
+
+
+def snapshot_integrity(ctx: Any, run_id: str) -> tuple[list[Any], int, int]:
+    """What exactly-once asks of a run's snapshots: the channels with two from it (none), and its
+    snapshot count beside its distinct DONE channels (equal)."""
+    from models import ChannelSnapshot, Job, JobStatus
+
+    with ctx.session() as s:
+        twice = list(
+            s.execute(
+                sa.select(ChannelSnapshot.channel_id)
+                .where(ChannelSnapshot.run_id == run_id)
+                .group_by(ChannelSnapshot.channel_id)
+                .having(sa.func.count() > 1)
+            ).all()
+        )
+        snapshots = s.execute(
+            sa.select(sa.func.count()).select_from(ChannelSnapshot).where(ChannelSnapshot.run_id == run_id)
+        ).scalar_one()
+        channels_done = s.execute(
+            sa.select(sa.func.count(sa.distinct(Job.channel_id))).where(
+                Job.run_id == run_id, Job.status == JobStatus.DONE
+            )
+        ).scalar_one()
+    return twice, snapshots, channels_done
 
 
 def wait_until(predicate: Callable[[], Any], *, timeout: float = 60.0, interval: float = 0.1) -> Any:
@@ -117,14 +151,14 @@ def emulator() -> Iterator[Any]:
 def rabbit_broker(services: None) -> Iterator[Any]:
     """The actors moved onto a real RabbitMQ broker (with confirms), as a worker process would have them."""
     import dramatiq
-    from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
     import actors  # noqa: F401
-    from actors.broker import middleware, rebind
+    from actors.broker import rabbitmq_broker, rebind
 
     settings = make_settings()
+    redeclare_stage_queues(AMQP_URL, settings)
     original = dramatiq.get_broker()
-    broker = rebind(RabbitmqBroker(url=AMQP_URL, confirm_delivery=True, middleware=middleware(settings)))
+    broker = rebind(rabbitmq_broker(AMQP_URL, settings))
     for name in broker.get_declared_actors():  # fast retries for tests; production reads Settings
         broker.get_actor(name).options.update(min_backoff=100, max_backoff=500, max_retries=3)
     yield broker

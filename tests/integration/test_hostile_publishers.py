@@ -354,3 +354,17 @@ def test_integer_ids_published_with_plain_pika_come_back_as_integers(worker, pip
 
     python_run = start_run(123, 456, catalogue_lines(emulator, 3), ctx=pipeline_ctx, send=send_all)
     assert get_run_status(python_run, 456, ctx=pipeline_ctx)["analysis_id"] == 123
+
+
+def test_a_publishers_broker_priority_is_taken_within_the_queues_range_and_refused_past_it(
+    worker, pipeline_ctx, emulator
+):
+    """Given start_runs carrying broker_priority 2 (what our own messages carry) and 99, then the first runs to the end and the second is refused with the range in its error."""
+    lines = catalogue_lines(emulator, 5)
+    within, beyond = str(uuid.uuid4()), str(uuid.uuid4())
+    publish(envelope(start_kwargs(within, lines), options={"broker_priority": 2}))
+    publish(envelope(start_kwargs(beyond, lines), options={"broker_priority": 99}))
+
+    assert_exact(pipeline_ctx, within, wait_until(lambda: finished(pipeline_ctx, within), timeout=30))
+    refused = wait_until(lambda: finished(pipeline_ctx, beyond), timeout=30)
+    assert refused["total_jobs"] == 0 and "broker_priority must be an integer from 0 to 3" in refused["error"]

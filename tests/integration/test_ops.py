@@ -30,6 +30,7 @@ from psycopg import sql
 
 from pipeline.youtube.quota import key_fingerprint
 from tests.conftest import AMQP_URL, PG_URL, REDIS_URL, named
+from tests.factories import make_settings
 
 pytestmark = pytest.mark.services
 
@@ -361,7 +362,10 @@ def _send_probe() -> None:
     import dramatiq
     from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
-    sender = RabbitmqBroker(url=AMQP_URL, confirm_delivery=True)
+    # Declaring the queue as the worker does (a priority queue), or RabbitMQ refuses the publish.
+    sender = RabbitmqBroker(
+        url=AMQP_URL, confirm_delivery=True, max_priority=make_settings().broker_max_priority or None
+    )
     try:
         dramatiq.actor(lambda: None, broker=sender, actor_name="ops_probe", queue_name=PROBE_QUEUE).send()
     finally:

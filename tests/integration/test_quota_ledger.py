@@ -150,7 +150,8 @@ def test_spent_answer_after_midnight_spends_the_lease_day_only(make_ledger):
 
 
 def test_day_keys_expire_after_their_day_and_disabled_persists(make_ledger, redis):
-    """Given reservations, a spent and a disabled key, when Redis is inspected, then day keys carry a TTL past the day's end and the disabled set none."""
+    """Given reservations, a spent and a disabled key, when Redis is inspected, then day keys (the seeded
+    marker too) carry a TTL past the day's end and the disabled set and the alive mark none."""
     clock = Clock(LATE)
     ledger = make_ledger(keys=KEYS[:2], clock=clock)
     ledger.reserve(1)
@@ -158,16 +159,16 @@ def test_day_keys_expire_after_their_day_and_disabled_persists(make_ledger, redi
     ledger.disable(FP[1], "API_KEY_INVALID")
     ns = ledger._prefix.split(":")[0]
     keys = sorted(redis.scan_iter(match=f"{ns}:*"))
-    assert all(k.startswith(f"{ns}:quota:") for k in keys) and len(keys) == 3
+    assert all(k.startswith(f"{ns}:quota:") for k in keys) and len(keys) == 5
     to_midnight = 10 * 60
     for key in keys:
         ttl = redis.ttl(key)
-        if key.endswith(":disabled"):
+        if key.endswith((":disabled", ":alive")):
             assert ttl == -1
         else:
             assert to_midnight < ttl <= to_midnight + 86_400 + 1
     for key in keys:  # the ledger stores fingerprints, never a key
-        dump = str(redis.hgetall(key))
+        dump = str(redis.hgetall(key) if redis.type(key) == "hash" else redis.get(key))
         assert not any(k in dump or k in key for k in KEYS)
 
 

@@ -37,7 +37,7 @@ from pytest_mock import MockerFixture
 
 from actors.dispatch import send_all
 from emulator import EmulatorConfig, EmulatorServer, fingerprint
-from models import ChannelSnapshot, Job, JobStatus, Run
+from models import Job, JobStatus, Run
 from pipeline import maintenance
 from pipeline.completion import RunCompletion
 from pipeline.errors import RunNotFound
@@ -52,6 +52,8 @@ from tests.integration.pipeline_harness import (
     QUEUES,
     RUN_FINISHED_QUEUE,
     make_pipeline_ctx,
+    redeclare_stage_queues,
+    snapshot_integrity,
     truncate,
     wait_until,
 )
@@ -124,16 +126,14 @@ def ensure_vhost() -> None:
 def rel_broker(services: None) -> Iterator[Any]:
     """The actors on a RabbitMQ broker in the tests' vhost (with confirms), for sending from this process."""
     import dramatiq
-    from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
     import actors  # noqa: F401
-    from actors.broker import middleware, rebind
+    from actors.broker import rabbitmq_broker, rebind
 
     ensure_vhost()
+    redeclare_stage_queues(BROKER_URL, make_settings())
     original = dramatiq.get_broker()
-    broker = rebind(
-        RabbitmqBroker(url=BROKER_URL, confirm_delivery=True, middleware=middleware(make_settings()))
-    )
+    broker = rebind(rabbitmq_broker(BROKER_URL, make_settings()))
     yield broker
     broker.close()
     rebind(original)
@@ -572,20 +572,7 @@ def assert_exact(
                 sa.select(Job.status, sa.func.count()).where(Job.run_id == run_id).group_by(Job.status)
             ).all()
         )
-        twice = s.execute(
-            sa.select(ChannelSnapshot.channel_id)
-            .where(ChannelSnapshot.run_id == run_id)
-            .group_by(ChannelSnapshot.channel_id)
-            .having(sa.func.count() > 1)
-        ).all()
-        snapshots = s.execute(
-            sa.select(sa.func.count()).select_from(ChannelSnapshot).where(ChannelSnapshot.run_id == run_id)
-        ).scalar_one()
-        channels_done = s.execute(
-            sa.select(sa.func.count(sa.distinct(Job.channel_id))).where(
-                Job.run_id == run_id, Job.status == JobStatus.DONE
-            )
-        ).scalar_one()
+    twice, snapshots, channels_done = snapshot_integrity(rig.ctx, run_id)
     assert counts == by_status, (counts, by_status)
     assert sum(counts.values()) == status["total_jobs"] > 0
     assert not set(by_status) & set(OPEN), by_status

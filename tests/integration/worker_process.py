@@ -78,11 +78,15 @@ class WorkerProcess:
         threads: int = 4,
         extra_args: Sequence[str] = (),
         cwd: Path | None = None,
+        prefix: Sequence[str] = (),
     ) -> None:
+        """``prefix`` runs the worker through another command that execs it (``ip netns exec NS``), so
+        the process group and the ready line are still the worker's own."""
         self.env = dict(env)
         self.log_path = log_path
         self.cwd = cwd or log_path.parent  # not the repository: no .env file can be picked up
         self.argv = [
+            *prefix,
             sys.executable,
             "-m",
             "dramatiq",

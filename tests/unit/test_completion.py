@@ -79,3 +79,17 @@ def test_search_budget_is_never_exceeded(completion):
     """Given a budget of 2, when 5 searches are asked for, then only 2 are granted."""
     assert [completion.take_search("r", 2) for _ in range(5)] == [True, True, False, False, False]
     assert not completion.take_search("r2", 0)
+
+
+def test_a_lost_search_counter_restarts_at_what_the_run_was_billed():
+    """Given a run that claimed 2 of its 3 searches and was billed for them, when Redis loses its counter,
+    then the counter restarts at the 2 billed, so only 1 more is granted, and a give-back never recreates it."""
+    redis = fakeredis.FakeRedis(decode_responses=True)
+    billed = {"r": 2}
+    completion = RunCompletion(redis, searches_billed=lambda run_id: billed.get(run_id, 0))
+    completion.register("r", total_jobs=5, unresolved_jobs=5)
+    assert [completion.take_search("r", 3) for _ in range(2)] == [True, True]
+    redis.flushdb()
+    completion.give_back_search("r")
+    assert redis.get(run_key("r", "searches")) is None
+    assert [completion.take_search("r", 3) for _ in range(3)] == [True, False, False]
