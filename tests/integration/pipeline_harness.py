@@ -45,15 +45,12 @@ def reset_database(url: str) -> sa.Engine:
 
 
 def truncate(engine: sa.Engine) -> None:
+    """Empty every table the models define, so no state (a remembered miss, a token) leaks between tests."""
+    import models
+
+    tables = ", ".join(table.name for table in models.metadata.sorted_tables)
     with engine.begin() as conn:
-        conn.execute(
-            sa.text(
-                "TRUNCATE runs, run_inputs, jobs, channels, channel_snapshots, resolutions, resolution_changes, "
-                "api_calls, videos, video_snapshots, run_video_channels, run_video_batches, api_tokens, "
-                "watchlists, discoveries, discovery_cycles, discovery_searches, discovery_budget_days "
-                "RESTART IDENTITY CASCADE"
-            )
-        )
+        conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 
 def purge_queues(url: str = AMQP_URL) -> None:
