@@ -259,5 +259,6 @@ class RunCompletion:
             "units",
             "searches",
             "events",  # pipeline.progress: the live event stream
+            "answers",  # pipeline.stages.answers: lookups a redelivered resolve need not ask again
         )
         self.redis.delete(*(run_key(run_id, n) for n in names))

@@ -165,6 +165,19 @@ class Settings(BaseSettings):
         "keep it under RabbitMQ's 30-minute consumer timeout",
     )
     resolve_batch_size: int = Field(default=50, ge=1, le=50)
+    resolve_lookups_per_message: int = Field(
+        default=10,
+        ge=1,
+        le=100,
+        description="handles, usernames and custom URLs per resolve message: its load, commit and publish "
+        "are paid once for all of them",
+    )
+    resolve_lookup_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=32,
+        description="lookups of one resolve message asked at the same time (each waits on the API's latency)",
+    )
     metadata_batch_size: int = Field(default=50, ge=1, le=50)
 
     # --- the broker (RabbitMQ) ----------------------------------------------------------------------

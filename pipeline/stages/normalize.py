@@ -1,8 +1,8 @@
 """``normalize``: parse and dedupe every input, create the jobs, answer from the cache, fan out.
 
 No network call: invalid inputs fail at once (costing nothing), channel ids and cache hits go straight
-to metadata, the rest to ``resolve`` (one job per message for single lookups, 50 for videos and
-playlists, which the API answers 50 ids a call).
+to metadata, the rest to ``resolve`` (several single lookups per message, 50 videos or playlists,
+which the API answers 50 ids a call).
 """
 
 from __future__ import annotations
@@ -54,14 +54,18 @@ def normalize_run(ctx: Context, run_id: str) -> list[Send]:
 
 
 def resolve_messages(ctx: Context, run_id: str, jobs: list[Any]) -> list[Send]:
-    """One message per single lookup; videos and playlists in messages of RESOLVE_BATCH_SIZE."""
-    by_kind: dict[str, list[int]] = defaultdict(list)
+    """Videos and playlists by kind in messages of RESOLVE_BATCH_SIZE (one API call each); handles,
+    usernames and custom URLs together in messages of RESOLVE_LOOKUPS_PER_MESSAGE."""
+    groups: dict[str, list[int]] = defaultdict(list)
     for job in jobs:
-        by_kind[job.kind].append(job.id)
-    size = ctx.settings.resolve_batch_size
+        groups[job.kind if job.kind in BATCH_KINDS else "single"].append(job.id)
     sends: list[Send] = []
-    for kind, ids in by_kind.items():
-        step = size if kind in BATCH_KINDS else 1
+    for group, ids in groups.items():
+        step = (
+            ctx.settings.resolve_batch_size
+            if group in BATCH_KINDS
+            else ctx.settings.resolve_lookups_per_message
+        )
         sends.extend(
             messages.resolve(run_id, ids[start : start + step]) for start in range(0, len(ids), step)
         )

@@ -67,6 +67,17 @@ class Outcome:
         self.done[job_id] = Resolved(record.channel_id, method, confidence)
         self.channels[record.channel_id] = record
 
+    def merge(self, other: Outcome) -> None:
+        """Take in what another part of the same delivery settled (a concurrent lookup's own outcome)."""
+        self.done.update(other.done)
+        self.fetching.update(other.fetching)
+        self.failed.update(other.failed)
+        self.waits.update(other.waits)
+        self.channels.update(other.channels)
+
+    def settled_ids(self) -> set[int]:
+        return {*self.done, *self.fetching, *self.failed, *self.waits}
+
     def fail(self, job_ids: Iterable[int], code: str, message: str) -> None:
         for job_id in job_ids:
             self.failed[job_id] = Failure(code, message)

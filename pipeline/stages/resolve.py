@@ -3,17 +3,26 @@
 Handles and usernames come back with the channel's metadata (the lookup asks for the same parts
 ``fetch_metadata`` would), so those jobs are done here; videos, playlists and search hits only name
 their channel, whose metadata waits for the run's barrier so it shares 50-id batches.
+
+A message carries several single lookups (``RESOLVE_LOOKUPS_PER_MESSAGE``), asked concurrently
+(``RESOLVE_LOOKUP_CONCURRENCY``): the load, the commit, the Redis marks and the message are paid once
+for all of them, and a thread waiting on the API's latency waits for several answers at once. Every
+answer is kept in Redis as it arrives (``answers``), so a redelivery pays none of them again.
 """
 
 from __future__ import annotations
 
+import contextvars
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from models import Confidence, Job, JobStatus, LookupMiss, ResolutionMethod, Run, RunStatus
 from pipeline import misses, store
 from pipeline.context import Context
 from pipeline.inputs import InputKind
 from pipeline.messages import Send
+from pipeline.stages import answers
 from pipeline.stages.advance import RESOLUTION_STATES, Progress, advance
 from pipeline.stages.outcome import Failure, Outcome, Resolved, apply_outcome, priority
 from pipeline.youtube.errors import NoApiKeys, PermanentYouTubeError, QuotaExhausted
@@ -52,16 +61,23 @@ def resolve_jobs(ctx: Context, run_id: str, job_ids: Sequence[int]) -> list[Send
         )
         remembered = {j.id: by_key[j.dedupe_key] for j in jobs if j.dedupe_key in by_key}
     outcome = Outcome()
+    # Answered by an earlier delivery of this message that did not live to commit: not asked again.
+    recalled = answers.recall(ctx.redis, run_id, [j.id for j in jobs], outcome)
     searching = bool((run.options or {}).get("allow_search"))
     for job in jobs:
         miss = remembered.get(job.id)
-        if miss is not None and not (searching and miss.error_code == "needs_search"):
+        if (
+            job.id not in recalled
+            and miss is not None
+            and not (searching and miss.error_code == "needs_search")
+        ):
             outcome.failed[job.id] = _remembered_failure(miss)
     try:
-        _resolve_into(ctx, run, [j for j in jobs if j.id not in outcome.failed], outcome)
+        _resolve_into(ctx, run, [j for j in jobs if j.id not in outcome.settled_ids()], outcome)
     finally:
         # Whatever was settled before an error (a transient one is re-raised for a retry) is kept.
         apply_outcome(ctx, run, outcome, from_statuses=_FROM, record_resolutions=True)
+        answers.drop(ctx.redis, run_id, outcome.settled())
         _remember_misses(ctx, [j for j in jobs if j.id not in remembered], outcome)
     # A delivery killed after its commit left jobs settled in the database but not in Redis: this
     # redelivery marks them again (both marks are idempotent), or the run would wait for reconcile.
@@ -107,20 +123,62 @@ def _resolve_into(ctx: Context, run: Run, jobs: list[Job], outcome: Outcome) -> 
             batch = [j for j in jobs if j.kind == kind]
             if batch:
                 _resolve_batch(ctx, run, batch, method, noun, outcome)
+                answers.remember(ctx.redis, run.id, outcome, [j.id for j in batch])
                 for job in batch:
                     pending.pop(job.id)
-        for job in jobs:
-            if job.kind in BATCH_LOOKUPS:
-                continue
-            try:
-                _resolve_single(ctx, run, job, outcome)
-            except PermanentYouTubeError as exc:
-                outcome.fail([job.id], exc.error_code, str(exc))
-            pending.pop(job.id)
+        singles = [j for j in jobs if j.kind not in BATCH_LOOKUPS]
+        _resolve_singles(ctx, run, singles, outcome, pending)
     except QuotaExhausted as exc:  # the default bucket: every job not yet asked needs it
         outcome.wait(pending, exc)
     except NoApiKeys as exc:
         outcome.fail(pending, "no_api_keys", str(exc))
+
+
+def _resolve_singles(
+    ctx: Context, run: Run, jobs: list[Job], outcome: Outcome, pending: dict[int, Job]
+) -> None:
+    """Ask the single lookups concurrently, each into its own ``Outcome``, merged here in job order.
+
+    The first spent quota or missing key stops the lookups not yet started (they stay in ``pending``
+    for the caller to park or fail); any other error is raised once every started lookup has ended,
+    so what they settled is committed before the retry.
+    """
+    stop = threading.Event()
+
+    def one(job: Job) -> Outcome | BaseException | None:
+        if stop.is_set():
+            return None  # not asked
+        part = Outcome()
+        try:
+            _resolve_single(ctx, run, job, part)
+        except PermanentYouTubeError as exc:
+            part.fail([job.id], exc.error_code, str(exc))
+        except (QuotaExhausted, NoApiKeys) as exc:
+            stop.set()
+            return exc
+        except Exception as exc:  # transient: retried with the message, after the others are kept
+            return exc
+        answers.remember(ctx.redis, run.id, part, [job.id])
+        return part
+
+    workers = min(len(jobs), ctx.settings.resolve_lookup_concurrency)
+    if workers <= 1:
+        results = [one(job) for job in jobs]
+    else:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lookup") as pool:
+            # Each lookup in a copy of this thread's context: its log lines name the run and message.
+            results = list(pool.map(lambda job: contextvars.copy_context().run(one, job), jobs))
+    raised: BaseException | None = None
+    for job, result in zip(jobs, results, strict=True):
+        if isinstance(result, Outcome):
+            outcome.merge(result)
+            pending.pop(job.id)
+        elif isinstance(result, (QuotaExhausted, NoApiKeys)):
+            raised = result if not isinstance(raised, (QuotaExhausted, NoApiKeys)) else raised
+        elif result is not None and raised is None:
+            raised = result
+    if raised is not None:
+        raise raised
 
 
 def _resolve_batch(

@@ -39,10 +39,12 @@ def open_jobs(ctx: Any, run_id: str) -> int:
 
 
 def test_an_interactive_run_overtakes_the_queued_lookups_of_a_system_run(
-    rabbit_broker: Any, pipeline_ctx: Any, emulator: Any
+    rabbit_broker: Any, pipeline_ctx: Any, emulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Given a system run whose 300 lookups fill the resolve queue of a two-thread worker, when a 10-input interactive run starts behind them, then it finishes while most of the system run's lookups are still waiting (first in, first out it would wait for all of them)."""
     emulator.set_faults(latency_ms=25)
+    # One lookup per message, so the system run's 300 lookups are 300 queued messages to overtake.
+    monkeypatch.setattr(pipeline_ctx.settings, "resolve_lookups_per_message", 1)
     live = [c for c in emulator.catalogue.sample(3_000) if not c["terminated"] and c["handle"]]
     system_lines = [f"@{c['handle']}" for c in live[:300]]
     interactive_lines = [f"@{c['handle']}" for c in live[300:310]]

@@ -764,6 +764,7 @@ def test_a_stage_killed_between_its_commit_and_its_redis_marks_counts_on_redeliv
     )
 
     ctx = rig.ctx
+    mocker.patch.object(ctx.settings, "resolve_lookups_per_message", 1)  # a message per lookup, to kill each
     live = [c for c in rig.emulator.catalogue.sample(40) if not c["terminated"] and c["handle"]]
     lines = [f"@{c['handle']}" for c in live[:4]] + [c["id"] for c in live[4:7]]
     run_id = str(uuid.uuid4())
