@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -253,6 +254,31 @@ def update_job(
     return _rowcount(session, stmt) == 1
 
 
+def update_jobs(
+    session: Session, *, rows: Sequence[dict[str, Any]], from_statuses: Iterable[str], now: datetime
+) -> None:
+    """Guarded update of many jobs, each with its own values (``{"id": …, column: value…}``).
+
+    One executemany per set of columns, on the Core table: the ORM's bulk UPDATE re-evaluated its
+    criteria against the session for every job, a quarter of a resolve message's CPU.
+    """
+    if not rows:
+        return
+    table = _table(Job)
+    allowed = [str(s) for s in from_statuses]
+    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        shapes.setdefault(tuple(sorted(k for k in row if k != "id")), []).append(row)
+    for names, group in shapes.items():
+        stmt = (
+            table.update()
+            # Not ``in_``: an expanding IN cannot take part in an executemany.
+            .where(table.c.id == sa.bindparam("job_id_"), sa.or_(*(table.c.status == s for s in allowed)))
+            .values(updated_at=now, **{name: sa.bindparam(f"{name}_") for name in names})
+        )
+        session.execute(stmt, [{"job_id_": r["id"], **{f"{n}_": r[n] for n in names}} for r in group])
+
+
 def count_jobs_by_status(session: Session, *, run_id: str) -> dict[str, int]:
     rows = session.execute(
         sa.select(col(Job.status), sa.func.count()).where(col(Job.run_id) == run_id).group_by(col(Job.status))
@@ -304,6 +330,17 @@ def cached_resolutions(
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class Found:
+    """What one input resolved to, for ``record_resolutions`` (``channel_id=None``: it no longer does)."""
+
+    kind: InputKind
+    value: str
+    channel_id: str | None
+    method: ResolutionMethod
+    confidence: Confidence
+
+
 def record_resolution(
     session: Session,
     *,
@@ -315,54 +352,75 @@ def record_resolution(
     now: datetime,
     run_id: str | None,
 ) -> str | None:
-    """Upsert what an input resolves to; when it moved to another channel, keep the change as history.
+    """Upsert what one input resolves to; returns the previous channel id when it changed (None otherwise)."""
+    changed = record_resolutions(
+        session, found=[Found(kind, value, channel_id, method, confidence)], now=now, run_id=run_id
+    )
+    return changed.get(dedupe_key(kind, value))
 
-    Returns the previous channel id when it changed (None otherwise). ``channel_id=None`` records that the
-    input no longer resolves (a handle released), which is a change too when it used to resolve.
+
+def record_resolutions(
+    session: Session, *, found: Sequence[Found], now: datetime, run_id: str | None
+) -> dict[str, str]:
+    """Upsert what inputs resolve to; when one moved to another channel, keep the change as history.
+
+    One locking read and one multi-row insert for the lot (a resolve message settles several inputs).
+    Returns, by dedupe key, the previous channel id of each input whose channel changed.
+    ``channel_id=None`` records that an input no longer resolves (a handle released), which is a
+    change too when it used to resolve.
     """
-    key = dedupe_key(kind, value)
-    existing = session.exec(select(Resolution).where(Resolution.dedupe_key == key).with_for_update()).first()
-    if existing is None:
-        if channel_id is None:
-            return None
-        stmt = (
-            _insert(session, _table(Resolution))
-            .values(
-                kind=kind,
-                value=value,
-                dedupe_key=key,
-                channel_id=channel_id,
-                method=method,
-                confidence=confidence,
-                resolved_at=now,
-                first_resolved_at=now,
+    by_key = {dedupe_key(f.kind, f.value): f for f in found}
+    if not by_key:
+        return {}
+    keys = sorted(by_key)  # one lock order for every caller: concurrent messages cannot deadlock
+    query = (
+        select(Resolution).where(col(Resolution.dedupe_key).in_(keys)).order_by(col(Resolution.dedupe_key))
+    )
+    existing = {r.dedupe_key: r for r in session.exec(query.with_for_update())}
+    fresh = [
+        {
+            "kind": f.kind,
+            "value": f.value,
+            "dedupe_key": key,
+            "channel_id": f.channel_id,
+            "method": f.method,
+            "confidence": f.confidence,
+            "resolved_at": now,
+            "first_resolved_at": now,
+        }
+        for key in keys
+        if key not in existing and (f := by_key[key]).channel_id is not None
+    ]
+    if fresh:
+        stmt = _insert(session, _table(Resolution)).values(fresh)
+        session.execute(stmt.on_conflict_do_nothing(index_elements=["dedupe_key"]))
+    changed: dict[str, str] = {}
+    for key, row in existing.items():
+        f = by_key[key]
+        previous = row.channel_id
+        if f.channel_id is None or previous != f.channel_id:
+            session.add(
+                ResolutionChange(
+                    kind=f.kind,
+                    value=f.value,
+                    dedupe_key=key,
+                    old_channel_id=previous,
+                    new_channel_id=f.channel_id,
+                    changed_at=now,
+                    run_id=run_id,
+                )
             )
-            .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        )
-        session.execute(stmt)
-        return None
-    previous = existing.channel_id
-    if channel_id is None or previous != channel_id:
-        session.add(
-            ResolutionChange(
-                kind=kind,
-                value=value,
-                dedupe_key=key,
-                old_channel_id=previous,
-                new_channel_id=channel_id,
-                changed_at=now,
-                run_id=run_id,
-            )
-        )
-    if channel_id is None:
-        session.delete(existing)
-        return previous
-    existing.channel_id = channel_id
-    existing.method = method
-    existing.confidence = confidence
-    existing.resolved_at = now
-    session.add(existing)
-    return previous if previous != channel_id else None
+            if previous is not None:
+                changed[key] = previous
+        if f.channel_id is None:
+            session.delete(row)
+            continue
+        row.channel_id = f.channel_id
+        row.method = f.method
+        row.confidence = f.confidence
+        row.resolved_at = now
+        session.add(row)
+    return changed
 
 
 def resolution_changes(
@@ -568,8 +626,11 @@ def run_results(
 
 
 def insert_api_call(session: Session, *, record: ApiCallRecord) -> None:
-    session.add(
-        ApiCall(
+    """One row per call, as a Core insert (no unit of work: the recorder's session holds nothing else)."""
+    session.execute(
+        _table(ApiCall)
+        .insert()
+        .values(
             at=record.at,
             endpoint=record.endpoint,
             key_fingerprint=record.key_fingerprint,

@@ -120,54 +120,46 @@ def apply_outcome(
         if record_resolutions:
             resolved = {**outcome.done, **outcome.fetching}
             jobs = store.jobs_by_ids(session, run_id=run.id, job_ids=resolved)
-            for job in jobs:
-                found = resolved[job.id]
-                if not found.method.startswith(CACHE_PREFIX):
-                    store.record_resolution(
-                        session,
-                        kind=job.kind,
-                        value=job.value,
-                        channel_id=found.channel_id,
-                        method=ResolutionMethod(found.method),
-                        confidence=found.confidence,
-                        now=now,
-                        run_id=run.id,
-                    )
+            found = [
+                store.Found(job.kind, job.value, r.channel_id, ResolutionMethod(r.method), r.confidence)
+                for job in jobs
+                if not (r := resolved[job.id]).method.startswith(CACHE_PREFIX)
+            ]
+            store.record_resolutions(session, found=found, now=now, run_id=run.id)
+        rows: list[dict[str, object]] = []
         for status, group in ((JobStatus.DONE, outcome.done), (JobStatus.FETCHING, outcome.fetching)):
-            for job_id, found in group.items():
-                store.update_job(
-                    session,
-                    job_id=job_id,
-                    from_statuses=allowed,
-                    now=now,
-                    status=status,
-                    channel_id=found.channel_id,
-                    method=found.method,
-                    confidence=found.confidence,
-                    error_code=None,  # a job back from a quota wait no longer waits for its bucket
-                    error_message=None,
-                )
-        for job_id, failure in outcome.failed.items():
-            store.update_job(
-                session,
-                job_id=job_id,
-                from_statuses=allowed,
-                now=now,
-                status=failure.status,
-                error_code=failure.code[:64],
-                error_message=failure.message[:1000],
+            rows.extend(
+                {
+                    "id": job_id,
+                    "status": status,
+                    "channel_id": found.channel_id,
+                    "method": found.method,
+                    "confidence": found.confidence,
+                    "error_code": None,  # a job back from a quota wait no longer waits for its bucket
+                    "error_message": None,
+                }
+                for job_id, found in group.items()
             )
-        for job_id, wait in outcome.waits.items():
-            store.update_job(
-                session,
-                job_id=job_id,
-                from_statuses=allowed,
-                now=now,
-                status=JobStatus.WAITING_QUOTA,
-                waiting_until=wait.resets_at,
-                error_code=wait.code,
-                error_message=wait.message,
-            )
+        rows.extend(
+            {
+                "id": job_id,
+                "status": failure.status,
+                "error_code": failure.code[:64],
+                "error_message": failure.message[:1000],
+            }
+            for job_id, failure in outcome.failed.items()
+        )
+        rows.extend(
+            {
+                "id": job_id,
+                "status": JobStatus.WAITING_QUOTA,
+                "waiting_until": wait.resets_at,
+                "error_code": wait.code,
+                "error_message": wait.message,
+            }
+            for job_id, wait in outcome.waits.items()
+        )
+        store.update_jobs(session, rows=rows, from_statuses=allowed, now=now)
         if outcome.waits:
             store.set_run_waiting(
                 session, run_id=run.id, until=max(w.resets_at for w in outcome.waits.values())
