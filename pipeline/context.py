@@ -49,14 +49,14 @@ def searches_billed(sessions: sessionmaker[Session], run_id: str) -> int:
 class ApiCallRecorder:
     """The client's sink: every call becomes an ``api_calls`` row and counts toward its run's units."""
 
-    def __init__(self, sessions: sessionmaker[Session], completion: RunCompletion) -> None:
-        self.sessions = sessions
+    def __init__(self, engine: sa.Engine, completion: RunCompletion) -> None:
+        self.engine = engine
         self.completion = completion
 
     def __call__(self, record: ApiCallRecord) -> None:
         try:
-            with db.session_scope(self.sessions) as session:
-                store.insert_api_call(session, record=record)
+            with self.engine.begin() as connection:  # no Session: a lookup's row costs one short transaction
+                store.insert_api_call(connection, record=record)
             if record.run_id and record.units:
                 self.completion.add_units(record.run_id, record.endpoint, record.units)
         except Exception:  # recording must never turn a good API answer into a failed job
@@ -139,7 +139,7 @@ def build_context(
         keys = [EMBEDDED_API_KEY]
 
     ledger = resources.quota_ledger(settings, redis, keys, clock=clock, engine=engine)
-    recorder = ApiCallRecorder(sessions, completion)
+    recorder = ApiCallRecorder(engine, completion)
     youtube = YouTubeClient(
         base_url=base_url,
         ledger=ledger,

@@ -625,22 +625,21 @@ def run_results(
 # --- API calls ----------------------------------------------------------------------------------
 
 
-def insert_api_call(session: Session, *, record: ApiCallRecord) -> None:
-    """One row per call, as a Core insert (no unit of work: the recorder's session holds nothing else)."""
-    session.execute(
-        _table(ApiCall)
-        .insert()
-        .values(
-            at=record.at,
-            endpoint=record.endpoint,
-            key_fingerprint=record.key_fingerprint,
-            units=record.units,
-            outcome=record.outcome,
-            http_status=record.http_status,
-            latency_ms=record.latency_ms,
-            attempt=record.attempt,
-            run_id=record.run_id,
-        )
+def insert_api_call(connection: Session | sa.Connection, *, record: ApiCallRecord) -> None:
+    """One row per call, as a Core insert (the recorder writes it on a bare connection, no Session)."""
+    connection.execute(
+        _table(ApiCall).insert(),
+        {
+            "at": record.at,
+            "endpoint": record.endpoint,
+            "key_fingerprint": record.key_fingerprint,
+            "units": record.units,
+            "outcome": record.outcome,
+            "http_status": record.http_status,
+            "latency_ms": record.latency_ms,
+            "attempt": record.attempt,
+            "run_id": record.run_id,
+        },
     )
 
 
