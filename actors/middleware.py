@@ -10,7 +10,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import dramatiq
@@ -18,6 +18,7 @@ from dramatiq.broker import MessageProxy
 from dramatiq.common import q_name
 from dramatiq.errors import ActorNotFound
 
+from actors import envelope
 from actors.metrics import dramatiq_environment, forget_dead_processes, serve_metrics
 from pipeline.config import Settings
 from pipeline.errors import ConfigurationError
@@ -61,11 +62,15 @@ class QueueGuard(dramatiq.Middleware):
         handle = thread.handle_message
 
         def guarded(message: MessageProxy) -> None:
+            unusable = envelope.take(message.message_id)
+            if unusable is not None:  # a body Dramatiq could not decode (actors/envelope.py)
+                self.refuse(thread, message, unusable.reason, unusable.fields or {})
+                return
             reason = self.refusal(broker, thread.queue_name, message)
             if reason is None:
                 handle(message)
             else:
-                self.refuse(thread, message, reason)
+                self.refuse(thread, message, reason, message.asdict())
 
         setattr(thread, "handle_message", guarded)  # noqa: B010  (an instance's bound method, replaced)
 
@@ -109,24 +114,26 @@ class QueueGuard(dramatiq.Middleware):
         limit = actor.options.get("max_retries", self.max_retries)
         if not isinstance(retries, int) or isinstance(retries, bool) or not 0 <= retries <= limit:
             return f"options.retries must be an integer from 0 to {limit}"
-        if actor.actor_name == "start_run" and _start_run_id(message.kwargs) is None:
+        if actor.actor_name == "start_run" and sent_run_id(queue, message.asdict()) is None:
             return "kwargs.run_id is missing or unusable (a string of 1 to 64 characters, a UUID)"
         return None
 
-    def refuse(self, thread: Any, message: MessageProxy, reason: str) -> None:
-        """Answer a start_run that names its run, else dead-letter; either way one log line."""
-        if _is_start_run_on(thread.queue_name, message):
+    def refuse(self, thread: Any, message: MessageProxy, reason: str, fields: dict[str, Any]) -> None:
+        """Answer a start_run that names its run (``fields``: the envelope as sent), else dead-letter;
+        either way one log line."""
+        run_id = sent_run_id(thread.queue_name, fields)
+        if run_id is not None:
             try:
                 from actors.start_run import answer_refused_start_run
 
-                if answer_refused_start_run(message.kwargs, f"the message was refused: {reason}"):
-                    thread.post_process_message(message)  # answered: acked
-                    return
+                answer_refused_start_run(run_id, fields.get("kwargs"), f"the message was refused: {reason}")
+                thread.post_process_message(message)  # answered: acked
+                return
             except Exception as exc:  # the database is down: keep the message, say so
                 log.error("could not record the refusal of message %s: %s", message.message_id, exc)
         log.error(
             "message %s (actor %r) on queue %s refused and dead-lettered: %s",
-            str(message.message_id)[:100],
+            str(fields.get("message_id", message.message_id))[:100],  # the sender's id, when it sent one
             str(message.actor_name)[:100],
             thread.queue_name,
             reason,
@@ -139,12 +146,25 @@ def _finite_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _start_run_id(kwargs: Any) -> str | None:
-    return usable_run_id(kwargs.get("run_id")) if isinstance(kwargs, dict) else None
+def sent_run_id(queue: str, fields: Mapping[str, Any]) -> str | None:
+    """The run a ``start_run`` envelope consumed from ``runs`` names, or None: it is no start_run of
+    that queue, or names no usable run_id."""
+    if fields.get("actor_name") != "start_run" or q_name(queue) != "runs":
+        return None
+    if fields.get("queue_name", queue) != queue:
+        return None
+    return call_run_id(fields.get("args"), fields.get("kwargs"), fields.get("run_id"))
 
 
-def _is_start_run_on(queue: str, message: MessageProxy) -> bool:
-    return message.actor_name == "start_run" and q_name(queue) == "runs" and message.queue_name == queue
+def call_run_id(args: Any, kwargs: Any, beside: Any = None) -> str | None:
+    """Where a backend may have put a start_run's run_id: ``kwargs.run_id``; else the first positional
+    argument (the signature's order, as ``start_run.send(run_id, ...)`` sends it); else ``beside`` (a
+    ``run_id`` key next to the envelope's fields)."""
+    if isinstance(kwargs, dict) and "run_id" in kwargs:
+        return usable_run_id(kwargs["run_id"])
+    if isinstance(args, list | tuple) and args:
+        return usable_run_id(args[0])
+    return usable_run_id(beside)
 
 
 class RequireWorkerSettings(dramatiq.Middleware):
