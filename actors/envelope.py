@@ -41,7 +41,8 @@ _lock = threading.Lock()
 
 
 def envelope_problem(fields: Any) -> str | None:
-    """Why Dramatiq could not build a message from ``fields``, or None when it can."""
+    """Why Dramatiq could not build a usable message from ``fields`` (or one whose id or timestamp is not
+    what every later step assumes), or None when it can."""
     if not isinstance(fields, dict):
         return f"the body is a JSON {type(fields).__name__}, not an object (a Dramatiq message)"
     problems = []
@@ -55,11 +56,18 @@ def envelope_problem(fields: Any) -> str | None:
         problems.append(f"unknown envelope field(s) {unknown[:10]}: a start_run's fields go in kwargs")
     if "args" in fields and not isinstance(fields["args"], list):
         problems.append("args must be a list (the actor's positional arguments; start_run takes none)")
+    if not isinstance(fields.get("message_id", ""), str):
+        problems.append("message_id must be a string")  # a dict one was unhashable in every table keyed by it
+    stamp = fields.get("message_timestamp", 0)
+    if not isinstance(stamp, int) or isinstance(stamp, bool):
+        problems.append("message_timestamp must be an integer (milliseconds since the epoch)")
     return "; ".join(problems) or None
 
 
 def take(message_id: str) -> Unusable | None:
     """The unusable body decoded as ``message_id`` in this process (once), or None for a real message."""
+    if not isinstance(message_id, str):
+        return None
     with _lock:
         return _pending.pop(message_id, None)
 

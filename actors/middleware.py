@@ -149,7 +149,8 @@ def _finite_number(value: Any) -> bool:
 def sent_run_id(queue: str, fields: Mapping[str, Any]) -> str | None:
     """The run a ``start_run`` envelope consumed from ``runs`` names, or None: it is no start_run of
     that queue, or names no usable run_id."""
-    if fields.get("actor_name") != "start_run" or q_name(queue) != "runs":
+    # On runs an envelope that names no actor can only have meant start_run, the queue's one actor.
+    if fields.get("actor_name", "start_run") != "start_run" or q_name(queue) != "runs":
         return None
     if fields.get("queue_name", queue) != queue:
         return None

@@ -210,6 +210,7 @@ def test_envelopes_dramatiq_cannot_decode_are_answered_when_they_name_a_run_and_
     lines = catalogue_lines(emulator, 10)
     ids = {name: str(uuid.uuid4()) for name in ("no_options", "beside", "args", "args_kwargs_null", "flat")}
     ids.update(args_not_a_list=str(uuid.uuid4()), unknown_field=str(uuid.uuid4()))
+    ids.update(no_actor=str(uuid.uuid4()), message_id_object=str(uuid.uuid4()))
     positional = [ids["args"], "an", "alice", lines]
 
     def without(body: dict[str, Any], *names: str) -> dict[str, Any]:
@@ -223,6 +224,8 @@ def test_envelopes_dramatiq_cannot_decode_are_answered_when_they_name_a_run_and_
         {"queue_name": "runs", "actor_name": "start_run", **start_kwargs(ids["flat"], lines)},
         envelope(start_kwargs(ids["args_not_a_list"], lines), args=5),
         envelope(start_kwargs(ids["unknown_field"], lines), priority=9),
+        without(envelope(start_kwargs(ids["no_actor"], lines)), "actor_name"),  # runs has one actor
+        envelope(start_kwargs(ids["message_id_object"], lines), message_id={"id": 1}),
     ]
     unnamed = [
         b"not json {",
@@ -246,6 +249,7 @@ def test_envelopes_dramatiq_cannot_decode_are_answered_when_they_name_a_run_and_
     assert "kwargs must be an object" in rejected["args_kwargs_null"]["error"]
     assert "args must be a list" in rejected["args_not_a_list"]["error"]
     assert "['priority']" in rejected["unknown_field"]["error"]
+    assert "message_id must be a string" in rejected["message_id_object"]["error"]
     assert rejected["no_options"]["owner_id"] == "alice"
 
     events = events_by_run(pipeline_ctx, [good, *ids.values()])

@@ -28,6 +28,8 @@ def test_an_unusable_body_becomes_a_stand_in_whose_reason_is_taken_once():
         json.dumps({k: v for k, v in GOOD.items() if k != "options"}).encode(): "has no options",
         json.dumps({**GOOD, "run_id": "r"}).encode(): "unknown envelope field(s) ['run_id']",
         json.dumps({**GOOD, "args": 5}).encode(): "args must be a list",
+        json.dumps({**GOOD, "message_id": {"a": 1}}).encode(): "message_id must be a string",
+        json.dumps({**GOOD, "message_timestamp": "now"}).encode(): "message_timestamp must be an integer",
     }
     for body, reason in bodies.items():
         fields = encoder.decode(body)
