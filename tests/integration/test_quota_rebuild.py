@@ -235,6 +235,7 @@ def test_a_flush_mid_run_leaves_the_reported_units_equal_to_the_billing(pg_engin
                 assert live["counts_source"] == "redis" and live["status_counts"]["WAITING_QUOTA"] == 4
                 assert live["quota_units"]["total"] == _billed(ctx, run_id, None) == 8
                 assert small.usage()["units_total"] == 8
+                assert _cli_status(ctx, run_id)["quota_units"]["total"] == 8  # `ytcollect status` says so too
 
                 small.advance_clock(timedelta(days=1))
                 clock.advance(timedelta(days=1))
@@ -245,6 +246,32 @@ def test_a_flush_mid_run_leaves_the_reported_units_equal_to_the_billing(pg_engin
             assert small.usage()["units_total"] == 12
         finally:
             ctx.close()
+
+
+def _cli_status(ctx: Any, run_id: str) -> dict[str, Any]:
+    """``ytcollect status RUN --json`` in a process of its own, on the same services."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    s = ctx.settings
+    env = {
+        **os.environ,
+        "DATABASE_URL": s.database_url,
+        "REDIS_URL": s.redis_url,
+        "BROKER_URL": s.broker_url,
+        "YT_API_KEYS": ",".join(s.yt_api_keys),
+        "YOUTUBE_API_URL": s.youtube_api_url,
+    }
+    ytcollect = Path(sys.executable).with_name("ytcollect")
+    done = subprocess.run(
+        [str(ytcollect), "status", run_id, "--json"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    answer: dict[str, Any] = json.loads(done.stdout)
+    return answer
 
 
 def _waiting_jobs(ctx: Any, run_id: str) -> int:
