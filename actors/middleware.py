@@ -24,6 +24,7 @@ from pipeline.config import Settings
 from pipeline.errors import ConfigurationError
 from pipeline.logs import clear_message_context, configure_logging, set_message_context
 from pipeline.stages import usable_run_id
+from pipeline.stages.requests import START_RUN_FIELDS
 
 log = logging.getLogger(__name__)
 
@@ -114,19 +115,23 @@ class QueueGuard(dramatiq.Middleware):
         limit = actor.options.get("max_retries", self.max_retries)
         if not isinstance(retries, int) or isinstance(retries, bool) or not 0 <= retries <= limit:
             return f"options.retries must be an integer from 0 to {limit}"
-        if actor.actor_name == "start_run" and sent_run_id(queue, message.asdict()) is None:
+        if (
+            actor.actor_name == "start_run"
+            and usable_run_id(sent_fields(queue, message.asdict()).get("run_id")) is None
+        ):
             return "kwargs.run_id is missing or unusable (a string of 1 to 64 characters, a UUID)"
         return None
 
     def refuse(self, thread: Any, message: MessageProxy, reason: str, fields: dict[str, Any]) -> None:
         """Answer a start_run that names its run (``fields``: the envelope as sent), else dead-letter;
         either way one log line."""
-        run_id = sent_run_id(thread.queue_name, fields)
+        named = sent_fields(thread.queue_name, fields)
+        run_id = usable_run_id(named.get("run_id"))
         if run_id is not None:
             try:
                 from actors.start_run import answer_refused_start_run
 
-                answer_refused_start_run(run_id, fields.get("kwargs"), f"the message was refused: {reason}")
+                answer_refused_start_run(run_id, named, f"the message was refused: {reason}")
                 thread.post_process_message(message)  # answered: acked
                 return
             except Exception as exc:  # the database is down: keep the message, say so
@@ -146,26 +151,26 @@ def _finite_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def sent_run_id(queue: str, fields: Mapping[str, Any]) -> str | None:
-    """The run a ``start_run`` envelope consumed from ``runs`` names, or None: it is no start_run of
-    that queue, or names no usable run_id."""
+def sent_fields(queue: str, fields: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The start_run fields (run_id, owner_id, ...) an envelope consumed from ``runs`` carries, wherever
+    it put them; empty when it is no start_run of that queue."""
     # On runs an envelope that names no actor can only have meant start_run, the queue's one actor.
     if fields.get("actor_name", "start_run") != "start_run" or q_name(queue) != "runs":
-        return None
+        return {}
     if fields.get("queue_name", queue) != queue:
-        return None
-    return call_run_id(fields.get("args"), fields.get("kwargs"), fields.get("run_id"))
+        return {}
+    return call_fields(fields.get("args"), fields.get("kwargs"), beside=fields)
 
 
-def call_run_id(args: Any, kwargs: Any, beside: Any = None) -> str | None:
-    """Where a backend may have put a start_run's run_id: ``kwargs.run_id``; else the first positional
-    argument (the signature's order, as ``start_run.send(run_id, ...)`` sends it); else ``beside`` (a
-    ``run_id`` key next to the envelope's fields)."""
+def call_fields(args: Any, kwargs: Any, *, beside: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Where a backend may have put a start_run's fields: ``kwargs`` when it names the run; else the
+    positional arguments in the signature's order (as ``start_run.send(run_id, ...)`` sends them); else
+    ``beside`` (the fields written next to the envelope's own)."""
     if isinstance(kwargs, dict) and "run_id" in kwargs:
-        return usable_run_id(kwargs["run_id"])
+        return kwargs
     if isinstance(args, list | tuple) and args:
-        return usable_run_id(args[0])
-    return usable_run_id(beside)
+        return dict(zip(START_RUN_FIELDS, args, strict=False))
+    return beside
 
 
 class RequireWorkerSettings(dramatiq.Middleware):

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import dramatiq
 
 from actors.dispatch import send_all
-from actors.middleware import call_run_id
+from actors.middleware import call_fields
 from actors.options import STAGE_OPTIONS
 from actors.runtime import get_context
 from pipeline.errors import InvalidRequest
-from pipeline.stages import record_run, reject_run, start_run_request
+from pipeline.stages import record_run, reject_run, start_run_request, usable_run_id
 
 log = logging.getLogger(__name__)
 
@@ -26,20 +27,20 @@ def start_run(*args: Any, **kwargs: Any) -> None:
     try:
         request = start_run_request(ctx, args, kwargs)
     except InvalidRequest as exc:
-        run_id = call_run_id(args, kwargs)
+        named = call_fields(args, kwargs, beside={})
+        run_id = usable_run_id(named.get("run_id"))
         if run_id is None:  # QueueGuard refuses these before they run; a direct call may not
             log.error("start_run rejected and unanswered, it names no usable run_id: %s", exc)
             return
-        answer_refused_start_run(run_id, kwargs, str(exc))
+        answer_refused_start_run(run_id, named, str(exc))
         return
     send_all(record_run(ctx, request))
 
 
-def answer_refused_start_run(run_id: str, kwargs: Any, reason: str) -> None:
-    """Finish the run ``run_id`` with ``reason`` as its error, so the backend hears back (only a new
-    run: an existing one, anyone's, is left alone)."""
+def answer_refused_start_run(run_id: str, fields: Mapping[str, Any], reason: str) -> None:
+    """Finish the run ``run_id`` with ``reason`` as its error, under the owner and analysis ``fields``
+    name, so the backend hears back (only a new run: an existing one, anyone's, is left alone)."""
     log.warning("start_run %s rejected: %s", run_id, reason)
-    fields = kwargs if isinstance(kwargs, dict) else {}
     reject_run(
         get_context(),
         run_id=run_id,

@@ -250,7 +250,8 @@ def test_envelopes_dramatiq_cannot_decode_are_answered_when_they_name_a_run_and_
     assert "args must be a list" in rejected["args_not_a_list"]["error"]
     assert "['priority']" in rejected["unknown_field"]["error"]
     assert "message_id must be a string" in rejected["message_id_object"]["error"]
-    assert rejected["no_options"]["owner_id"] == "alice"
+    owners = {name: run["owner_id"] for name, run in rejected.items()}
+    assert owners == {**dict.fromkeys(ids, "alice"), "beside": "-"}  # the owner wherever it was sent
 
     events = events_by_run(pipeline_ctx, [good, *ids.values()])
     assert {run_id: len(e) for run_id, e in events.items()} == dict.fromkeys([good, *ids.values()], 1)
