@@ -18,6 +18,7 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AgeLimit, Callbacks, Middleware, Retries, ShutdownNotifications, TimeLimit
 from periodiq import PeriodiqMiddleware
 
+from actors.envelope import EnvelopeEncoder
 from actors.middleware import LogContext, QueueGuard, RequireWorkerSettings, worker_metrics
 from actors.priority import Priorities
 from pipeline.config import Settings, get_settings
@@ -109,6 +110,8 @@ def _settings() -> Settings:
     return settings
 
 
+# Before any consumer decodes: a body Dramatiq cannot build a message from still reaches QueueGuard.
+dramatiq.set_encoder(EnvelopeEncoder())
 broker = build_broker(_settings())
 dramatiq.set_broker(broker)
 

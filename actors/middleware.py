@@ -10,7 +10,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import dramatiq
@@ -18,11 +18,13 @@ from dramatiq.broker import MessageProxy
 from dramatiq.common import q_name
 from dramatiq.errors import ActorNotFound
 
+from actors import envelope
 from actors.metrics import dramatiq_environment, forget_dead_processes, serve_metrics
 from pipeline.config import Settings
 from pipeline.errors import ConfigurationError
 from pipeline.logs import clear_message_context, configure_logging, set_message_context
 from pipeline.stages import usable_run_id
+from pipeline.stages.requests import START_RUN_FIELDS
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +63,15 @@ class QueueGuard(dramatiq.Middleware):
         handle = thread.handle_message
 
         def guarded(message: MessageProxy) -> None:
+            unusable = envelope.take(message.message_id)
+            if unusable is not None:  # a body Dramatiq could not decode (actors/envelope.py)
+                self.refuse(thread, message, unusable.reason, unusable.fields or {})
+                return
             reason = self.refusal(broker, thread.queue_name, message)
             if reason is None:
                 handle(message)
             else:
-                self.refuse(thread, message, reason)
+                self.refuse(thread, message, reason, message.asdict())
 
         setattr(thread, "handle_message", guarded)  # noqa: B010  (an instance's bound method, replaced)
 
@@ -109,24 +115,30 @@ class QueueGuard(dramatiq.Middleware):
         limit = actor.options.get("max_retries", self.max_retries)
         if not isinstance(retries, int) or isinstance(retries, bool) or not 0 <= retries <= limit:
             return f"options.retries must be an integer from 0 to {limit}"
-        if actor.actor_name == "start_run" and _start_run_id(message.kwargs) is None:
+        if (
+            actor.actor_name == "start_run"
+            and usable_run_id(sent_fields(queue, message.asdict()).get("run_id")) is None
+        ):
             return "kwargs.run_id is missing or unusable (a string of 1 to 64 characters, a UUID)"
         return None
 
-    def refuse(self, thread: Any, message: MessageProxy, reason: str) -> None:
-        """Answer a start_run that names its run, else dead-letter; either way one log line."""
-        if _is_start_run_on(thread.queue_name, message):
+    def refuse(self, thread: Any, message: MessageProxy, reason: str, fields: dict[str, Any]) -> None:
+        """Answer a start_run that names its run (``fields``: the envelope as sent), else dead-letter;
+        either way one log line."""
+        named = sent_fields(thread.queue_name, fields)
+        run_id = usable_run_id(named.get("run_id"))
+        if run_id is not None:
             try:
                 from actors.start_run import answer_refused_start_run
 
-                if answer_refused_start_run(message.kwargs, f"the message was refused: {reason}"):
-                    thread.post_process_message(message)  # answered: acked
-                    return
+                answer_refused_start_run(run_id, named, f"the message was refused: {reason}")
+                thread.post_process_message(message)  # answered: acked
+                return
             except Exception as exc:  # the database is down: keep the message, say so
                 log.error("could not record the refusal of message %s: %s", message.message_id, exc)
         log.error(
             "message %s (actor %r) on queue %s refused and dead-lettered: %s",
-            str(message.message_id)[:100],
+            str(fields.get("message_id", message.message_id))[:100],  # the sender's id, when it sent one
             str(message.actor_name)[:100],
             thread.queue_name,
             reason,
@@ -139,12 +151,26 @@ def _finite_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _start_run_id(kwargs: Any) -> str | None:
-    return usable_run_id(kwargs.get("run_id")) if isinstance(kwargs, dict) else None
+def sent_fields(queue: str, fields: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The start_run fields (run_id, owner_id, ...) an envelope consumed from ``runs`` carries, wherever
+    it put them; empty when it is no start_run of that queue."""
+    # On runs an envelope that names no actor can only have meant start_run, the queue's one actor.
+    if fields.get("actor_name", "start_run") != "start_run" or q_name(queue) != "runs":
+        return {}
+    if fields.get("queue_name", queue) != queue:
+        return {}
+    return call_fields(fields.get("args"), fields.get("kwargs"), beside=fields)
 
 
-def _is_start_run_on(queue: str, message: MessageProxy) -> bool:
-    return message.actor_name == "start_run" and q_name(queue) == "runs" and message.queue_name == queue
+def call_fields(args: Any, kwargs: Any, *, beside: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Where a backend may have put a start_run's fields: ``kwargs`` when it names the run; else the
+    positional arguments in the signature's order (as ``start_run.send(run_id, ...)`` sends them); else
+    ``beside`` (the fields written next to the envelope's own)."""
+    if isinstance(kwargs, dict) and "run_id" in kwargs:
+        return kwargs
+    if isinstance(args, list | tuple) and args:
+        return dict(zip(START_RUN_FIELDS, args, strict=False))
+    return beside
 
 
 class RequireWorkerSettings(dramatiq.Middleware):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import dramatiq
 
 from actors.dispatch import send_all
+from actors.middleware import call_fields
 from actors.options import STAGE_OPTIONS
 from actors.runtime import get_context
 from pipeline.errors import InvalidRequest
@@ -25,23 +27,24 @@ def start_run(*args: Any, **kwargs: Any) -> None:
     try:
         request = start_run_request(ctx, args, kwargs)
     except InvalidRequest as exc:
-        answer_refused_start_run(kwargs, str(exc))
+        named = call_fields(args, kwargs, beside={})
+        run_id = usable_run_id(named.get("run_id"))
+        if run_id is None:  # QueueGuard refuses these before they run; a direct call may not
+            log.error("start_run rejected and unanswered, it names no usable run_id: %s", exc)
+            return
+        answer_refused_start_run(run_id, named, str(exc))
         return
     send_all(record_run(ctx, request))
 
 
-def answer_refused_start_run(kwargs: Any, reason: str) -> bool:
-    """Finish a run with ``reason`` as its error when the message names a usable run_id (a new one:
-    an existing run is left alone), so the backend hears back; False when it names none."""
-    run_id = usable_run_id(kwargs.get("run_id")) if isinstance(kwargs, dict) else None
-    if run_id is None:
-        return False
+def answer_refused_start_run(run_id: str, fields: Mapping[str, Any], reason: str) -> None:
+    """Finish the run ``run_id`` with ``reason`` as its error, under the owner and analysis ``fields``
+    name, so the backend hears back (only a new run: an existing one, anyone's, is left alone)."""
     log.warning("start_run %s rejected: %s", run_id, reason)
     reject_run(
         get_context(),
         run_id=run_id,
-        analysis_id=kwargs.get("analysis_id"),
-        owner_id=kwargs.get("owner_id"),
+        analysis_id=fields.get("analysis_id"),
+        owner_id=fields.get("owner_id"),
         error=reason,
     )
-    return True

@@ -102,8 +102,10 @@ def purge(as_json: bool = typer.Option(False, "--json/--no-json", help="print th
     console.print(
         f"purge: removed {plural(removed.get('api_calls', 0), 'API call record')} older than "
         f"{settings.api_call_retention_days:,} days, {plural(removed.get('snapshots', 0), 'snapshot')} older than "
-        f"{settings.snapshot_retention_days:,} days and {plural(removed.get('channels', 0), 'channel')} not "
-        f"refreshed in {settings.channel_data_max_age_days:,} days"
+        f"{settings.snapshot_retention_days:,} days, {plural(removed.get('channels', 0), 'channel')} not "
+        f"refreshed in {settings.channel_data_max_age_days:,} days and "
+        f"{plural(removed.get('lookup_misses', 0), 'remembered lookup miss', 'remembered lookup misses')} "
+        f"older than {settings.negative_cache_hours:g} hours"
     )
 
 

@@ -8,6 +8,9 @@ The database stays the truth: when a run's keys are gone (restart, eviction) the
 ``None`` and callers fall back to the jobs table; ``rebuild`` restores the keys from it. A run's
 search counter, when gone, is rebuilt from its billed ``search.list`` rows in ``api_calls`` (after a
 grace that lets the searches in flight at the loss write theirs), so a flush never refills a budget.
+A run's units hash carries a marker from ``register`` on; once Redis lost it (the increments after a
+flush start again at 0) the run's units are read from ``api_calls`` instead, so a report never
+shows less than the run was billed.
 """
 
 from __future__ import annotations
@@ -20,12 +23,19 @@ from redis import Redis
 
 RUN_KEY_TTL_SECONDS = 14 * 24 * 3600
 
+# A field of the units hash that is no endpoint: present only while the hash holds every unit since register.
+UNITS_COMPLETE = "~complete"
+
 _REGISTER = """
--- KEYS: remaining, unresolved, searches ; ARGV: total, unresolved_total, ttl
+-- KEYS: remaining, unresolved, searches, units ; ARGV: total, unresolved_total, ttl, units marker
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
 redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
 redis.call('SET', KEYS[3], 0, 'EX', ARGV[3], 'NX')
+if redis.call('EXISTS', KEYS[4]) == 0 then
+  redis.call('HSET', KEYS[4], ARGV[4], 1)
+  redis.call('EXPIRE', KEYS[4], ARGV[3])
+end
 return 1
 """
 
@@ -118,10 +128,12 @@ class RunCompletion:
         redis: Redis,
         *,
         searches_billed: Callable[[str], int] | None = None,
+        units_billed: Callable[[str], dict[str, int]] | None = None,
         rebuild_grace_seconds: float = 0.0,
     ) -> None:
         self.redis = redis
         self._searches_billed = searches_billed
+        self._units_billed = units_billed
         self._rebuild_grace = rebuild_grace_seconds
         self._take_search = redis.register_script(_TAKE_SEARCH)
         self._give_back_search = redis.register_script(_GIVE_BACK_SEARCH)
@@ -131,8 +143,9 @@ class RunCompletion:
 
     def register(self, run_id: str, *, total_jobs: int, unresolved_jobs: int) -> bool:
         """Create the run's counters once; False when they already exist (a redelivered normalize)."""
-        keys = [run_key(run_id, "remaining"), run_key(run_id, "unresolved"), run_key(run_id, "searches")]
-        return bool(self._register(keys=keys, args=[total_jobs, unresolved_jobs, RUN_KEY_TTL_SECONDS]))
+        keys = [run_key(run_id, n) for n in ("remaining", "unresolved", "searches", "units")]
+        args: list[str | int] = [total_jobs, unresolved_jobs, RUN_KEY_TTL_SECONDS, UNITS_COMPLETE]
+        return bool(self._register(keys=keys, args=args))
 
     def mark_terminal(self, run_id: str, statuses: Mapping[int, str]) -> MarkResult:
         """Count jobs that reached a terminal status; each job counts once whatever the redeliveries."""
@@ -197,7 +210,10 @@ class RunCompletion:
         self._give_back_search(keys=[run_key(run_id, "searches")])
 
     def live(self, run_id: str) -> LiveState | None:
-        """Live counts in a handful of O(1) commands; None when Redis has no state for the run."""
+        """Live counts in a handful of O(1) commands; None when Redis has no state for the run.
+
+        The units come from ``api_calls`` when Redis lost the run's units hash since ``register``.
+        """
         pipe = self.redis.pipeline(transaction=False)
         pipe.get(run_key(run_id, "remaining"))
         pipe.get(run_key(run_id, "unresolved"))
@@ -207,12 +223,15 @@ class RunCompletion:
         remaining, unresolved, counts, waiting, units = pipe.execute()
         if remaining is None:
             return None
+        by_endpoint = {str(k): int(v) for k, v in units.items() if k != UNITS_COMPLETE}
+        if UNITS_COMPLETE not in units and self._units_billed is not None:
+            by_endpoint = self._units_billed(run_id)
         return LiveState(
             remaining=int(remaining),
             unresolved=int(unresolved or 0),
             counts={str(k): int(v) for k, v in counts.items()},
             waiting=int(waiting),
-            units={str(k): int(v) for k, v in units.items()},
+            units=by_endpoint,
         )
 
     def rebuild(

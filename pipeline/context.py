@@ -46,6 +46,12 @@ def searches_billed(sessions: sessionmaker[Session], run_id: str) -> int:
         return store.searches_billed(session, run_id)
 
 
+def units_billed(sessions: sessionmaker[Session], run_id: str) -> dict[str, int]:
+    """A run's units by endpoint from ``api_calls`` (its Redis units were lost)."""
+    with db.session_scope(sessions) as session:
+        return store.units_by_method(session, run_id=run_id)
+
+
 class ApiCallRecorder:
     """The client's sink: every call becomes an ``api_calls`` row and counts toward its run's units."""
 
@@ -119,6 +125,7 @@ def build_context(
     completion = RunCompletion(
         redis,
         searches_billed=lambda run_id: searches_billed(sessions, run_id),
+        units_billed=lambda run_id: units_billed(sessions, run_id),
         rebuild_grace_seconds=resources.loss_grace_seconds(settings),
     )
 

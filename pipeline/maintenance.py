@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from models import Job, JobStatus, Run, RunKind, RunStatus, VideoTaskStatus
-from pipeline import messages, store, videostore
+from pipeline import messages, misses, store, videostore
 from pipeline.context import Context
 from pipeline.discovery import reconcile_cycles
 from pipeline.failures import count_failure
@@ -337,7 +337,8 @@ def reresolve(ctx: Context, *, limit: int = 1_000) -> tuple[str | None, list[Sen
 
 
 def purge(ctx: Context) -> dict[str, int]:
-    """Retention: old API-call records and snapshots, and channel data past YouTube's 30-day rule."""
+    """Retention: old API-call records and snapshots, channel data past YouTube's 30-day rule, and
+    lookup misses past NEGATIVE_CACHE_HOURS (nothing reads them then; without this they pile up)."""
     now = ctx.now()
     s = ctx.settings
     with ctx.session() as session:
@@ -351,4 +352,5 @@ def purge(ctx: Context) -> dict[str, int]:
             stale_before=now - timedelta(days=s.channel_data_max_age_days),
             snapshots_before=now - timedelta(days=s.snapshot_retention_days),
         )
-    return {"api_calls": calls, "snapshots": snaps, "channels": channels, **videos}
+        lookups = misses.delete_expired(session, now=now, hours=s.negative_cache_hours)
+    return {"api_calls": calls, "snapshots": snaps, "channels": channels, **videos, "lookup_misses": lookups}

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -68,6 +69,13 @@ def remember(session: Session, found_nothing: Iterable[Miss], *, now: datetime) 
                 set_={k: v for k, v in values.items() if k != "dedupe_key"},
             )
         )
+
+
+def delete_expired(session: Session, *, now: datetime, hours: float) -> int:
+    """Drop the misses older than ``hours``: no run answers from them any more (purge)."""
+    stmt = sa.delete(LookupMiss).where(col(LookupMiss.missed_at) < now - timedelta(hours=hours))
+    result: sa.CursorResult[object] = session.execute(stmt)  # type: ignore[assignment]
+    return int(result.rowcount or 0)
 
 
 def said_again(miss: LookupMiss) -> str:

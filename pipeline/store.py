@@ -291,24 +291,53 @@ def count_open_jobs(session: Session, *, run_id: str, statuses: Iterable[str] = 
     return int(session.execute(stmt).scalar_one())
 
 
+# A job parked in resolution for the default bucket is still unresolved for the run's barrier: the
+# metadata it would be batched with is paid from that same dry bucket, so holding it costs nothing, and
+# opening the barrier early cost an extra, part-empty batch after the reset. A job waiting for the
+# search bucket does not hold the barrier (the default bucket can pay the run's metadata meanwhile).
+DEFAULT_WAIT_CODE = quota_wait_code(DEFAULT)
+
+
+def count_unresolved_jobs(session: Session, *, run_id: str) -> int:
+    """Jobs that keep the run's resolution barrier closed: resolving, or waiting in resolution for the
+    default bucket."""
+    stmt = sa.select(sa.func.count()).where(
+        col(Job.run_id) == run_id,
+        sa.or_(
+            col(Job.status).in_([JobStatus.PENDING, JobStatus.RESOLVING]),
+            sa.and_(
+                col(Job.status) == JobStatus.WAITING_QUOTA,
+                col(Job.channel_id).is_(None),
+                col(Job.error_code) == DEFAULT_WAIT_CODE,
+            ),
+        ),
+    )
+    return int(session.execute(stmt).scalar_one())
+
+
 def terminal_and_open_jobs(
     session: Session, *, run_id: str
 ) -> tuple[dict[int, str], list[int], int, list[int]]:
-    """What ``RunCompletion.rebuild`` needs: terminal statuses, open ids, unresolved count, waiting ids."""
+    """What ``RunCompletion.rebuild`` needs: terminal statuses, open ids, unresolved count (as
+    ``count_unresolved_jobs`` counts them), waiting ids."""
     terminal: dict[int, str] = {}
     open_ids: list[int] = []
     waiting: list[int] = []
     unresolved = 0
     rows = session.execute(
-        sa.select(col(Job.id), col(Job.status), col(Job.channel_id)).where(col(Job.run_id) == run_id)
+        sa.select(col(Job.id), col(Job.status), col(Job.channel_id), col(Job.error_code)).where(
+            col(Job.run_id) == run_id
+        )
     )
-    for job_id, status, channel_id in rows:
+    for job_id, status, channel_id, error_code in rows:
         if status in TERMINAL_STATUSES:
             terminal[job_id] = status
             continue
         open_ids.append(job_id)
         if status == JobStatus.WAITING_QUOTA:
             waiting.append(job_id)
+            if channel_id is None and error_code == DEFAULT_WAIT_CODE:
+                unresolved += 1
         elif channel_id is None:
             unresolved += 1
     return terminal, open_ids, unresolved, waiting

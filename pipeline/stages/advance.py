@@ -9,7 +9,9 @@ get back the messages to send. The decisions, in order:
    ``finalize`` (so does a redelivery that finds 0, in case the winner died before sending it).
 3. **The resolution barrier.** A run's metadata is fetched once every job has left resolution, so all
    its channels share full 50-id batches. The caller that passes the barrier claims the run-wide
-   dispatch in the database (exactly one wins); jobs that arrive after it are sent on their own.
+   dispatch in the database (exactly one wins); jobs that arrive after it are sent on their own. A job
+   parked for the default bucket in resolution has not left it: Redis counts it as settled, so the
+   database confirms (``store.count_unresolved_jobs``) before anyone claims the barrier.
 4. **Redis lost the run** (a flush, an eviction): the database answers both questions instead.
 5. **The video part** (a run with ``recent_videos`` > 0, or a re-poll pass): once every job has
    ended, instead of finalizing, the caller claims the run's upload checks (one per distinct channel
@@ -84,8 +86,10 @@ def _after_resolution(ctx: Context, run_id: str, progress: Progress) -> list[Sen
     barrier = ctx.completion.mark_resolved(run_id, list(progress.left_resolution or ()))
     if progress.metadata_dispatched:
         return dispatch_metadata(ctx, run_id, progress.fetching) if progress.fetching else []
-    passed = not has_unresolved_jobs(ctx, run_id) if barrier.remaining is None else barrier.remaining <= 0
-    if not passed:
+    # Redis says when the last job left (None: it lost the run); the database, whether one only waits.
+    if barrier.remaining is not None and barrier.remaining > 0:
+        return []
+    if has_unresolved_jobs(ctx, run_id):
         return []
     if claim_barrier(ctx, run_id):
         return dispatch_metadata(ctx, run_id)
@@ -94,8 +98,9 @@ def _after_resolution(ctx: Context, run_id: str, progress: Progress) -> list[Sen
 
 
 def has_unresolved_jobs(ctx: Context, run_id: str) -> bool:
+    """Whether a job still keeps the barrier closed (resolving, or parked there for the default bucket)."""
     with ctx.session() as session:
-        return store.count_open_jobs(session, run_id=run_id, statuses=RESOLUTION_STATES) > 0
+        return store.count_unresolved_jobs(session, run_id=run_id) > 0
 
 
 def claim_barrier(ctx: Context, run_id: str) -> bool:

@@ -49,8 +49,8 @@ def envelope(kwargs: Any, *, actor: str = "start_run", queue: str = "runs", **fi
     return body
 
 
-def publish(*bodies: dict[str, Any], queue: str = "runs") -> None:
-    """Publish raw envelopes with plain pika, with confirms and ``mandatory`` (README)."""
+def publish(*bodies: dict[str, Any] | bytes, queue: str = "runs") -> None:
+    """Publish envelopes (bytes as they are) with plain pika, with confirms and ``mandatory`` (README)."""
     connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
     try:
         channel = connection.channel()
@@ -60,7 +60,7 @@ def publish(*bodies: dict[str, Any], queue: str = "runs") -> None:
             channel.basic_publish(
                 "",
                 queue,
-                json.dumps(body).encode(),
+                body if isinstance(body, bytes) else json.dumps(body).encode(),
                 mandatory=True,
                 properties=pika.BasicProperties(delivery_mode=2, content_type="application/json"),
             )
@@ -198,6 +198,70 @@ def test_every_malformed_envelope_that_names_a_run_finishes_it_with_an_error(
 
     runs_check = next(c for c in check_rabbitmq(pipeline_ctx.settings) if c.name == "queue runs")
     assert "2 dead-lettered in runs.XQ" in runs_check.detail and "refused before it ran" in runs_check.fix
+
+
+def test_envelopes_dramatiq_cannot_decode_are_answered_when_they_name_a_run_and_dead_lettered_otherwise(
+    worker, pipeline_ctx, emulator, caplog
+):
+    """Given start_run bodies Dramatiq cannot build a message from, or whose run_id is not in kwargs, when
+    published on runs, then each naming a run (kwargs.run_id, the first positional argument, a run_id beside
+    the envelope) finishes once with the reason, and each naming none is dead-lettered with one line."""
+    caplog.set_level(logging.WARNING)
+    lines = catalogue_lines(emulator, 10)
+    ids = {name: str(uuid.uuid4()) for name in ("no_options", "beside", "args", "args_kwargs_null", "flat")}
+    ids.update(args_not_a_list=str(uuid.uuid4()), unknown_field=str(uuid.uuid4()))
+    ids.update(no_actor=str(uuid.uuid4()), message_id_object=str(uuid.uuid4()))
+    positional = [ids["args"], "an", "alice", lines]
+
+    def without(body: dict[str, Any], *names: str) -> dict[str, Any]:
+        return {k: v for k, v in body.items() if k not in names}
+
+    named = [
+        without(envelope(start_kwargs(ids["no_options"], lines)), "options"),
+        without(envelope(None), "kwargs") | {"run_id": ids["beside"]},
+        envelope({}, args=positional),  # start_run.send(run_id, ...) from a Python backend
+        envelope(None, args=[ids["args_kwargs_null"], "an", "alice", lines]),
+        {"queue_name": "runs", "actor_name": "start_run", **start_kwargs(ids["flat"], lines)},
+        envelope(start_kwargs(ids["args_not_a_list"], lines), args=5),
+        envelope(start_kwargs(ids["unknown_field"], lines), priority=9),
+        without(envelope(start_kwargs(ids["no_actor"], lines)), "actor_name"),  # runs has one actor
+        envelope(start_kwargs(ids["message_id_object"], lines), message_id={"id": 1}),
+    ]
+    unnamed = [
+        b"not json {",
+        b"[1, 2]",
+        without(envelope({"owner_id": "alice", "channel_inputs": lines}), "options"),
+        without(envelope({"run_id": str(uuid.uuid4()), "job_ids": [1]}, actor="resolve"), "options"),
+    ]
+    good = str(uuid.uuid4())
+    publish(*named, *unnamed, envelope(start_kwargs(good, lines)))
+
+    status = wait_until(lambda: finished(pipeline_ctx, good), timeout=60)
+    assert_exact(pipeline_ctx, good, status)
+    rejected = {
+        name: wait_until(lambda r=r: finished(pipeline_ctx, r), timeout=30) for name, r in ids.items()
+    }
+    for name, run in rejected.items():
+        assert run["error"] and run["total_jobs"] == 0, name
+    assert "the envelope has no options" in rejected["no_options"]["error"]
+    assert "unknown envelope field(s) ['run_id']" in rejected["beside"]["error"]
+    assert "not 4 positional argument(s)" in rejected["args"]["error"]
+    assert "kwargs must be an object" in rejected["args_kwargs_null"]["error"]
+    assert "args must be a list" in rejected["args_not_a_list"]["error"]
+    assert "['priority']" in rejected["unknown_field"]["error"]
+    assert "message_id must be a string" in rejected["message_id_object"]["error"]
+    owners = {name: run["owner_id"] for name, run in rejected.items()}
+    assert owners == {**dict.fromkeys(ids, "alice"), "beside": "-"}  # the owner wherever it was sent
+
+    events = events_by_run(pipeline_ctx, [good, *ids.values()])
+    assert {run_id: len(e) for run_id, e in events.items()} == dict.fromkeys([good, *ids.values()], 1)
+    wait_until(lambda: queue_depth("runs.XQ") == len(unnamed), timeout=10)
+    refused = [r.getMessage() for r in caplog.records if "refused and dead-lettered" in r.getMessage()]
+    assert len(refused) == len(unnamed) and all("\n" not in m for m in refused), refused
+    assert any("not JSON" in m for m in refused) and any("JSON list, not an object" in m for m in refused)
+    assert not [r for r in caplog.records if "Failed to decode" in r.getMessage()]
+    with pipeline_ctx.session() as s:
+        assert s.execute(sa.select(sa.func.count()).select_from(Run)).scalar_one() == len(ids) + 1
 
 
 def test_a_publisher_on_runs_cannot_run_internal_actors_on_another_owners_jobs(

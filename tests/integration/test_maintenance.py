@@ -20,13 +20,14 @@ from models import (
     Channel,
     ChannelSnapshot,
     Job,
+    LookupMiss,
     Resolution,
     ResolutionChange,
     Run,
     Video,
     VideoSnapshot,
 )
-from pipeline import maintenance
+from pipeline import maintenance, misses
 from pipeline.errors import InvalidRequest, RunNotFound
 from pipeline.runs import cancel_run, delete_run, get_run_results, get_run_status, retry_run, start_run
 from tests.conftest import AMQP_URL, PG_URL
@@ -163,7 +164,14 @@ def test_purge_removes_what_the_policy_says_and_nothing_else(pipeline_ctx, clock
 
     removed = maintenance.purge(pipeline_ctx)
 
-    assert removed == {"api_calls": 1, "snapshots": 1, "channels": 1, "videos": 2, "video_snapshots": 2}
+    assert removed == {
+        "api_calls": 1,
+        "snapshots": 1,
+        "channels": 1,
+        "videos": 2,
+        "video_snapshots": 2,
+        "lookup_misses": 0,
+    }
     with pipeline_ctx.session() as s:
         assert [c.id for c in s.exec(sa.select(Channel)).scalars()] == [recent_channel]  # type: ignore[attr-defined]
         snaps = s.execute(sa.select(ChannelSnapshot.run_id)).scalars().all()
@@ -172,6 +180,33 @@ def test_purge_removes_what_the_policy_says_and_nothing_else(pipeline_ctx, clock
     assert snaps == ["r1"]
     assert kept == kept_snaps == {"fresh000000", "tracked0000"}
     assert _count(pipeline_ctx, ApiCall) == 1
+
+
+def test_purge_deletes_lookup_misses_past_the_negative_cache_and_keeps_the_fresh(pipeline_ctx, clock):
+    """Given misses remembered 1 h, 23 h, 25 h and 30 days ago under NEGATIVE_CACHE_HOURS=24, when purge runs twice,
+    then the two past 24 h are deleted once and the two a run still answers from stay."""
+    now = clock()
+    ages = {"handle:fresh": 1, "handle:edge": 23, "handle:expired": 25, "video:ancient": 30 * 24}
+    with pipeline_ctx.session() as s:
+        for key, hours in ages.items():
+            kind, value = key.split(":")
+            s.add(
+                LookupMiss(
+                    dedupe_key=key,
+                    kind=kind,
+                    value=value,
+                    error_code="not_found",
+                    reason="no channel has that handle",
+                    missed_at=now - timedelta(hours=hours),
+                )
+            )
+
+    assert maintenance.purge(pipeline_ctx)["lookup_misses"] == 2
+    assert maintenance.purge(pipeline_ctx)["lookup_misses"] == 0
+    with pipeline_ctx.session() as s:
+        kept = set(s.execute(sa.select(LookupMiss.dedupe_key)).scalars())
+        still_answered = misses.fresh(s, ages, now=now, hours=pipeline_ctx.settings.negative_cache_hours)
+    assert kept == set(still_answered) == {"handle:fresh", "handle:edge"}
 
 
 def test_cancel_ends_the_run_once_and_counts_every_job(rabbit_broker, pg_engine, clock):

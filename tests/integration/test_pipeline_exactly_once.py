@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -149,6 +150,63 @@ def test_all_keys_spent_mid_run_wait_for_the_quota_day_then_finish(pg_engine, ra
             assert status["waiting_quota_until"] is None
         finally:
             ctx.close()
+
+
+def test_keys_dry_mid_resolution_keep_the_barrier_closed_and_metadata_in_one_full_batch(
+    pg_engine, rabbit_broker, clock
+):
+    """Given 2 keys of 1 unit and a run of 50 video links (50 channels) resolved 20 per videos.list, when the
+    third lookup finds the keys dry, then no metadata is fetched while its jobs wait; after the quota day turns
+    the run finishes with one channels.list?id= call for its 50 channels (ceil(50 / 50)), not one per side of
+    the wait."""
+    from emulator import EmulatorConfig, EmulatorServer
+
+    truncate(pg_engine)
+    with EmulatorServer(
+        EmulatorConfig(seed=11, channels=500, keys=KEYS, quota_per_key=1), host="127.0.0.1", port=0
+    ) as small:
+        ctx = make_pipeline_ctx(small, clock, resolve_batch_size=20)
+        try:
+            live = [c for c in small.catalogue.sample(300) if not c["terminated"] and c["video_ids"]][:50]
+            assert len(live) == 50
+            with running_worker(rabbit_broker, ctx):
+                run_id = start_run(
+                    "a", "o", [f"https://youtu.be/{c['video_ids'][0]}" for c in live], ctx=ctx, send=send_all
+                )
+                wait_until(lambda: _count_jobs(ctx, run_id, JobStatus.WAITING_QUOTA) > 0, timeout=60)
+                wait_until(
+                    lambda: (
+                        _count_jobs(ctx, run_id, JobStatus.FETCHING)
+                        == 50 - _count_jobs(ctx, run_id, JobStatus.WAITING_QUOTA)
+                    )
+                )
+                for _tick in range(3):  # reconcile ticking through the wait must not open the barrier
+                    send_all(maintenance.reconcile(ctx, stuck_after_seconds=0).sends)
+                time.sleep(2)  # room for what they sent to run
+                with ctx.session() as s:
+                    assert s.get(Run, run_id).metadata_dispatched_at is None
+                assert "channels.list" not in small.usage()["by_method"]
+
+                small.advance_clock(timedelta(days=1))
+                clock.advance(timedelta(days=1))
+                send_all(maintenance.reconcile(ctx).sends)
+                status = wait_until(lambda: finished(ctx, run_id), timeout=60)
+            assert status["summary"]["counts_by_status"] == {"DONE": 50}
+            by_method = small.usage()["by_method"]
+            assert by_method["channels.list"]["requests"] == 1  # ceil(50 channels / 50)
+            assert by_method["videos.list"]["requests"] >= 3
+            assert status["quota_units"]["by_method"]["channels.list"] == 1
+        finally:
+            ctx.close()
+
+
+def _count_jobs(ctx: Any, run_id: str, status: str) -> int:
+    with ctx.session() as s:
+        return int(
+            s.execute(
+                sa.select(sa.func.count()).select_from(Job).where(Job.run_id == run_id, Job.status == status)
+            ).scalar_one()
+        )
 
 
 def _waiting(ctx: Any, run_id: str) -> dict[str, Any] | None:

@@ -206,3 +206,76 @@ def _reconcile_until(ctx: Any, reached: Callable[[], Any], timeout: float = 90) 
         send_all(maintenance.reconcile(ctx, stuck_after_seconds=0).sends)
         time.sleep(1.0)
     raise AssertionError(f"not reached within {timeout}s of the flush")
+
+
+def test_a_flush_mid_run_leaves_the_reported_units_equal_to_the_billing(pg_engine, rabbit_broker, clock):
+    """Given 2 keys of 4 units and a run of 12 handles that spends them and waits for the quota day, when Redis
+    is flushed and reconcile rebuilds the run, then its live status (from Redis) reports the 8 units api_calls
+    and the emulator billed; after the reset and the finish the summary does too (12 each)."""
+    from datetime import timedelta
+
+    from emulator import EmulatorConfig, EmulatorServer
+    from pipeline.runs import get_run_status
+
+    truncate(pg_engine)
+    with EmulatorServer(
+        EmulatorConfig(seed=11, channels=500, keys=KEYS, quota_per_key=4), host="127.0.0.1", port=0
+    ) as small:
+        ctx = make_pipeline_ctx(small, clock)
+        try:
+            handles = [
+                c["handle"] for c in small.catalogue.sample(200) if not c["terminated"] and c["handle"]
+            ]
+            with running_worker(rabbit_broker, ctx):
+                run_id = start_run("a", "o", [f"@{h}" for h in handles[:12]], ctx=ctx, send=send_all)
+                wait_until(lambda: _waiting_jobs(ctx, run_id) == 4, timeout=60)
+                ctx.redis.flushdb()
+                send_all(maintenance.reconcile(ctx).sends)
+                live = get_run_status(run_id, ctx=ctx)
+                assert live["counts_source"] == "redis" and live["status_counts"]["WAITING_QUOTA"] == 4
+                assert live["quota_units"]["total"] == _billed(ctx, run_id, None) == 8
+                assert small.usage()["units_total"] == 8
+                assert _cli_status(ctx, run_id)["quota_units"]["total"] == 8  # `ytcollect status` says so too
+
+                small.advance_clock(timedelta(days=1))
+                clock.advance(timedelta(days=1))
+                send_all(maintenance.reconcile(ctx).sends)
+                status = wait_until(lambda: finished(ctx, run_id), timeout=60)
+            assert status["summary"]["counts_by_status"] == {"DONE": 12}
+            assert status["quota_units"]["total"] == _billed(ctx, run_id, None) == 12
+            assert small.usage()["units_total"] == 12
+        finally:
+            ctx.close()
+
+
+def _cli_status(ctx: Any, run_id: str) -> dict[str, Any]:
+    """``ytcollect status RUN --json`` in a process of its own, on the same services."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    s = ctx.settings
+    env = {
+        **os.environ,
+        "DATABASE_URL": s.database_url,
+        "REDIS_URL": s.redis_url,
+        "BROKER_URL": s.broker_url,
+        "YT_API_KEYS": ",".join(s.yt_api_keys),
+        "YOUTUBE_API_URL": s.youtube_api_url,
+    }
+    ytcollect = Path(sys.executable).with_name("ytcollect")
+    done = subprocess.run(
+        [str(ytcollect), "status", run_id, "--json"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    answer: dict[str, Any] = json.loads(done.stdout)
+    return answer
+
+
+def _waiting_jobs(ctx: Any, run_id: str) -> int:
+    from models import Job, JobStatus
+
+    with ctx.session() as session:
+        return session.query(Job).filter(Job.run_id == run_id, Job.status == JobStatus.WAITING_QUOTA).count()

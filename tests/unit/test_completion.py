@@ -93,3 +93,20 @@ def test_a_lost_search_counter_restarts_at_what_the_run_was_billed():
     completion.give_back_search("r")
     assert redis.get(run_key("r", "searches")) is None
     assert [completion.take_search("r", 3) for _ in range(3)] == [True, False, False]
+
+
+def test_lost_units_are_read_from_what_the_run_was_billed():
+    """Given a run that spent 3 units and lost its Redis state, when the counters are rebuilt and 2 more units
+    are added, then its live units are the billed ones (not the 2 counted since), and Redis answers while whole."""
+    redis = fakeredis.FakeRedis(decode_responses=True)
+    billed = {"channels.list": 3}
+    completion = RunCompletion(redis, units_billed=lambda run_id: dict(billed))
+    completion.register("r", total_jobs=5, unresolved_jobs=5)
+    completion.add_units("r", "channels.list", 3)
+    billed["channels.list"] = 999  # not asked while Redis holds every unit since register
+    assert completion.live("r").units == {"channels.list": 3}
+    redis.flushdb()
+    completion.add_units("r", "videos.list", 2)
+    completion.rebuild("r", terminal={}, open_job_ids=[1, 2, 3, 4, 5], unresolved=5, waiting=[])
+    billed.update({"channels.list": 3, "videos.list": 2})
+    assert completion.live("r").units == {"channels.list": 3, "videos.list": 2}
