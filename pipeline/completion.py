@@ -279,5 +279,6 @@ class RunCompletion:
             "searches",
             "events",  # pipeline.progress: the live event stream
             "answers",  # pipeline.stages.answers: lookups a redelivered resolve need not ask again
+            "probed",  # pipeline.stages.answers: custom URLs that only need their search
         )
         self.redis.delete(*(run_key(run_id, n) for n in names))

@@ -21,13 +21,16 @@ from typing import Any
 from redis import Redis
 
 from models import Confidence, JobStatus
-from pipeline.completion import run_key
+from pipeline.completion import RUN_KEY_TTL_SECONDS, run_key
 from pipeline.stages.outcome import Failure, Outcome, Resolved
 from pipeline.youtube.records import ChannelRecord
 
 log = logging.getLogger(__name__)
 
 ANSWERS = "answers"  # run_key(run_id, ANSWERS): job id -> JSON of what its lookup settled
+# run_key(run_id, PROBED): custom URLs parked for the search bucket after forHandle and forUsername
+# found nothing; back from the wait they go straight to search.
+PROBED = "probed"
 TTL_SECONDS = (
     24 * 3600
 )  # outlives any redelivery; answers are dropped at their commit, this only sweeps leftovers
@@ -134,3 +137,28 @@ def drop(redis: Redis, run_id: str, job_ids: Iterable[int]) -> None:
         redis.hdel(run_key(run_id, ANSWERS), *fields)
     except Exception:
         log.warning("could not drop %d kept lookup answers of run %s", len(fields), run_id, exc_info=True)
+
+
+def remember_probed(redis: Redis, run_id: str, job_ids: Iterable[int]) -> None:
+    """These custom URLs' handle and username probes found nothing; only a search is left to ask."""
+    members = [str(j) for j in job_ids]
+    if not members:
+        return
+    key = run_key(run_id, PROBED)
+    try:
+        pipe = redis.pipeline(transaction=False)
+        pipe.sadd(key, *members)
+        pipe.expire(key, RUN_KEY_TTL_SECONDS)
+        pipe.execute()
+    except Exception:
+        log.warning("could not keep the probed custom URLs of run %s", run_id, exc_info=True)
+
+
+def probed(redis: Redis, run_id: str, job_ids: list[int]) -> set[int]:
+    """Which of these custom URLs were probed already (Redis lost: none, the probes are asked again)."""
+    try:
+        flags = redis.smismember(run_key(run_id, PROBED), [str(j) for j in job_ids])
+    except Exception:
+        log.warning("could not read the probed custom URLs of run %s", run_id, exc_info=True)
+        return set()
+    return {job_id for job_id, flag in zip(job_ids, flags, strict=True) if flag}

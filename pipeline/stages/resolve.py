@@ -144,13 +144,15 @@ def _resolve_singles(
     so what they settled is committed before the retry.
     """
     stop = threading.Event()
+    customs = [j.id for j in jobs if j.kind == InputKind.CUSTOM_URL]
+    probed = answers.probed(ctx.redis, run.id, customs) if customs else set()
 
     def one(job: Job) -> Outcome | BaseException | None:
         if stop.is_set():
             return None  # not asked
         part = Outcome()
         try:
-            _resolve_single(ctx, run, job, part)
+            _resolve_single(ctx, run, job, part, probed)
         except PermanentYouTubeError as exc:
             part.fail([job.id], exc.error_code, str(exc))
         except (QuotaExhausted, NoApiKeys) as exc:
@@ -202,7 +204,7 @@ def _resolve_batch(
             outcome.fail([job.id], "not_found", f"no public {noun} has the id {job.value}")
 
 
-def _resolve_single(ctx: Context, run: Run, job: Job, outcome: Outcome) -> None:
+def _resolve_single(ctx: Context, run: Run, job: Job, outcome: Outcome, probed: set[int]) -> None:
     yt = ctx.youtube
     kw = {"run_id": run.id, "priority": priority(run)}
     if job.kind == InputKind.HANDLE:
@@ -222,11 +224,13 @@ def _resolve_single(ctx: Context, run: Run, job: Job, outcome: Outcome) -> None:
     if job.kind != InputKind.CUSTOM_URL:  # kinds that never reach resolve (defensive: never leave a job open)
         outcome.fail([job.id], "unexpected_kind", f"cannot resolve a {job.kind}")
         return
-    # A custom URL has no API filter: the cheap probable routes first, search last.
-    for found_by, lookup in (
+    # A custom URL has no API filter: the cheap probable routes first, search last. A job back from
+    # waiting for the search bucket already had both probes answered "none" in this run: not paid twice.
+    probes = (
         (ResolutionMethod.FOR_HANDLE, yt.channel_by_handle),
         (ResolutionMethod.FOR_USERNAME, yt.channel_by_username),
-    ):
+    )
+    for found_by, lookup in probes if job.id not in probed else ():
         record = lookup(job.value, **kw)
         if record is not None:
             outcome.found(job.id, record, found_by, Confidence.PROBABLE)
@@ -244,6 +248,7 @@ def _resolve_single(ctx: Context, run: Run, job: Job, outcome: Outcome) -> None:
             # the run's other jobs (handles, ids, usernames) go on. Nothing was sent, so the run's
             # search budget gets its claim back.
             ctx.completion.give_back_search(run.id)
+            answers.remember_probed(ctx.redis, run.id, [job.id])
             outcome.wait([job.id], exc)
             return
         if hits:

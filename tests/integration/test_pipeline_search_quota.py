@@ -93,6 +93,8 @@ def test_spent_search_bucket_parks_only_the_jobs_that_need_a_search(pg_engine, r
                 assert refused and {(c.endpoint, c.units) for c in refused} == {("search.list", 0)}
                 assert all(bucket_of(c.endpoint) == "search" for c in refused)
 
+                default_before = usage["buckets"]["default"]["units_total"]
+
                 small.advance_clock(timedelta(days=1))
                 clock.advance(timedelta(days=1))
                 report = maintenance.reconcile(ctx)
@@ -102,6 +104,9 @@ def test_spent_search_bucket_parks_only_the_jobs_that_need_a_search(pg_engine, r
                 events = wait_until(
                     lambda: [e for e in map(json.loads, drain_events()) if e["run_id"] == run_id]
                 )
+            # Back from the wait, the 2 custom URLs go straight to search: their forHandle and
+            # forUsername probes were answered before they parked. At most the one metadata batch.
+            assert small.usage()["buckets"]["default"]["units_total"] - default_before <= 1
             assert len(events) == 1 and events[0]["quota_units"] == done["summary"]["quota_units"]
             assert events[0]["quota_units"]["by_bucket"]["search"] == 6
             assert events[0]["quota_units"]["by_method"]["search.list"] == 6
