@@ -88,7 +88,7 @@ def fetch_metadata_jobs(ctx: Context, run_id: str, job_ids: Sequence[int]) -> li
             outcome.done[job.id] = Resolved(cid, method, Confidence(job.confidence or Confidence.CERTAIN))
         else:
             outcome.fail([job.id], "not_found", f"channel {cid} does not exist or was terminated")
-    apply_outcome(ctx, run, outcome, from_statuses=[JobStatus.FETCHING], record_resolutions=False)
+    apply_outcome(ctx, run, outcome, from_statuses=[JobStatus.FETCHING])
     _remember_missing_channels(
         ctx, [cid for cid in stale if cid not in found and cid not in failed and cid not in unasked]
     )

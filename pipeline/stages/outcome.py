@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from models import CACHE_PREFIX, Confidence, JobStatus, ResolutionMethod, Run, RunKind
+from models import CACHE_PREFIX, Confidence, Job, JobStatus, ResolutionMethod, Run, RunKind
 from pipeline import store
 from pipeline.context import Context
 from pipeline.youtube.errors import QuotaExhausted
@@ -110,20 +110,25 @@ def priority(run: Run) -> str:
 
 
 def apply_outcome(
-    ctx: Context, run: Run, outcome: Outcome, *, from_statuses: Iterable[JobStatus], record_resolutions: bool
+    ctx: Context,
+    run: Run,
+    outcome: Outcome,
+    *,
+    from_statuses: Iterable[JobStatus],
+    resolving: Iterable[Job] | None = None,
 ) -> None:
-    """One transaction: channels and snapshots, resolutions (resolve only), then guarded job transitions."""
+    """One transaction: channels and snapshots, then guarded job transitions; given ``resolving`` (the
+    jobs a resolve delivery loaded), what each of them resolved to is recorded as well."""
     now = ctx.now()
     allowed = list(from_statuses)
     with ctx.session() as session:
         store.save_channels(session, records=outcome.channels.values(), run_id=run.id, now=now)
-        if record_resolutions:
+        if resolving is not None:
             resolved = {**outcome.done, **outcome.fetching}
-            jobs = store.jobs_by_ids(session, run_id=run.id, job_ids=resolved)
             found = [
                 store.Found(job.kind, job.value, r.channel_id, ResolutionMethod(r.method), r.confidence)
-                for job in jobs
-                if not (r := resolved[job.id]).method.startswith(CACHE_PREFIX)
+                for job in resolving
+                if (r := resolved.get(job.id)) is not None and not r.method.startswith(CACHE_PREFIX)
             ]
             store.record_resolutions(session, found=found, now=now, run_id=run.id)
         rows: list[dict[str, object]] = []
