@@ -92,7 +92,8 @@ def wait_for_line(path: Path, words: str, *, timeout: float = 120) -> str:
 
 def test_ctrl_c_on_run_wait_says_how_to_resume_and_the_next_command_finishes_it(tmp_path):
     """Given `run --wait` interrupted by SIGINT mid-run, when it exits, then one line says the run's state, how to resume and cancel it (exit 130), and `status --watch` carries it to FINISHED."""
-    (tmp_path / "big.txt").write_text("".join(f"@someone-{i}\n" for i in range(300)))
+    # Enough lookups that the run is still going a second in (ten lookups a message, four at a time).
+    (tmp_path / "big.txt").write_text("".join(f"@someone-{i}\n" for i in range(3_000)))
     stderr_path = tmp_path / "run.err"
     with stderr_path.open("w") as stderr:
         interrupted = subprocess.Popen(
@@ -124,7 +125,7 @@ def test_ctrl_c_on_run_wait_says_how_to_resume_and_the_next_command_finishes_it(
     assert "carrying on 1 unfinished run" in watched.stderr
     assert json.loads(watched.stdout)["run_status"] == "FINISHED"
     rows = json.loads(ytcollect(tmp_path, "results", run_id, "--format", "json").stdout)
-    assert len(rows) == 300 and {r["status"] for r in rows} == {"FAILED"}
+    assert len(rows) == 3_000 and {r["status"] for r in rows} == {"FAILED"}
 
 
 START_FROM_PYTHON = """
