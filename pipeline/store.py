@@ -7,9 +7,10 @@ unique keys), because every stage may run twice. All SQL goes through bound para
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -76,6 +77,13 @@ def _inserted(session: Session, stmt: Any, key: Any) -> bool:
 def _chunks(rows: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
     for start in range(0, len(rows), size):
         yield rows[start : start + size]
+
+
+def _chunks_of(rows: Iterable[Any], size: int = _CHUNK) -> Iterator[list[Any]]:
+    """``rows`` (any iterable, a generator included) a list of ``size`` at a time: only one chunk is built."""
+    iterator = iter(rows)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
 
 
 # --- runs ---------------------------------------------------------------------------------------
@@ -186,22 +194,50 @@ def set_run_waiting(session: Session, *, run_id: str, until: datetime | None) ->
 # --- inputs and jobs ----------------------------------------------------------------------------
 
 
-def insert_jobs(session: Session, *, rows: Sequence[dict[str, Any]]) -> None:
-    """Bulk-create jobs; a job that exists already (same run and key) is left as it is."""
-    for chunk in _chunks(rows):
+class JobRef(NamedTuple):
+    """A job's id, kind and status: what normalize's counts and fan-out need, without an ORM object."""
+
+    id: int
+    kind: str
+    status: str
+
+
+def insert_jobs(session: Session, *, rows: Iterable[dict[str, Any]]) -> None:
+    """Bulk-create jobs a chunk at a time (rows may be a generator); one that exists already (same run
+    and key) is left as it is. No RETURNING: psycopg pipelines a plain executemany, where an
+    ``INSERT … VALUES`` of thousands of rows costs seconds of client-side query parsing."""
+    for chunk in _chunks_of(rows):
         stmt = _insert(session, _table(Job)).on_conflict_do_nothing(index_elements=["run_id", "dedupe_key"])
-        session.execute(stmt, list(chunk))
+        session.execute(stmt, chunk)
 
 
-def job_ids_by_key(session: Session, *, run_id: str) -> dict[str, int]:
-    rows = session.execute(sa.select(col(Job.id), col(Job.dedupe_key)).where(col(Job.run_id) == run_id))
-    return {key: job_id for job_id, key in rows}
+def job_ids_by_key(session: Session, *, run_id: str) -> Iterator[tuple[str, int]]:
+    """The run's ``(dedupe_key, id)`` pairs, streamed."""
+    stmt = (
+        sa.select(col(Job.dedupe_key), col(Job.id))
+        .where(col(Job.run_id) == run_id)
+        .execution_options(yield_per=_CHUNK)
+    )
+    for key, job_id in session.execute(stmt):
+        yield str(key), int(job_id)
 
 
-def insert_run_inputs(session: Session, *, rows: Sequence[dict[str, Any]]) -> None:
-    for chunk in _chunks(rows):
+def job_refs(session: Session, *, run_id: str) -> Iterator[JobRef]:
+    """The run's jobs as ``(id, kind, status)`` in id order, streamed: a 100,000-job run is never a list."""
+    stmt = (
+        sa.select(col(Job.id), col(Job.kind), col(Job.status))
+        .where(col(Job.run_id) == run_id)
+        .order_by(col(Job.id))
+        .execution_options(yield_per=_CHUNK)
+    )
+    for job_id, kind, status in session.execute(stmt):
+        yield JobRef(job_id, kind, status)
+
+
+def insert_run_inputs(session: Session, *, rows: Iterable[dict[str, Any]]) -> None:
+    for chunk in _chunks_of(rows):
         stmt = _insert(session, _table(RunInput)).on_conflict_do_nothing(index_elements=["run_id", "line_no"])
-        session.execute(stmt, list(chunk))
+        session.execute(stmt, chunk)
 
 
 def jobs_by_ids(session: Session, *, run_id: str, job_ids: Iterable[int]) -> list[Job]:
@@ -291,16 +327,25 @@ def terminal_and_open_jobs(
 # --- resolutions --------------------------------------------------------------------------------
 
 
+class CachedResolution(NamedTuple):
+    channel_id: str
+    method: str
+    confidence: str
+
+
 def cached_resolutions(
     session: Session, *, keys: Sequence[str], fresh_since: datetime
-) -> dict[str, Resolution]:
-    """Resolutions confirmed since ``fresh_since``, keyed by their dedupe key."""
-    found: dict[str, Resolution] = {}
+) -> dict[str, CachedResolution]:
+    """Resolutions confirmed since ``fresh_since``, keyed by their dedupe key (tuples, not ORM objects)."""
+    found: dict[str, CachedResolution] = {}
     for chunk in _chunks(keys):
-        query = select(Resolution).where(
-            col(Resolution.dedupe_key).in_(list(chunk)), col(Resolution.resolved_at) >= fresh_since
-        )
-        found.update({r.dedupe_key: r for r in session.exec(query)})
+        query = sa.select(
+            col(Resolution.dedupe_key),
+            col(Resolution.channel_id),
+            col(Resolution.method),
+            col(Resolution.confidence),
+        ).where(col(Resolution.dedupe_key).in_(list(chunk)), col(Resolution.resolved_at) >= fresh_since)
+        found.update({key: CachedResolution(*rest) for key, *rest in session.execute(query)})
     return found
 
 
