@@ -101,6 +101,33 @@ def get_run(session: Session, *, run_id: str) -> Run | None:
     return session.get(Run, run_id)
 
 
+# What a status answer shows of a run: every column but the raw inputs (100,000 lines until normalize).
+_STATUS_COLUMNS = (
+    "id",
+    "analysis_id",
+    "owner_id",
+    "given_ids",
+    "status",
+    "kind",
+    "total_inputs",
+    "total_jobs",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "waiting_quota_until",
+    "parent_run_id",
+    "error",
+    "summary",
+)
+
+
+def run_status_fields(session: Session | sa.Connection, *, run_id: str) -> sa.Row[Any] | None:
+    """The run's fields a status answer needs, as one Core row (no ORM object, no raw inputs)."""
+    table = _table(Run)
+    stmt = sa.select(*(table.c[name] for name in _STATUS_COLUMNS)).where(table.c.id == run_id)
+    return session.execute(stmt).first()
+
+
 def list_runs(
     session: Session,
     *,
