@@ -249,14 +249,12 @@ def job_ids_by_key(session: Session, *, run_id: str) -> Iterator[tuple[str, int]
         yield str(key), int(job_id)
 
 
-def job_refs(session: Session, *, run_id: str) -> Iterator[JobRef]:
+def job_refs(session: Session, *, run_id: str, statuses: Iterable[str] | None = None) -> Iterator[JobRef]:
     """The run's jobs as ``(id, kind, status)`` in id order, streamed: a 100,000-job run is never a list."""
-    stmt = (
-        sa.select(col(Job.id), col(Job.kind), col(Job.status))
-        .where(col(Job.run_id) == run_id)
-        .order_by(col(Job.id))
-        .execution_options(yield_per=_CHUNK)
-    )
+    stmt = sa.select(col(Job.id), col(Job.kind), col(Job.status)).where(col(Job.run_id) == run_id)
+    if statuses is not None:
+        stmt = stmt.where(col(Job.status).in_(list(statuses)))
+    stmt = stmt.order_by(col(Job.id)).execution_options(yield_per=_CHUNK)
     for job_id, kind, status in session.execute(stmt):
         yield JobRef(job_id, kind, status)
 
@@ -292,16 +290,19 @@ def set_jobs_status(
     now: datetime,
     **values: Any,
 ) -> int:
-    """Guarded bulk transition: only jobs still in one of ``from_statuses`` move."""
-    ids = list(job_ids)
-    if not ids:
-        return 0
-    stmt = (
-        sa.update(Job)
-        .where(col(Job.id).in_(ids), col(Job.status).in_(list(from_statuses)))
-        .values(status=status, updated_at=now, **values)
-    )
-    return _rowcount(session, stmt)
+    """Guarded bulk transition: only jobs still in one of ``from_statuses`` move.
+
+    A chunk of ids per statement: cancelling a 100,000-job run would pass PostgreSQL's 65,535 parameters.
+    """
+    moved = 0
+    for chunk in _chunks(list(job_ids)):
+        stmt = (
+            sa.update(Job)
+            .where(col(Job.id).in_(list(chunk)), col(Job.status).in_(list(from_statuses)))
+            .values(status=status, updated_at=now, **values)
+        )
+        moved += _rowcount(session, stmt)
+    return moved
 
 
 def update_job(
@@ -602,6 +603,58 @@ def run_channel_rows(session: Session, *, run_id: str) -> list[tuple[Channel, li
     for channel, line_no in rows:
         by_channel.setdefault(channel.id, (channel, []))[1].append(line_no)
     return list(by_channel.values())
+
+
+def _run_done_channels(run_id: str) -> sa.Select[Any]:
+    """The distinct channels of a run's DONE jobs that have a channel row (what run_channel_rows lists)."""
+    return (
+        sa.select(col(Job.channel_id))
+        .join(Channel, col(Channel.id) == col(Job.channel_id))
+        .where(col(Job.run_id) == run_id, col(Job.status) == JobStatus.DONE)
+        .distinct()
+    )
+
+
+def count_run_channels(session: Session, *, run_id: str) -> int:
+    """How many distinct channels the run's DONE jobs landed on, counted in SQL."""
+    stmt = sa.select(sa.func.count()).select_from(_run_done_channels(run_id).subquery())
+    return int(session.execute(stmt).scalar_one())
+
+
+def top_run_channels(session: Session, *, run_id: str, limit: int) -> list[tuple[Channel, list[int]]]:
+    """The run's ``limit`` channels with the most (visible) subscribers, then by id, each with its input
+    lines: the summary's ranking done in SQL, so a run of 100,000 inputs loads ``limit`` channels."""
+    ids = _run_done_channels(run_id).subquery()
+    hidden = sa.or_(col(Channel.hidden_subscriber_count), col(Channel.subscriber_count).is_(None))
+    visible = sa.case(
+        (col(Channel.hidden_subscriber_count), 0), else_=sa.func.coalesce(Channel.subscriber_count, 0)
+    )
+    by_id: Any = col(Channel.id)
+    if session.get_bind().dialect.name == "postgresql":
+        by_id = by_id.collate("C")  # code point order, as Python sorts ids (SQLite's default already)
+    top = list(
+        session.exec(
+            select(Channel)
+            .where(col(Channel.id).in_(sa.select(ids.c.channel_id)))
+            .order_by(sa.case((hidden, 1), else_=0), visible.desc(), by_id)
+            .limit(limit)
+        )
+    )
+    lines: dict[str, list[int]] = {c.id: [] for c in top}
+    if top:
+        rows = session.execute(
+            sa.select(col(Job.channel_id), col(RunInput.line_no))
+            .join(RunInput, col(RunInput.job_id) == col(Job.id))
+            .where(
+                col(Job.run_id) == run_id,
+                col(Job.status) == JobStatus.DONE,
+                col(Job.channel_id).in_(list(lines)),
+            )
+            .order_by(col(RunInput.line_no))
+        )
+        for channel_id, line_no in rows:
+            lines[channel_id].append(line_no)
+    return [(channel, lines[channel.id]) for channel in top]
 
 
 def jobs_needing_attention(session: Session, *, run_id: str, limit: int) -> list[tuple[Job, str]]:
