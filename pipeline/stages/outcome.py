@@ -100,10 +100,17 @@ def priority(run: Run) -> str:
 
 def apply_outcome(
     ctx: Context, run: Run, outcome: Outcome, *, from_statuses: Iterable[JobStatus], record_resolutions: bool
-) -> None:
-    """One transaction: channels and snapshots, resolutions (resolve only), then guarded job transitions."""
+) -> set[int]:
+    """One transaction: channels and snapshots, resolutions (resolve only), then guarded job transitions.
+
+    Returns the jobs of ``outcome.fetching`` that this delivery moved to FETCHING. One already FETCHING
+    was moved by a twin delivery of the same message, which committed it before marking it resolved:
+    the barrier dispatch has it, or the twin sends it late itself. Sent again, its channel would be
+    fetched twice, in a batch of its own (an extra ``channels.list``).
+    """
     now = ctx.now()
     allowed = list(from_statuses)
+    moved: set[int] = set()
     with ctx.session() as session:
         store.save_channels(session, records=outcome.channels.values(), run_id=run.id, now=now)
         if record_resolutions:
@@ -124,10 +131,12 @@ def apply_outcome(
                     )
         for status, group in ((JobStatus.DONE, outcome.done), (JobStatus.FETCHING, outcome.fetching)):
             for job_id, found in group.items():
-                store.update_job(
+                changed = store.update_job(
                     session,
                     job_id=job_id,
-                    from_statuses=allowed,
+                    from_statuses=allowed
+                    if status == JobStatus.DONE
+                    else [s for s in allowed if s != status],
                     now=now,
                     status=status,
                     channel_id=found.channel_id,
@@ -136,6 +145,8 @@ def apply_outcome(
                     error_code=None,  # a job back from a quota wait no longer waits for its bucket
                     error_message=None,
                 )
+                if changed and status == JobStatus.FETCHING:
+                    moved.add(job_id)
         for job_id, failure in outcome.failed.items():
             store.update_job(
                 session,
@@ -161,3 +172,4 @@ def apply_outcome(
             store.set_run_waiting(
                 session, run_id=run.id, until=max(w.resets_at for w in outcome.waits.values())
             )
+    return moved

@@ -101,3 +101,29 @@ def test_a_normalize_killed_mid_fan_out_and_delivered_again_spends_the_minimum(
     assert Counter(asked).most_common(1)[0][1] == 1, "a channel was asked for twice"
     assert set(asked) == needing
     assert calls.call_count == math.ceil(len(needing) / 50)
+
+
+def test_resolve_messages_delivered_twice_at_once_fetch_each_channel_once(
+    rabbit_broker, pipeline_ctx, emulator, mocker
+):
+    """Given every resolve message delivered twice (the copies run side by side, as a retried normalize's
+    resends can), when the run goes through, then channels.list by id is asked ceil(channels / 50)
+    times, each channel once: a copy whose twin moved its jobs does not send them to metadata again."""
+    original = rabbit_broker.enqueue
+
+    def twice(message: Any, *, delay: int | None = None) -> Any:
+        if message.actor_name == "resolve":
+            original(message, delay=delay)
+        return original(message, delay=delay)
+
+    mocker.patch.object(rabbit_broker, "enqueue", twice)
+    lines, needing = _lines(emulator, videos=600, channel_ids=20)
+    calls = mocker.spy(pipeline_ctx.youtube, "channels_by_ids")
+    with running_worker(rabbit_broker, pipeline_ctx, threads=8):
+        run_id = start_run("a", "o", lines, ctx=pipeline_ctx, send=send_all)
+        wait_until(lambda: finished(pipeline_ctx, run_id), timeout=120)
+
+    asked = [cid for call in calls.call_args_list for cid in call.args[0]]
+    assert Counter(asked).most_common(1)[0][1] == 1, "a channel was asked for twice"
+    assert set(asked) == needing
+    assert calls.call_count == math.ceil(len(needing) / 50)
