@@ -265,6 +265,22 @@ def insert_run_inputs(session: Session, *, rows: Iterable[dict[str, Any]]) -> No
         session.execute(stmt, chunk)
 
 
+def fetching_jobs(
+    session: Session, *, run_id: str, job_ids: Iterable[int] | None = None
+) -> list[tuple[int, str | None]]:
+    """``(id, channel_id)`` of the run's FETCHING jobs (of ``job_ids`` only, when given), as tuples: the
+    barrier dispatch of a 100,000-input run reads tens of thousands of them."""
+    where = [col(Job.run_id) == run_id, col(Job.status) == JobStatus.FETCHING]
+    stmt = sa.select(col(Job.id), col(Job.channel_id)).order_by(col(Job.id))
+    if job_ids is None:
+        return [(job_id, cid) for job_id, cid in session.execute(stmt.where(*where))]
+    found: list[tuple[int, str | None]] = []
+    for chunk in _chunks(list(job_ids)):
+        rows = session.execute(stmt.where(*where, col(Job.id).in_(list(chunk))))
+        found.extend((job_id, cid) for job_id, cid in rows)
+    return found
+
+
 def jobs_by_ids(session: Session, *, run_id: str, job_ids: Iterable[int]) -> list[Job]:
     ids = list(job_ids)
     if not ids:
@@ -272,13 +288,6 @@ def jobs_by_ids(session: Session, *, run_id: str, job_ids: Iterable[int]) -> lis
     return list(
         session.exec(select(Job).where(Job.run_id == run_id, col(Job.id).in_(ids)).order_by(col(Job.id)))
     )
-
-
-def jobs_of_run(session: Session, *, run_id: str, statuses: Iterable[str] | None = None) -> list[Job]:
-    query = select(Job).where(Job.run_id == run_id)
-    if statuses is not None:
-        query = query.where(col(Job.status).in_(list(statuses)))
-    return list(session.exec(query.order_by(col(Job.id))))
 
 
 def set_jobs_status(
@@ -462,11 +471,15 @@ def stale_resolutions(session: Session, *, older_than: datetime, limit: int) -> 
 
 
 def fresh_channel_ids(session: Session, *, channel_ids: Iterable[str], fresh_since: datetime) -> set[str]:
-    ids = list(set(channel_ids))
-    if not ids:
-        return set()
-    stmt = sa.select(col(Channel.id)).where(col(Channel.id).in_(ids), col(Channel.fetched_at) >= fresh_since)
-    return set(session.execute(stmt).scalars())
+    """Those of ``channel_ids`` fetched since ``fresh_since`` (a chunk per statement: a 100,000-channel
+    refresh would pass PostgreSQL's 65,535 parameters)."""
+    fresh: set[str] = set()
+    for chunk in _chunks(list(set(channel_ids))):
+        stmt = sa.select(col(Channel.id)).where(
+            col(Channel.id).in_(list(chunk)), col(Channel.fetched_at) >= fresh_since
+        )
+        fresh.update(session.execute(stmt).scalars())
+    return fresh
 
 
 def channels_by_ids(session: Session, *, channel_ids: Iterable[str]) -> dict[str, Channel]:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from actors.dispatch import send_all
 from models import Job, JobStatus, RunInput
-from pipeline import messages, stages
+from pipeline import messages, stages, store
 from pipeline.runs import start_run
 from pipeline.stages import normalize as normalize_stage
 from tests.integration.pipeline_harness import running_worker, wait_until
@@ -127,3 +127,33 @@ def test_resolve_messages_delivered_twice_at_once_fetch_each_channel_once(
     assert Counter(asked).most_common(1)[0][1] == 1, "a channel was asked for twice"
     assert set(asked) == needing
     assert calls.call_count == math.ceil(len(needing) / 50)
+
+
+def test_the_barrier_dispatch_reads_tuples_and_takes_more_ids_than_postgresql_parameters(
+    pipeline_ctx, emulator
+):
+    """Given a normalized run of channel ids, when its metadata is dispatched, then no Job object is
+    loaded and every job is in one 50-channel batch; and a freshness check of 70,000 ids goes in chunks."""
+    lines, needing = _lines(emulator, videos=0, channel_ids=120)
+    run_id = start_run("a", "o", lines, ctx=pipeline_ctx, send=lambda _sends: None)
+    stages.normalize_run(pipeline_ctx, run_id)
+    loaded: list[Any] = []
+
+    def on_load(target: Any, _context: Any) -> None:
+        loaded.append(target)
+
+    sa.event.listen(Job, "load", on_load)
+    try:
+        sends = stages.dispatch_metadata(pipeline_ctx, run_id)
+    finally:
+        sa.event.remove(Job, "load", on_load)
+    assert loaded == []
+    assert [len(s.kwargs["job_ids"]) for s in sends] == [50, 50, 20]
+    with pipeline_ctx.session() as s:
+        job_ids = set(
+            s.execute(sa.select(Job.id).where(Job.run_id == run_id, Job.status == "FETCHING")).scalars()
+        )
+        ids = [f"UC{n:022d}" for n in range(70_000)]
+        assert store.fresh_channel_ids(s, channel_ids=ids, fresh_since=pipeline_ctx.now()) == set()
+    assert {j for send in sends for j in send.kwargs["job_ids"]} == job_ids
+    assert len(needing) == 120
