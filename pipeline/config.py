@@ -161,8 +161,8 @@ class Settings(BaseSettings):
     normalize_time_limit_ms: int = Field(
         default=1_200_000,
         ge=1_000,
-        description="normalize's work grows with the run (100,000 lines, a confirmed publish per lookup); "
-        "keep it under RabbitMQ's 30-minute consumer timeout",
+        description="normalize's work grows with the run (100,000 lines parsed and inserted, ~10 s here; its "
+        "fan-out goes in parts); keep it under RabbitMQ's 30-minute consumer timeout",
     )
     resolve_batch_size: int = Field(default=50, ge=1, le=50)
     resolve_lookups_per_message: int = Field(

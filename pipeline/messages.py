@@ -33,6 +33,11 @@ def normalize(run_id: str) -> Send:
     return Send("normalize", {"run_id": run_id})
 
 
+def fan_out(run_id: str, kind: str, job_ids: list[int]) -> Send:
+    """A part of a big run's fan-out, on normalize's queue: it sends these jobs' resolve messages."""
+    return Send("normalize", {"run_id": run_id, "kind": kind, "job_ids": job_ids})
+
+
 def resolve(run_id: str, job_ids: list[int]) -> Send:
     return Send("resolve", {"run_id": run_id, "job_ids": job_ids})
 

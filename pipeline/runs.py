@@ -13,7 +13,7 @@ import itertools
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from sqlmodel import Session
 
@@ -76,33 +76,31 @@ def start_run(
 
 
 def get_run_status(run_id: str, owner_id: str | int | None = None, *, ctx: Context) -> dict[str, Any]:
-    """The run's state: live counts from Redis (constant time), the database when Redis has none."""
-    with ctx.session() as session:
-        run = _owned_run(session, run_id, owner_id)
-        live = ctx.completion.live(run_id) if run.status == RunStatus.RUNNING else None
-        if live is not None:
-            counts = {k: v for k, v in live.counts.items() if v}
-            if live.waiting:
-                counts[JobStatus.WAITING_QUOTA] = live.waiting
-            if live.remaining - live.waiting > 0:
-                counts[LIVE_OPEN_KEY] = live.remaining - live.waiting
-            remaining = live.remaining
-            units = quota_units(dict(live.units))
-            source = "redis"
-        else:
-            raw = store.count_jobs_by_status(session, run_id=run_id)
-            counts = {}
-            for job_status, n in raw.items():
-                waiting_or_terminal = job_status in TERMINAL_STATUSES or job_status == JobStatus.WAITING_QUOTA
-                key = job_status if waiting_or_terminal else LIVE_OPEN_KEY
-                counts[key] = counts.get(key, 0) + n
-            remaining = sum(n for s, n in raw.items() if s not in TERMINAL_STATUSES)
-            by_method = (run.summary or {}).get("quota_units", {}).get("by_method") or store.units_by_method(
-                session, run_id=run_id
-            )
-            units = quota_units(by_method)
-            source = "database"
-        waiting = _waiting_by_bucket(session, run) if run.waiting_quota_until is not None else {}
+    """The run's state: live counts from Redis (constant time), the database when Redis has none.
+
+    A backend polls this while a run works, so that path is one query for the run's row (autocommit:
+    one round trip, no BEGIN and COMMIT around it) and one Redis pipeline; no ORM object.
+    """
+    with ctx.engine.connect() as conn:
+        run = store.run_status_fields(conn, run_id=run_id)
+    if run is None or (owner_id is not None and run.owner_id != id_text(owner_id)):
+        raise RunNotFound(run_id)
+    live = ctx.completion.live(run_id) if run.status == RunStatus.RUNNING else None
+    waiting: dict[str, dict[str, Any]] = {}
+    if live is None or run.waiting_quota_until is not None:
+        with ctx.session() as session:
+            if run.waiting_quota_until is not None:
+                waiting = _waiting_by_bucket(session, run_id)
+            if live is None:
+                counts, remaining, units = _database_counts(session, run)
+    if live is not None:
+        counts = {k: v for k, v in live.counts.items() if v}
+        if live.waiting:
+            counts[JobStatus.WAITING_QUOTA] = live.waiting
+        if live.remaining - live.waiting > 0:
+            counts[LIVE_OPEN_KEY] = live.remaining - live.waiting
+        remaining = live.remaining
+        units = quota_units(dict(live.units))
     total = run.total_jobs
     if run.status in (RunStatus.FINISHED, RunStatus.CANCELLED):
         progress = 1.0
@@ -110,8 +108,8 @@ def get_run_status(run_id: str, owner_id: str | int | None = None, *, ctx: Conte
         progress = round((total - remaining) / total, 4) if total else 0.0
     answer: dict[str, Any] = {
         "run_id": run.id,
-        "analysis_id": run.sent_id("analysis_id"),
-        "owner_id": run.sent_id("owner_id"),
+        "analysis_id": _sent_id(run, "analysis_id"),
+        "owner_id": _sent_id(run, "owner_id"),
         "run_status": run.status,
         "kind": run.kind,
         "progress": progress,
@@ -126,7 +124,7 @@ def get_run_status(run_id: str, owner_id: str | int | None = None, *, ctx: Conte
         "waiting_quota": waiting,
         "parent_run_id": run.parent_run_id,
         "error": run.error,
-        "counts_source": source,
+        "counts_source": "database" if live is None else "redis",
     }
     if run.summary is not None:
         answer["summary"] = run.summary
@@ -237,14 +235,34 @@ def get_run_results(
     return results
 
 
-def _waiting_by_bucket(session: Session, run: Run) -> dict[str, dict[str, Any]]:
+def _database_counts(session: Session, run: Any) -> tuple[dict[str, int], int, dict[str, Any]]:
+    """Status counts, open jobs and units from the tables: a finished run, or one Redis has lost."""
+    raw = store.count_jobs_by_status(session, run_id=run.id)
+    counts: dict[str, int] = {}
+    for job_status, n in raw.items():
+        waiting_or_terminal = job_status in TERMINAL_STATUSES or job_status == JobStatus.WAITING_QUOTA
+        key = job_status if waiting_or_terminal else LIVE_OPEN_KEY
+        counts[key] = counts.get(key, 0) + n
+    remaining = sum(n for s, n in raw.items() if s not in TERMINAL_STATUSES)
+    by_method = (run.summary or {}).get("quota_units", {}).get("by_method") or store.units_by_method(
+        session, run_id=run.id
+    )
+    return counts, remaining, quota_units(by_method)
+
+
+def _waiting_by_bucket(session: Session, run_id: str) -> dict[str, dict[str, Any]]:
     """``{"search": {"waiting": 3, "resumes_at": …}}``: what the run's parked work waits for, per bucket."""
-    found = store.waiting_by_code(session, run_id=run.id)
+    found = store.waiting_by_code(session, run_id=run_id)
     by_bucket: dict[str, dict[str, Any]] = {}
     for bucket in BUCKETS:
         if (entry := found.get(quota_wait_code(bucket))) is not None:
             by_bucket[bucket] = {"waiting": entry[0], "resumes_at": _iso(entry[1])}
     return by_bucket
+
+
+def _sent_id(run: Any, name: str) -> str | int:
+    """``Run.sent_id`` for a status row: the id with the JSON type it came with."""
+    return cast("str | int", (run.given_ids or {}).get(name, getattr(run, name)))
 
 
 def _iso(value: Any) -> str | None:

@@ -7,10 +7,11 @@ unique keys), because every stage may run twice. All SQL goes through bound para
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -79,6 +80,13 @@ def _chunks(rows: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
         yield rows[start : start + size]
 
 
+def _chunks_of(rows: Iterable[Any], size: int = _CHUNK) -> Iterator[list[Any]]:
+    """``rows`` (any iterable, a generator included) a list of ``size`` at a time: only one chunk is built."""
+    iterator = iter(rows)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
 # --- runs ---------------------------------------------------------------------------------------
 
 
@@ -92,6 +100,33 @@ def insert_run(session: Session, *, run: Run) -> bool:
 
 def get_run(session: Session, *, run_id: str) -> Run | None:
     return session.get(Run, run_id)
+
+
+# What a status answer shows of a run: every column but the raw inputs (100,000 lines until normalize).
+_STATUS_COLUMNS = (
+    "id",
+    "analysis_id",
+    "owner_id",
+    "given_ids",
+    "status",
+    "kind",
+    "total_inputs",
+    "total_jobs",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "waiting_quota_until",
+    "parent_run_id",
+    "error",
+    "summary",
+)
+
+
+def run_status_fields(session: Session | sa.Connection, *, run_id: str) -> sa.Row[Any] | None:
+    """The run's fields a status answer needs, as one Core row (no ORM object, no raw inputs)."""
+    table = _table(Run)
+    stmt = sa.select(*(table.c[name] for name in _STATUS_COLUMNS)).where(table.c.id == run_id)
+    return session.execute(stmt).first()
 
 
 def list_runs(
@@ -187,22 +222,64 @@ def set_run_waiting(session: Session, *, run_id: str, until: datetime | None) ->
 # --- inputs and jobs ----------------------------------------------------------------------------
 
 
-def insert_jobs(session: Session, *, rows: Sequence[dict[str, Any]]) -> None:
-    """Bulk-create jobs; a job that exists already (same run and key) is left as it is."""
-    for chunk in _chunks(rows):
+class JobRef(NamedTuple):
+    """A job's id, kind and status: what normalize's counts and fan-out need, without an ORM object."""
+
+    id: int
+    kind: str
+    status: str
+
+
+def insert_jobs(session: Session, *, rows: Iterable[dict[str, Any]]) -> None:
+    """Bulk-create jobs a chunk at a time (rows may be a generator); one that exists already (same run
+    and key) is left as it is. No RETURNING: psycopg pipelines a plain executemany, where an
+    ``INSERT … VALUES`` of thousands of rows costs seconds of client-side query parsing."""
+    for chunk in _chunks_of(rows):
         stmt = _insert(session, _table(Job)).on_conflict_do_nothing(index_elements=["run_id", "dedupe_key"])
-        session.execute(stmt, list(chunk))
+        session.execute(stmt, chunk)
 
 
-def job_ids_by_key(session: Session, *, run_id: str) -> dict[str, int]:
-    rows = session.execute(sa.select(col(Job.id), col(Job.dedupe_key)).where(col(Job.run_id) == run_id))
-    return {key: job_id for job_id, key in rows}
+def job_ids_by_key(session: Session, *, run_id: str) -> Iterator[tuple[str, int]]:
+    """The run's ``(dedupe_key, id)`` pairs, streamed."""
+    stmt = (
+        sa.select(col(Job.dedupe_key), col(Job.id))
+        .where(col(Job.run_id) == run_id)
+        .execution_options(yield_per=_CHUNK)
+    )
+    for key, job_id in session.execute(stmt):
+        yield str(key), int(job_id)
 
 
-def insert_run_inputs(session: Session, *, rows: Sequence[dict[str, Any]]) -> None:
-    for chunk in _chunks(rows):
+def job_refs(session: Session, *, run_id: str, statuses: Iterable[str] | None = None) -> Iterator[JobRef]:
+    """The run's jobs as ``(id, kind, status)`` in id order, streamed: a 100,000-job run is never a list."""
+    stmt = sa.select(col(Job.id), col(Job.kind), col(Job.status)).where(col(Job.run_id) == run_id)
+    if statuses is not None:
+        stmt = stmt.where(col(Job.status).in_(list(statuses)))
+    stmt = stmt.order_by(col(Job.id)).execution_options(yield_per=_CHUNK)
+    for job_id, kind, status in session.execute(stmt):
+        yield JobRef(job_id, kind, status)
+
+
+def insert_run_inputs(session: Session, *, rows: Iterable[dict[str, Any]]) -> None:
+    for chunk in _chunks_of(rows):
         stmt = _insert(session, _table(RunInput)).on_conflict_do_nothing(index_elements=["run_id", "line_no"])
-        session.execute(stmt, list(chunk))
+        session.execute(stmt, chunk)
+
+
+def fetching_jobs(
+    session: Session, *, run_id: str, job_ids: Iterable[int] | None = None
+) -> list[tuple[int, str | None]]:
+    """``(id, channel_id)`` of the run's FETCHING jobs (of ``job_ids`` only, when given), as tuples: the
+    barrier dispatch of a 100,000-input run reads tens of thousands of them."""
+    where = [col(Job.run_id) == run_id, col(Job.status) == JobStatus.FETCHING]
+    stmt = sa.select(col(Job.id), col(Job.channel_id)).order_by(col(Job.id))
+    if job_ids is None:
+        return [(job_id, cid) for job_id, cid in session.execute(stmt.where(*where))]
+    found: list[tuple[int, str | None]] = []
+    for chunk in _chunks(list(job_ids)):
+        rows = session.execute(stmt.where(*where, col(Job.id).in_(list(chunk))))
+        found.extend((job_id, cid) for job_id, cid in rows)
+    return found
 
 
 def jobs_by_ids(session: Session, *, run_id: str, job_ids: Iterable[int]) -> list[Job]:
@@ -214,13 +291,6 @@ def jobs_by_ids(session: Session, *, run_id: str, job_ids: Iterable[int]) -> lis
     )
 
 
-def jobs_of_run(session: Session, *, run_id: str, statuses: Iterable[str] | None = None) -> list[Job]:
-    query = select(Job).where(Job.run_id == run_id)
-    if statuses is not None:
-        query = query.where(col(Job.status).in_(list(statuses)))
-    return list(session.exec(query.order_by(col(Job.id))))
-
-
 def set_jobs_status(
     session: Session,
     *,
@@ -230,16 +300,19 @@ def set_jobs_status(
     now: datetime,
     **values: Any,
 ) -> int:
-    """Guarded bulk transition: only jobs still in one of ``from_statuses`` move."""
-    ids = list(job_ids)
-    if not ids:
-        return 0
-    stmt = (
-        sa.update(Job)
-        .where(col(Job.id).in_(ids), col(Job.status).in_(list(from_statuses)))
-        .values(status=status, updated_at=now, **values)
-    )
-    return _rowcount(session, stmt)
+    """Guarded bulk transition: only jobs still in one of ``from_statuses`` move.
+
+    A chunk of ids per statement: cancelling a 100,000-job run would pass PostgreSQL's 65,535 parameters.
+    """
+    moved = 0
+    for chunk in _chunks(list(job_ids)):
+        stmt = (
+            sa.update(Job)
+            .where(col(Job.id).in_(list(chunk)), col(Job.status).in_(list(from_statuses)))
+            .values(status=status, updated_at=now, **values)
+        )
+        moved += _rowcount(session, stmt)
+    return moved
 
 
 def update_job(
@@ -252,6 +325,20 @@ def update_job(
         .values(updated_at=now, **values)
     )
     return _rowcount(session, stmt) == 1
+
+
+def lock_jobs(session: Session, *, job_ids: Iterable[int], statuses: Iterable[str]) -> set[int]:
+    """Which of these jobs are in one of ``statuses``, locked until the transaction ends."""
+    ids = sorted(job_ids)  # one lock order for every caller
+    if not ids:
+        return set()
+    query = (
+        sa.select(_table(Job).c.id)
+        .where(_table(Job).c.id.in_(ids), _table(Job).c.status.in_([str(s) for s in statuses]))
+        .order_by(_table(Job).c.id)
+        .with_for_update()
+    )
+    return set(session.execute(query).scalars())
 
 
 def update_jobs(
@@ -346,16 +433,25 @@ def terminal_and_open_jobs(
 # --- resolutions --------------------------------------------------------------------------------
 
 
+class CachedResolution(NamedTuple):
+    channel_id: str
+    method: str
+    confidence: str
+
+
 def cached_resolutions(
     session: Session, *, keys: Sequence[str], fresh_since: datetime
-) -> dict[str, Resolution]:
-    """Resolutions confirmed since ``fresh_since``, keyed by their dedupe key."""
-    found: dict[str, Resolution] = {}
+) -> dict[str, CachedResolution]:
+    """Resolutions confirmed since ``fresh_since``, keyed by their dedupe key (tuples, not ORM objects)."""
+    found: dict[str, CachedResolution] = {}
     for chunk in _chunks(keys):
-        query = select(Resolution).where(
-            col(Resolution.dedupe_key).in_(list(chunk)), col(Resolution.resolved_at) >= fresh_since
-        )
-        found.update({r.dedupe_key: r for r in session.exec(query)})
+        query = sa.select(
+            col(Resolution.dedupe_key),
+            col(Resolution.channel_id),
+            col(Resolution.method),
+            col(Resolution.confidence),
+        ).where(col(Resolution.dedupe_key).in_(list(chunk)), col(Resolution.resolved_at) >= fresh_since)
+        found.update({key: CachedResolution(*rest) for key, *rest in session.execute(query)})
     return found
 
 
@@ -476,11 +572,15 @@ def stale_resolutions(session: Session, *, older_than: datetime, limit: int) -> 
 
 
 def fresh_channel_ids(session: Session, *, channel_ids: Iterable[str], fresh_since: datetime) -> set[str]:
-    ids = list(set(channel_ids))
-    if not ids:
-        return set()
-    stmt = sa.select(col(Channel.id)).where(col(Channel.id).in_(ids), col(Channel.fetched_at) >= fresh_since)
-    return set(session.execute(stmt).scalars())
+    """Those of ``channel_ids`` fetched since ``fresh_since`` (a chunk per statement: a 100,000-channel
+    refresh would pass PostgreSQL's 65,535 parameters)."""
+    fresh: set[str] = set()
+    for chunk in _chunks(list(set(channel_ids))):
+        stmt = sa.select(col(Channel.id)).where(
+            col(Channel.id).in_(list(chunk)), col(Channel.fetched_at) >= fresh_since
+        )
+        fresh.update(session.execute(stmt).scalars())
+    return fresh
 
 
 def channels_by_ids(session: Session, *, channel_ids: Iterable[str]) -> dict[str, Channel]:
@@ -617,6 +717,58 @@ def run_channel_rows(session: Session, *, run_id: str) -> list[tuple[Channel, li
     for channel, line_no in rows:
         by_channel.setdefault(channel.id, (channel, []))[1].append(line_no)
     return list(by_channel.values())
+
+
+def _run_done_channels(run_id: str) -> sa.Select[Any]:
+    """The distinct channels of a run's DONE jobs that have a channel row (what run_channel_rows lists)."""
+    return (
+        sa.select(col(Job.channel_id))
+        .join(Channel, col(Channel.id) == col(Job.channel_id))
+        .where(col(Job.run_id) == run_id, col(Job.status) == JobStatus.DONE)
+        .distinct()
+    )
+
+
+def count_run_channels(session: Session, *, run_id: str) -> int:
+    """How many distinct channels the run's DONE jobs landed on, counted in SQL."""
+    stmt = sa.select(sa.func.count()).select_from(_run_done_channels(run_id).subquery())
+    return int(session.execute(stmt).scalar_one())
+
+
+def top_run_channels(session: Session, *, run_id: str, limit: int) -> list[tuple[Channel, list[int]]]:
+    """The run's ``limit`` channels with the most (visible) subscribers, then by id, each with its input
+    lines: the summary's ranking done in SQL, so a run of 100,000 inputs loads ``limit`` channels."""
+    ids = _run_done_channels(run_id).subquery()
+    hidden = sa.or_(col(Channel.hidden_subscriber_count), col(Channel.subscriber_count).is_(None))
+    visible = sa.case(
+        (col(Channel.hidden_subscriber_count), 0), else_=sa.func.coalesce(Channel.subscriber_count, 0)
+    )
+    by_id: Any = col(Channel.id)
+    if session.get_bind().dialect.name == "postgresql":
+        by_id = by_id.collate("C")  # code point order, as Python sorts ids (SQLite's default already)
+    top = list(
+        session.exec(
+            select(Channel)
+            .where(col(Channel.id).in_(sa.select(ids.c.channel_id)))
+            .order_by(sa.case((hidden, 1), else_=0), visible.desc(), by_id)
+            .limit(limit)
+        )
+    )
+    lines: dict[str, list[int]] = {c.id: [] for c in top}
+    if top:
+        rows = session.execute(
+            sa.select(col(Job.channel_id), col(RunInput.line_no))
+            .join(RunInput, col(RunInput.job_id) == col(Job.id))
+            .where(
+                col(Job.run_id) == run_id,
+                col(Job.status) == JobStatus.DONE,
+                col(Job.channel_id).in_(list(lines)),
+            )
+            .order_by(col(RunInput.line_no))
+        )
+        for channel_id, line_no in rows:
+            lines[channel_id].append(line_no)
+    return [(channel, lines[channel.id]) for channel in top]
 
 
 def jobs_needing_attention(session: Session, *, run_id: str, limit: int) -> list[tuple[Job, str]]:

@@ -48,7 +48,8 @@ def build_summary(
 ) -> dict[str, Any]:
     counts = store.count_jobs_by_status(session, run_id=run.id)
     units = store.units_by_method(session, run_id=run.id)
-    rows = store.run_channel_rows(session, run_id=run.id)
+    # Only the top channels are kept: ranked and loaded in SQL, never every channel of a big run.
+    rows = store.top_run_channels(session, run_id=run.id, limit=TOP_CHANNELS)
     previous = store.previous_snapshots(
         session, channel_ids=[c.id for c, _ in rows], before_run=run.id, taken_before=run.created_at
     )
@@ -113,8 +114,8 @@ def build_summary(
         "errors_by_code": store.errors_by_code(session, run_id=run.id),
         "quota_units": quota_units(units),
         "duration_seconds": round((now - started).total_seconds(), 3),
-        "channels_total": len(channels),
-        "channels": channels[:TOP_CHANNELS],
+        "channels_total": store.count_run_channels(session, run_id=run.id),
+        "channels": channels,
         "needs_attention": attention,
         "needs_attention_total": counts.get("FAILED", 0) + counts.get("NEEDS_SEARCH", 0),
         "resolution_changes": changes,

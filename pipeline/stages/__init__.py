@@ -19,7 +19,13 @@ from pipeline.stages.advance import (
 from pipeline.stages.exhausted import fail_exhausted, fail_exhausted_videos
 from pipeline.stages.finalize import cancel_open_jobs, finalize_run, finished_event, publish_finished
 from pipeline.stages.metadata import fetch_metadata_jobs
-from pipeline.stages.normalize import BATCH_KINDS, SINGLE_KINDS, normalize_run, resolve_messages
+from pipeline.stages.normalize import (
+    BATCH_KINDS,
+    SINGLE_KINDS,
+    fan_out_part,
+    normalize_run,
+    resolve_messages,
+)
 from pipeline.stages.requests import (
     RUN_OPTIONS,
     RunRequest,
@@ -48,6 +54,7 @@ __all__ = [
     "dispatch_metadata",
     "fail_exhausted",
     "fail_exhausted_videos",
+    "fan_out_part",
     "fetch_metadata_jobs",
     "fetch_video_stats",
     "finalize_run",

@@ -131,24 +131,15 @@ def dispatch_metadata(ctx: Context, run_id: str, job_ids: Sequence[int] | None =
     has won); otherwise only those jobs (late ones: redeliveries, jobs back from a quota wait).
     """
     with ctx.session() as session:
-        if job_ids is None:
-            jobs = store.jobs_of_run(session, run_id=run_id, statuses=[JobStatus.FETCHING])
-        else:
-            jobs = [
-                j
-                for j in store.jobs_by_ids(session, run_id=run_id, job_ids=job_ids)
-                if j.status == JobStatus.FETCHING
-            ]
+        jobs = store.fetching_jobs(session, run_id=run_id, job_ids=job_ids)  # tuples, not Job objects
         run = store.get_run(session, run_id=run_id)
         fresh = store.fresh_channel_ids(
-            session,
-            channel_ids=[j.channel_id for j in jobs if j.channel_id],
-            fresh_since=fresh_since(ctx, run),
+            session, channel_ids=[cid for _, cid in jobs if cid], fresh_since=fresh_since(ctx, run)
         )
     by_channel: dict[str, list[int]] = defaultdict(list)
-    for job in jobs:
-        if job.channel_id:
-            by_channel[job.channel_id].append(job.id)
+    for job_id, channel_id in jobs:
+        if channel_id:
+            by_channel[channel_id].append(job_id)
     sends: list[Send] = []
     fresh_jobs = [job_id for cid in sorted(fresh) for job_id in by_channel.get(cid, [])]
     for start in range(0, len(fresh_jobs), FRESH_JOBS_PER_MESSAGE):  # no API call needed for these

@@ -47,7 +47,7 @@ def cancel_open_jobs(ctx: Context, run_id: str) -> bool:
         run = store.get_run(session, run_id=run_id)
         if run is None or run.status not in (RunStatus.PENDING, RunStatus.RUNNING):
             return False
-        open_ids = [j.id for j in store.jobs_of_run(session, run_id=run_id, statuses=OPEN_STATUSES)]
+        open_ids = [j.id for j in store.job_refs(session, run_id=run_id, statuses=OPEN_STATUSES)]
         store.set_jobs_status(
             session,
             job_ids=open_ids,

@@ -7,7 +7,9 @@ which the API answers 50 ids a call).
 
 from __future__ import annotations
 
+from array import array
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,41 +18,89 @@ from sqlmodel import Session
 from models import OPEN_STATUSES, Confidence, JobStatus, ResolutionMethod, Run, RunStatus
 from pipeline import messages, store
 from pipeline.context import Context
-from pipeline.inputs import InputKind, plan_inputs
+from pipeline.inputs import InputKind, PlannedJob, plan_inputs
 from pipeline.messages import Send
 from pipeline.stages.advance import RESOLUTION_STATES, Progress, advance, after_jobs
 
 BATCH_KINDS = (InputKind.VIDEO, InputKind.PLAYLIST)  # resolved 50 per call
-SINGLE_KINDS = (InputKind.HANDLE, InputKind.USERNAME, InputKind.CUSTOM_URL)  # one lookup per call
+SINGLE_KINDS = (
+    InputKind.HANDLE,
+    InputKind.USERNAME,
+    InputKind.CUSTOM_URL,
+)  # one lookup a call, several a message
+# Open jobs per fan-out part: a run with more has its resolve messages sent by parts, in parallel.
+FAN_OUT_JOBS = 1_000
 
 
 def normalize_run(ctx: Context, run_id: str) -> list[Send]:
-    """Create the run's jobs once (under a row lock), register its counters, and fan out the open jobs."""
+    """Create the run's jobs once (under a row lock), register its counters, and fan out the open jobs.
+
+    Jobs are never loaded as objects: one streamed pass over ``(id, kind, status)`` rows counts them
+    and collects the open ones, so a 100,000-input run stays within a worker's memory.
+    """
     now = ctx.now()
+    total = 0
+    unresolved: list[store.JobRef] = []
+    terminal: dict[int, str] = {}
     with ctx.session() as session:
         run = store.lock_run(session, run_id=run_id)
         if run is None or run.status not in (RunStatus.PENDING, RunStatus.RUNNING):
             return []
         if run.status == RunStatus.PENDING:
             _create_jobs(ctx, session, run, now)
-        jobs = store.jobs_of_run(session, run_id=run_id)
         dispatched = run.metadata_dispatched_at is not None
+        for job in store.job_refs(session, run_id=run_id):
+            total += 1
+            if job.status in RESOLUTION_STATES:
+                unresolved.append(job)
+            elif job.status not in OPEN_STATUSES:
+                terminal[job.id] = job.status
 
-    unresolved = [j for j in jobs if j.status in RESOLUTION_STATES]
-    ctx.completion.register(run_id, total_jobs=len(jobs), unresolved_jobs=len(unresolved))
+    ctx.completion.register(run_id, total_jobs=total, unresolved_jobs=len(unresolved))
     # redelivered=True: a normalize delivered again must send again the finalize that a delivery
     # killed after its mark never sent (finalize is guarded, a duplicate is harmless).
     progress = Progress(
-        terminal={j.id: j.status for j in jobs if j.status not in OPEN_STATUSES},
-        left_resolution=[],
-        metadata_dispatched=dispatched,
-        redelivered=True,
+        terminal=terminal, left_resolution=[], metadata_dispatched=dispatched, redelivered=True
     )
     # No jobs at all: a video re-poll pass (its work is videos), or a run that finishes at once.
-    sends = after_jobs(ctx, run_id) if not jobs else []
-    sends.extend(resolve_messages(ctx, run_id, unresolved))
+    sends = after_jobs(ctx, run_id) if not total else []
+    sends.extend(fan_out(ctx, run_id, unresolved))
     sends.extend(advance(ctx, run_id, progress))
     return sends
+
+
+def fan_out(ctx: Context, run_id: str, jobs: Sequence[store.JobRef]) -> list[Send]:
+    """The open jobs' resolve messages, or, for a big run, messages that each send FAN_OUT_JOBS of them.
+
+    Every publish is confirmed by the broker one at a time: tens of thousands of them from this one
+    delivery would take minutes (and its time limit); FAN_OUT_JOBS each spread them over the workers.
+    """
+    if len(jobs) <= FAN_OUT_JOBS:
+        return resolve_messages(ctx, run_id, list(jobs))
+    by_kind: dict[str, list[int]] = defaultdict(list)
+    for job in jobs:
+        by_kind[job.kind].append(job.id)
+    sends: list[Send] = []
+    for kind, ids in by_kind.items():
+        # One kind per part, and a whole number of resolve batches in each: every batch stays full.
+        step = (
+            ctx.settings.resolve_batch_size
+            if kind in BATCH_KINDS
+            else ctx.settings.resolve_lookups_per_message
+        )
+        part = max(step, FAN_OUT_JOBS // step * step)
+        sends.extend(
+            messages.fan_out(run_id, kind, ids[start : start + part]) for start in range(0, len(ids), part)
+        )
+    return sends
+
+
+def fan_out_part(ctx: Context, run_id: str, kind: str, job_ids: Sequence[int]) -> list[Send]:
+    """One part of a big run's fan-out: its jobs' resolve messages (a redelivery sends them again, and
+    ``resolve`` skips the jobs an earlier copy settled)."""
+    return resolve_messages(
+        ctx, run_id, [store.JobRef(job_id, kind, JobStatus.PENDING) for job_id in job_ids]
+    )
 
 
 def resolve_messages(ctx: Context, run_id: str, jobs: list[Any]) -> list[Send]:
@@ -101,8 +151,7 @@ def _create_jobs(ctx: Context, session: Session, run: Run, now: datetime) -> Non
         store.cached_resolutions(session, keys=cacheable, fresh_since=cache_fresh_since) if use_cache else {}
     )
 
-    rows = []
-    for key, planned in zip(keys, plan.jobs, strict=True):
+    def job_row(key: str, planned: PlannedJob) -> dict[str, Any]:
         row: dict[str, Any] = {
             "run_id": run.id,
             "kind": str(planned.kind),
@@ -138,17 +187,28 @@ def _create_jobs(ctx: Context, session: Session, run: Run, now: datetime) -> Non
                 method=f"cache:{hit.method}",
                 confidence=hit.confidence,
             )
-        rows.append(row)
-    store.insert_jobs(session, rows=rows)
-    ids = store.job_ids_by_key(session, run_id=run.id)
-    line_rows = [
+        return row
+
+    # Rows are built a chunk at a time as the inserts consume them, and the ids come back as a plain
+    # array in plan order: nothing per job outlives its chunk but the plan itself.
+    store.insert_jobs(
+        session, rows=(job_row(key, planned) for key, planned in zip(keys, plan.jobs, strict=True))
+    )
+    index_of = {key: index for index, key in enumerate(keys)}
+    ids = array("q", bytes(8 * len(keys)))
+    for key, job_id in store.job_ids_by_key(session, run_id=run.id):
+        ids[index_of[key]] = job_id
+    del index_of
+    line_rows = (
         {
             "run_id": run.id,
             "line_no": line_numbers[line.index],
             "text": line.text[: settings.max_input_length + 1],
-            "job_id": ids[keys[line.job_index]],
+            "job_id": ids[line.job_index],
         }
         for line in plan.lines
-    ]
+    )
     store.insert_run_inputs(session, rows=line_rows)
-    store.start_run_normalized(session, run_id=run.id, total_inputs=len(lines), total_jobs=len(rows), now=now)
+    store.start_run_normalized(
+        session, run_id=run.id, total_inputs=len(lines), total_jobs=len(plan.jobs), now=now
+    )

@@ -116,12 +116,21 @@ def apply_outcome(
     *,
     from_statuses: Iterable[JobStatus],
     resolving: Iterable[Job] | None = None,
-) -> None:
+) -> set[int]:
     """One transaction: channels and snapshots, then guarded job transitions; given ``resolving`` (the
-    jobs a resolve delivery loaded), what each of them resolved to is recorded as well."""
+    jobs a resolve delivery loaded), what each of them resolved to is recorded as well.
+
+    Returns the jobs of ``outcome.fetching`` that this delivery moved to FETCHING. One already FETCHING
+    was moved by a twin delivery of the same message, which committed it before marking it resolved:
+    the barrier dispatch has it, or the twin sends it late itself. Sent again, its channel would be
+    fetched twice, in a batch of its own (an extra ``channels.list``).
+    """
     now = ctx.now()
     allowed = list(from_statuses)
+    to_fetching = [s for s in allowed if s != JobStatus.FETCHING]
     with ctx.session() as session:
+        # Locked, so a twin delivery committing the same jobs waits, then finds them FETCHING.
+        moved = store.lock_jobs(session, job_ids=outcome.fetching, statuses=to_fetching)
         store.save_channels(session, records=outcome.channels.values(), run_id=run.id, now=now)
         if resolving is not None:
             resolved = {**outcome.done, **outcome.fetching}
@@ -131,20 +140,21 @@ def apply_outcome(
                 if (r := resolved.get(job.id)) is not None and not r.method.startswith(CACHE_PREFIX)
             ]
             store.record_resolutions(session, found=found, now=now, run_id=run.id)
-        rows: list[dict[str, object]] = []
-        for status, group in ((JobStatus.DONE, outcome.done), (JobStatus.FETCHING, outcome.fetching)):
-            rows.extend(
-                {
-                    "id": job_id,
-                    "status": status,
-                    "channel_id": found.channel_id,
-                    "method": found.method,
-                    "confidence": found.confidence,
-                    "error_code": None,  # a job back from a quota wait no longer waits for its bucket
-                    "error_message": None,
-                }
-                for job_id, found in group.items()
-            )
+
+        def found_row(job_id: int, status: JobStatus, found: Resolved) -> dict[str, object]:
+            return {
+                "id": job_id,
+                "status": status,
+                "channel_id": found.channel_id,
+                "method": found.method,
+                "confidence": found.confidence,
+                "error_code": None,  # a job back from a quota wait no longer waits for its bucket
+                "error_message": None,
+            }
+
+        fetching = [found_row(j, JobStatus.FETCHING, f) for j, f in outcome.fetching.items() if j in moved]
+        store.update_jobs(session, rows=fetching, from_statuses=to_fetching, now=now)
+        rows = [found_row(job_id, JobStatus.DONE, found) for job_id, found in outcome.done.items()]
         rows.extend(
             {
                 "id": job_id,
@@ -169,3 +179,4 @@ def apply_outcome(
             store.set_run_waiting(
                 session, run_id=run.id, until=max(w.resets_at for w in outcome.waits.values())
             )
+    return moved

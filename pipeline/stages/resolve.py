@@ -76,7 +76,7 @@ def resolve_jobs(ctx: Context, run_id: str, job_ids: Sequence[int]) -> list[Send
         _resolve_into(ctx, run, [j for j in jobs if j.id not in outcome.settled_ids()], outcome)
     finally:
         # Whatever was settled before an error (a transient one is re-raised for a retry) is kept.
-        apply_outcome(ctx, run, outcome, from_statuses=_FROM, resolving=jobs)
+        moved = apply_outcome(ctx, run, outcome, from_statuses=_FROM, resolving=jobs)
         answers.drop(ctx.redis, run_id, outcome.settled())
         _remember_misses(ctx, [j for j in jobs if j.id not in remembered], outcome)
     # A delivery killed after its commit left jobs settled in the database but not in Redis: this
@@ -89,7 +89,7 @@ def resolve_jobs(ctx: Context, run_id: str, job_ids: Sequence[int]) -> list[Send
         terminal={**terminal, **outcome.terminal()},
         waiting=outcome.waiting,
         left_resolution=[*settled_before, *outcome.settled()],
-        fetching=list(outcome.fetching),
+        fetching=[j for j in outcome.fetching if j in moved],  # not those a twin delivery moved
         metadata_dispatched=dispatched,
         redelivered=bool(terminal),
     )
