@@ -93,8 +93,10 @@ def _after_resolution(ctx: Context, run_id: str, progress: Progress) -> list[Sen
         return []
     if claim_barrier(ctx, run_id):
         return dispatch_metadata(ctx, run_id)
-    # Another caller dispatched the run already: whatever this delivery brought is late, sent alone.
-    return dispatch_metadata(ctx, run_id, progress.fetching) if progress.fetching else []
+    # Another caller claimed the barrier after this delivery loaded its jobs. It found no job left in
+    # resolution in the database first, so this delivery's commit came before its dispatch read: its
+    # jobs are in that dispatch. Sent again, their channels would be fetched twice, in a batch of their own.
+    return []
 
 
 def has_unresolved_jobs(ctx: Context, run_id: str) -> bool:
