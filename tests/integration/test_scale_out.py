@@ -293,7 +293,7 @@ class Cluster:
         return "\n".join(f"--- {w.log_path} ---\n{w.log_tail(25)}" for w in workers)
 
 
-def _settings(**urls: str) -> dict[str, str]:
+def _settings(**urls: object) -> dict[str, str]:
     return worker_env(
         {
             **urls,
@@ -339,6 +339,9 @@ def cluster(pg_engine: sa.Engine, tmp_path_factory: pytest.TempPathFactory) -> I
             atexit.register(network.remove)
             network.create()
             local_env = _settings(
+                # normalize fans out one lookup per resolve message: 1,200 messages spread over the
+                # hosts, so the host cut mid-run holds deliveries (ten a message would be 120).
+                RESOLVE_LOOKUPS_PER_MESSAGE=1,
                 BROKER_URL=BROKER_URL,
                 REDIS_URL=PIPELINE_REDIS_URL,
                 DATABASE_URL=PG_URL,
@@ -544,9 +547,15 @@ def test_a_host_cut_off_for_a_minute_holding_messages_the_run_finishes_exactly_o
     fresh.emulator.set_faults(latency_ms=40)  # the lookups take long enough for messages to be held
     cut = fresh.hosts[0]
     run_id = start_run("scale-out-cut", "owner-so", lines, ctx=fresh.ctx, send=send_all)
-    # 1,200 handles are 120 resolve messages of 10 lookups: at 5 % done, some 50 are still queued.
-    wait_until(lambda: progress(fresh.ctx, run_id) >= 0.05 and queue_state("resolve")[0] > 30, timeout=120)
-    held = unacked_by_source().get(cut.amqp_source, 0)
+
+    # 1,200 handles are 120 resolve messages of 10 lookups: cut the host once work is under way, plenty
+    # is still queued, and it holds deliveries of its own.
+    def holding() -> int:
+        if progress(fresh.ctx, run_id) < 0.05 or queue_state("resolve")[0] <= 30:
+            return 0
+        return unacked_by_source().get(cut.amqp_source, 0)
+
+    held = wait_until(holding, timeout=120, interval=0.05)
     _ready, consumers_before = queue_state("resolve")
     fresh.network.set_link(cut, up=False)
     down_at = time.monotonic()
