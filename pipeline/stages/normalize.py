@@ -83,11 +83,7 @@ def fan_out(ctx: Context, run_id: str, jobs: Sequence[store.JobRef]) -> list[Sen
     sends: list[Send] = []
     for kind, ids in by_kind.items():
         # One kind per part, and a whole number of resolve batches in each: every batch stays full.
-        step = (
-            ctx.settings.resolve_batch_size
-            if kind in BATCH_KINDS
-            else ctx.settings.resolve_lookups_per_message
-        )
+        step = jobs_per_resolve_message(ctx, kind)
         part = max(step, FAN_OUT_JOBS // step * step)
         sends.extend(
             messages.fan_out(run_id, kind, ids[start : start + part]) for start in range(0, len(ids), part)
@@ -103,6 +99,13 @@ def fan_out_part(ctx: Context, run_id: str, kind: str, job_ids: Sequence[int]) -
     )
 
 
+def jobs_per_resolve_message(ctx: Context, kind: str) -> int:
+    """A video or playlist message is one 50-id API call; a single-lookup message, several calls."""
+    if kind in BATCH_KINDS:
+        return ctx.settings.resolve_batch_size
+    return ctx.settings.resolve_lookups_per_message
+
+
 def resolve_messages(ctx: Context, run_id: str, jobs: list[Any]) -> list[Send]:
     """Videos and playlists by kind in messages of RESOLVE_BATCH_SIZE (one API call each); handles,
     usernames and custom URLs together in messages of RESOLVE_LOOKUPS_PER_MESSAGE."""
@@ -111,11 +114,7 @@ def resolve_messages(ctx: Context, run_id: str, jobs: list[Any]) -> list[Send]:
         groups[job.kind if job.kind in BATCH_KINDS else "single"].append(job.id)
     sends: list[Send] = []
     for group, ids in groups.items():
-        step = (
-            ctx.settings.resolve_batch_size
-            if group in BATCH_KINDS
-            else ctx.settings.resolve_lookups_per_message
-        )
+        step = jobs_per_resolve_message(ctx, group)
         sends.extend(
             messages.resolve(run_id, ids[start : start + step]) for start in range(0, len(ids), step)
         )
