@@ -79,9 +79,9 @@ def get_run_status(run_id: str, owner_id: str | int | None = None, *, ctx: Conte
     """The run's state: live counts from Redis (constant time), the database when Redis has none.
 
     A backend polls this while a run works, so that path is one query for the run's row (autocommit:
-    one round trip, no BEGIN and COMMIT around it) and one Redis pipeline; no ORM object.
+    one round trip, no BEGIN and ROLLBACK around it) and one Redis pipeline; no ORM object.
     """
-    with ctx.engine.connect() as conn:
+    with ctx.autocommit.connect() as conn:
         run = store.run_status_fields(conn, run_id=run_id)
     if run is None or (owner_id is not None and run.owner_id != id_text(owner_id)):
         raise RunNotFound(run_id)

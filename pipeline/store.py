@@ -517,8 +517,10 @@ def record_resolutions(
         if key not in existing and (f := by_key[key]).channel_id is not None
     ]
     if fresh:
-        stmt = _insert(session, _table(Resolution)).values(fresh)
-        session.execute(stmt.on_conflict_do_nothing(index_elements=["dedupe_key"]))
+        # Parameters apart from the statement: one compiled form for any number of rows (SQLAlchemy
+        # still sends them as one multi-row INSERT), where .values(rows) compiled anew per row count.
+        stmt = _insert(session, _table(Resolution)).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        session.execute(stmt, fresh)
     changed: dict[str, str] = {}
     for key, row in existing.items():
         f = by_key[key]

@@ -17,11 +17,15 @@ from tests.factories import new_run_id
 pytestmark = pytest.mark.services
 
 
-def _statements(engine: sa.Engine) -> tuple[list[str], Any]:
+def _statements(engine: sa.Engine, autocommit: list[bool] | None = None) -> tuple[list[str], Any]:
+    """Record each statement the engine runs, and in ``autocommit`` whether its connection was in
+    autocommit (psycopg then sends no BEGIN before it and no ROLLBACK or COMMIT after it)."""
     seen: list[str] = []
 
-    def before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    def before(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         seen.append(statement)
+        if autocommit is not None:
+            autocommit.append(bool(conn.connection.dbapi_connection.autocommit))
 
     sa.event.listen(engine, "before_cursor_execute", before)
     return seen, before
@@ -38,7 +42,8 @@ def test_status_of_a_running_run_is_one_query_and_no_run_object(pipeline_ctx, em
     def on_load(target: Any, _context: Any) -> None:
         loaded.append(target)
 
-    seen, before = _statements(pipeline_ctx.engine)
+    autocommit: list[bool] = []
+    seen, before = _statements(pipeline_ctx.engine, autocommit)
     sa.event.listen(Run, "load", on_load)
     try:
         status = get_run_status(run_id, "o", ctx=pipeline_ctx)
@@ -48,6 +53,28 @@ def test_status_of_a_running_run_is_one_query_and_no_run_object(pipeline_ctx, em
     assert (status["run_status"], status["counts_source"], status["total_jobs"]) == ("RUNNING", "redis", 30)
     assert status["status_counts"] == {"IN_PROGRESS": 30}
     assert len(seen) == 1 and loaded == []
+    assert autocommit == [True], "one round trip: no BEGIN before the read, no ROLLBACK after it"
+
+
+def test_an_api_call_is_recorded_in_one_autocommit_insert(pipeline_ctx, emulator):
+    """Given a lookup against the emulator, when its call is recorded, then the api_calls row is one
+    INSERT on an autocommit connection (no transaction around it) and the row is there."""
+    handle = emulator.catalogue.find(1, terminated=False)[0]["handle"]
+    autocommit: list[bool] = []
+    seen, before = _statements(pipeline_ctx.engine, autocommit)
+    try:
+        assert pipeline_ctx.youtube.channel_by_handle(handle) is not None
+    finally:
+        sa.event.remove(pipeline_ctx.engine, "before_cursor_execute", before)
+    inserts = [
+        a
+        for s, a in zip(seen, autocommit, strict=True)
+        if s.lstrip().upper().startswith("INSERT INTO API_CALLS")
+    ]
+    assert inserts == [True]
+    with pipeline_ctx.session() as session:
+        rows = session.execute(sa.text("SELECT endpoint, units FROM api_calls")).all()
+    assert [tuple(r) for r in rows] == [("channels.list", 1)]
 
 
 def test_summary_ranks_the_top_channels_in_sql_as_python_ranks_every_channel(pipeline_ctx, monkeypatch):
