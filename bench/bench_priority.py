@@ -2,7 +2,8 @@
 
 Per repetition, side by side on the same workers: (1) a 10-handle interactive run on idle queues;
 (2) a ``--system-inputs`` system run (the periodic refresh's kind, sent at its priority) recorded, and
-once its normalize has filled the resolve queue with ``--fill`` lookups, a second 10-handle interactive
+once its normalize has filled the resolve queue with ``--fill`` messages (each carries up to
+``RESOLVE_LOOKUPS_PER_MESSAGE`` lookups: 300 is about 3,000 lookups), a second 10-handle interactive
 run, timed from ``start_run`` to its ``finished_at``. Then the system run is cancelled and the state
 emptied. Median of ``--runs``, for each ``--modes``: ``priority`` (``BROKER_MAX_PRIORITY=3``, the
 default) and ``fifo`` (``BROKER_MAX_PRIORITY=0``: plain queues, as before priorities), whose loaded
@@ -67,7 +68,7 @@ def repetition(
     deadline = time.monotonic() + 300
     while (queued := queue_ready(common, "resolve")) < args.fill:
         if time.monotonic() > deadline:
-            raise TimeoutError(f"the system run queued only {queued} lookups")
+            raise TimeoutError(f"the system run queued only {queued} resolve messages")
         time.sleep(0.05)
     filled_after = time.perf_counter() - t0
     timeout = args.fifo_timeout if fifo else 300
@@ -84,7 +85,8 @@ def repetition(
     return {
         "idle_seconds": round(idle_run["seconds"], 3),
         "loaded_seconds": None if loaded_seconds is None else round(loaded_seconds, 3),
-        "resolve_queued_at_start": queued,
+        "resolve_queued_at_start": queued,  # messages, each of up to RESOLVE_LOOKUPS_PER_MESSAGE lookups
+        "resolve_lookups_queued_at_start": queued * ctx.settings.resolve_lookups_per_message,  # at most
         "resolve_queued_at_end": queued_after,
         "system_filled_after_s": round(filled_after, 1),
         "load_before": round(load_before, 1),
@@ -94,7 +96,9 @@ def repetition(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--system-inputs", type=int, default=20_000)
-    parser.add_argument("--fill", type=int, default=3_000, help="lookups queued before the loaded run starts")
+    parser.add_argument(
+        "--fill", type=int, default=300, help="resolve messages queued before the loaded run starts"
+    )
     parser.add_argument("--channels", type=int, default=40_000)
     parser.add_argument("--config", default="1x8")
     parser.add_argument("--modes", nargs="+", default=["priority", "fifo"], choices=["priority", "fifo"])

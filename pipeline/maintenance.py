@@ -133,6 +133,8 @@ def _reconcile_running(ctx: Context, run: Run, stuck_before: datetime, report: R
         due = store.waiting_jobs_due(session, run_id=run_id, now=now)
         to_resolve = [j for j in due if j.channel_id is None]
         to_fetch = [j for j in due if j.channel_id is not None]
+        # Both groups locked at once, in id order, like every transaction writing several jobs.
+        store.lock_jobs(session, job_ids=[j.id for j in due], statuses=[JobStatus.WAITING_QUOTA])
         for status, group in ((JobStatus.PENDING, to_resolve), (JobStatus.FETCHING, to_fetch)):
             store.set_jobs_status(
                 session,
@@ -146,7 +148,9 @@ def _reconcile_running(ctx: Context, run: Run, stuck_before: datetime, report: R
             )
         if due and len(due) == len(waiting):
             store.set_run_waiting(session, run_id=run_id, until=None)
+    with ctx.session() as session:  # a transaction of its own: its jobs are locked in one id order too
         stuck = store.stuck_jobs(session, run_id=run_id, updated_before=stuck_before)
+        store.lock_jobs(session, job_ids=[j.id for j in stuck], statuses={j.status for j in stuck})
         for status in (JobStatus.PENDING, JobStatus.RESOLVING, JobStatus.FETCHING):
             # Touched, so the next tick does not send them again straight away.
             store.set_jobs_status(

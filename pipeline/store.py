@@ -302,13 +302,20 @@ def set_jobs_status(
 ) -> int:
     """Guarded bulk transition: only jobs still in one of ``from_statuses`` move.
 
-    A chunk of ids per statement: cancelling a 100,000-job run would pass PostgreSQL's 65,535 parameters.
+    The rows are locked in id order first (see ``lock_jobs``): an UPDATE … IN locks them in whatever
+    order its scan meets them, and a cancel doing that deadlocked with resolve deliveries committing
+    the same run's jobs. A chunk of ids per statement: cancelling a 100,000-job run would pass
+    PostgreSQL's 65,535 parameters.
     """
+    allowed = [str(s) for s in from_statuses]
     moved = 0
-    for chunk in _chunks(list(job_ids)):
+    for chunk in _chunks(sorted(set(job_ids))):
+        locked = sorted(lock_jobs(session, job_ids=chunk, statuses=allowed))
+        if not locked:
+            continue
         stmt = (
             sa.update(Job)
-            .where(col(Job.id).in_(list(chunk)), col(Job.status).in_(list(from_statuses)))
+            .where(col(Job.id).in_(locked), col(Job.status).in_(allowed))
             .values(status=status, updated_at=now, **values)
         )
         moved += _rowcount(session, stmt)
@@ -327,18 +334,24 @@ def update_job(
     return _rowcount(session, stmt) == 1
 
 
-def lock_jobs(session: Session, *, job_ids: Iterable[int], statuses: Iterable[str]) -> set[int]:
-    """Which of these jobs are in one of ``statuses``, locked until the transaction ends."""
-    ids = sorted(job_ids)  # one lock order for every caller
-    if not ids:
-        return set()
-    query = (
-        sa.select(_table(Job).c.id)
-        .where(_table(Job).c.id.in_(ids), _table(Job).c.status.in_([str(s) for s in statuses]))
-        .order_by(_table(Job).c.id)
-        .with_for_update()
-    )
-    return set(session.execute(query).scalars())
+def lock_jobs(session: Session, *, job_ids: Iterable[int], statuses: Iterable[str]) -> dict[int, str]:
+    """The status of each of these jobs that is in one of ``statuses``, locked until the transaction ends.
+
+    Always in id order: every transaction that writes several jobs locks them here first, so two of
+    them (a resolve delivery's commit, a cancel, a reconcile tick) wait for each other, never deadlock.
+    """
+    table = _table(Job)
+    allowed = sorted({str(s) for s in statuses})
+    locked: dict[int, str] = {}
+    for chunk in _chunks(sorted(set(job_ids))):  # ascending chunks: the whole lot stays in id order
+        query = (
+            sa.select(table.c.id, table.c.status)
+            .where(table.c.id.in_(list(chunk)), table.c.status.in_(allowed))
+            .order_by(table.c.id)
+            .with_for_update()
+        )
+        locked.update((job_id, job_status) for job_id, job_status in session.execute(query))
+    return locked
 
 
 def update_jobs(

@@ -129,8 +129,11 @@ def apply_outcome(
     allowed = list(from_statuses)
     to_fetching = [s for s in allowed if s != JobStatus.FETCHING]
     with ctx.session() as session:
-        # Locked, so a twin delivery committing the same jobs waits, then finds them FETCHING.
-        moved = store.lock_jobs(session, job_ids=outcome.fetching, statuses=to_fetching)
+        # Every job this commit writes, locked at once in id order: a twin delivery committing the same
+        # jobs waits, then finds them FETCHING; a cancel or reconcile tick waits, never deadlocks.
+        touched = [*outcome.fetching, *outcome.done, *outcome.failed, *outcome.waits]
+        locked = store.lock_jobs(session, job_ids=touched, statuses=allowed)
+        moved = {job_id for job_id in outcome.fetching if locked.get(job_id) in to_fetching}
         store.save_channels(session, records=outcome.channels.values(), run_id=run.id, now=now)
         if resolving is not None:
             resolved = {**outcome.done, **outcome.fetching}
