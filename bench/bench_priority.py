@@ -65,23 +65,26 @@ def repetition(
     t0 = time.perf_counter()
     with sending_as(SYSTEM):
         send_all(record_run(ctx, system, kind=RunKind.SYSTEM))
-    deadline = time.monotonic() + 300
-    while (queued := queue_ready(common, "resolve")) < args.fill:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"the system run queued only {queued} resolve messages")
-        time.sleep(0.05)
-    filled_after = time.perf_counter() - t0
-    timeout = args.fifo_timeout if fifo else 300
     try:
-        loaded_run = common.timed_run(ctx, loaded, timeout=timeout, label="bench-priority-loaded")
-        loaded_seconds: float | None = loaded_run["seconds"]
-    except TimeoutError:
-        loaded_seconds = None  # still waiting behind the system run's lookups
-    queued_after = queue_ready(common, "resolve")
-    cancel_run(system.run_id, ctx=ctx)
-    common.reset_state()
-    time.sleep(3)  # what the workers still held ends against empty tables; then empty again
-    common.reset_state()
+        deadline = time.monotonic() + 300
+        while (queued := queue_ready(common, "resolve")) < args.fill:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the system run queued only {queued} resolve messages")
+            time.sleep(0.05)
+        filled_after = time.perf_counter() - t0
+        timeout = args.fifo_timeout if fifo else 300
+        try:
+            loaded_run = common.timed_run(ctx, loaded, timeout=timeout, label="bench-priority-loaded")
+            loaded_seconds: float | None = loaded_run["seconds"]
+        except TimeoutError:
+            loaded_seconds = None  # still waiting behind the system run's lookups
+        queued_after = queue_ready(common, "resolve")
+    finally:
+        # Also when the repetition failed: a system run left going would fill the next one's queues.
+        cancel_run(system.run_id, ctx=ctx)
+        common.reset_state()
+        time.sleep(3)  # what the workers still held ends against empty tables; then empty again
+        common.reset_state()
     return {
         "idle_seconds": round(idle_run["seconds"], 3),
         "loaded_seconds": None if loaded_seconds is None else round(loaded_seconds, 3),
@@ -128,6 +131,7 @@ def main() -> None:
         import dramatiq
 
         from actors.broker import redeclare_queues
+        from actors.priority import Priorities
 
         broker = dramatiq.get_broker()
         try:
@@ -136,6 +140,9 @@ def main() -> None:
                 common.purge_queues(common.PIPELINE_QUEUES)
                 redeclare_queues(common.BROKER_URL, common.PIPELINE_QUEUES, max_priority)
                 broker.max_priority = max_priority or None  # type: ignore[attr-defined]
+                for middleware in broker.middleware:  # the driver stamps no priority on plain queues
+                    if isinstance(middleware, Priorities):
+                        middleware.enabled = max_priority > 0
                 broker.queues_pending |= broker.queues  # type: ignore[attr-defined]
                 env = {"BROKER_MAX_PRIORITY": str(max_priority), "WORKER_QUEUE_PREFETCH": str(args.prefetch)}
                 reps = []

@@ -117,8 +117,18 @@ def reset_state(extra_queues: Sequence[str] = ()) -> None:
     import psycopg
     import redis
 
-    with psycopg.connect(DATABASE_URL, autocommit=True) as conn:
-        conn.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+    # The queues first, so the workers get nothing new; a delivery still in flight may hold row locks
+    # on two tables the TRUNCATE wants at once, and PostgreSQL then breaks the deadlock: try again.
+    purge_queues([*PIPELINE_QUEUES, *extra_queues])
+    for attempt in range(5):
+        try:
+            with psycopg.connect(DATABASE_URL, autocommit=True) as conn:
+                conn.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+            break
+        except psycopg.errors.DeadlockDetected:
+            if attempt == 4:
+                raise
+            time.sleep(0.5)
     client = redis.Redis.from_url(REDIS_URL)
     try:
         client.flushdb()
