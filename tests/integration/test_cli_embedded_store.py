@@ -102,6 +102,9 @@ def test_ctrl_c_on_run_wait_says_how_to_resume_and_the_next_command_finishes_it(
             cwd=tmp_path,
             stdout=subprocess.DEVNULL,
             stderr=stderr,
+            # A suite started in the background by a non-interactive shell ignores SIGINT, and so would
+            # this child (an ignored signal stays ignored across exec): give it Ctrl-C's default back.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         try:
             run_id = re.search(r"run (\S+) started with", wait_for_line(stderr_path, "started with")).group(1)
