@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from models import JobStatus
+from models import Confidence, JobStatus, ResolutionMethod
 from pipeline import store
 from pipeline.runs import start_run
+from pipeline.stages.outcome import Failure, Outcome, Resolved, apply_outcome
 
 pytestmark = pytest.mark.services
 
@@ -100,3 +101,42 @@ def test_a_bulk_transition_waits_at_a_held_job_without_locking_the_jobs_after_it
     with pipeline_ctx.session() as session:
         counts = store.count_jobs_by_status(session, run_id=run_id)
     assert counts.get(JobStatus.CANCELLED) == JOBS
+
+
+def test_a_delivery_commit_locks_every_job_it_writes_in_id_order(pipeline_ctx):
+    """Given a delivery whose outcome moves a high job to FETCHING and fails a low one, and another
+    transaction holding the low job, when the delivery commits, then it waits at the low job having
+    locked nothing above it: the other transaction can still lock the high job, and both finish.
+    Before, the commit locked its FETCHING jobs first (the high one), then waited for the low one,
+    and a transaction locking in id order deadlocked with it."""
+    run_id = start_run("a", "o", ["@placeholder"], ctx=pipeline_ctx, send=lambda _sends: None)
+    ids = _jobs_stored_against_id_order(pipeline_ctx, run_id)
+    low, high = ids[0], ids[-1]
+    with pipeline_ctx.session() as session:
+        run = store.get_run(session, run_id=run_id)
+    outcome = Outcome(
+        fetching={high: Resolved("UC" + "h" * 22, ResolutionMethod.FOR_HANDLE, Confidence.CERTAIN)},
+        failed={low: Failure("not_found", "no channel has this handle")},
+    )
+    result: dict[str, Any] = {}
+
+    def commit() -> None:
+        try:
+            result["moved"] = apply_outcome(pipeline_ctx, run, outcome, from_statuses=[JobStatus.PENDING])
+        except Exception as exc:  # a deadlock is reported here as the commit's error
+            result["error"] = exc
+
+    with pipeline_ctx.session() as holder:
+        store.lock_jobs(holder, job_ids=[low], statuses=[JobStatus.PENDING])
+        delivery = threading.Thread(target=commit, daemon=True)
+        delivery.start()
+        _wait_until_blocked(pipeline_ctx.engine)
+        holder.execute(sa.text("SET LOCAL lock_timeout = '2s'"))
+        assert store.lock_jobs(holder, job_ids=[high], statuses=[JobStatus.PENDING]) == {high: "PENDING"}
+    delivery.join(timeout=20)
+    assert not delivery.is_alive()
+    assert "error" not in result, result.get("error")
+    assert result["moved"] == {high}
+    with pipeline_ctx.session() as session:
+        counts = store.count_jobs_by_status(session, run_id=run_id)
+    assert (counts.get(JobStatus.FETCHING), counts.get(JobStatus.FAILED)) == (1, 1)
