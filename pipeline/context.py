@@ -55,8 +55,8 @@ def units_billed(sessions: sessionmaker[Session], run_id: str) -> dict[str, int]
 class ApiCallRecorder:
     """The client's sink: every call becomes an ``api_calls`` row and counts toward its run's units."""
 
-    def __init__(self, engine: sa.Engine, completion: RunCompletion) -> None:
-        self.engine = db.autocommit(engine)  # one INSERT, one round trip: no Session, no BEGIN/COMMIT
+    def __init__(self, autocommit: sa.Engine, completion: RunCompletion) -> None:
+        self.engine = autocommit  # one INSERT, one round trip: no Session, no BEGIN/COMMIT
         self.completion = completion
 
     def __call__(self, record: ApiCallRecord) -> None:
@@ -122,6 +122,7 @@ def build_context(
     engine = resources.open_database(settings)
     closers.append(engine.dispose)
     sessions = db.session_factory(engine)
+    autocommit = db.autocommit(engine)
     redis = redis if redis is not None else resources.open_redis(settings)
     completion = RunCompletion(
         redis,
@@ -147,7 +148,7 @@ def build_context(
         keys = [EMBEDDED_API_KEY]
 
     ledger = resources.quota_ledger(settings, redis, keys, clock=clock, engine=engine)
-    recorder = ApiCallRecorder(engine, completion)
+    recorder = ApiCallRecorder(autocommit, completion)
     youtube = YouTubeClient(
         base_url=base_url,
         ledger=ledger,
@@ -173,7 +174,7 @@ def build_context(
     return Context(
         settings=settings,
         engine=engine,
-        autocommit=db.autocommit(engine),
+        autocommit=autocommit,
         sessions=sessions,
         redis=redis,
         completion=completion,
